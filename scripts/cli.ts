@@ -1,0 +1,70 @@
+/**
+ * Shared CLI plumbing: the usage-error type, option parsers and exit codes used by every
+ * `rstar` subcommand.
+ */
+import { InvalidArgumentError } from "commander";
+
+/** Exit codes: 0 ok, 1 the job failed, 2 the command line was wrong. */
+export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** Parses a non-negative integer option, with a one-line reason on bad input. */
+export function intOption(name: string, min = 0): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) {
+      throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${value}"`);
+    }
+    return n;
+  };
+}
+
+/** Parses a finite number option. */
+export function numberOption(name: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${value}"`);
+    return n;
+  };
+}
+
+/** Parses an option restricted to a set of choices. */
+export function choiceOption<T extends string>(name: string, choices: readonly T[]): (value: string) => T {
+  return (value: string) => {
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new InvalidArgumentError(`${name} must be one of ${choices.join("|")}, got "${value}"`);
+    }
+    return value as T;
+  };
+}
+
+/** Reads all of standard input as lines (without the trailing empty line). */
+export async function* stdinLines(): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buf = "";
+  for await (const chunk of Deno.stdin.readable) {
+    buf += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      yield buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+    }
+  }
+  buf += decoder.decode();
+  if (buf.length > 0) yield buf;
+}
+
+/** Writes one line to stdout, waiting for the write (safe for large outputs and pipes). */
+const encoder = new TextEncoder();
+export async function writeLine(line: string): Promise<void> {
+  const data = encoder.encode(line + "\n");
+  let off = 0;
+  while (off < data.length) off += await Deno.stdout.write(data.subarray(off));
+}
+
+/** Fails the command with a one-line reason and exit code 1 (not a usage error). */
+export class CommandFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CommandFailed";
+  }
+}

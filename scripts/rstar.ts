@@ -1,0 +1,61 @@
+/**
+ * The `rstar` command line: one entry, nine subcommands. Each subcommand lives in
+ * `scripts/commands/<name>.ts` and exports a `command()` that builds its commander `Command`.
+ *
+ * Usage errors (unknown command or flag, bad value) print one line and exit 2.
+ */
+import { Command, CommanderError } from "commander";
+import { CommandFailed, ExitCode } from "./cli.ts";
+import * as evolve from "./commands/evolve.ts";
+import * as solve from "./commands/solve.ts";
+import * as evalCmd from "./commands/eval.ts";
+import * as gen from "./commands/gen.ts";
+import * as grade from "./commands/grade.ts";
+import * as exec from "./commands/exec.ts";
+import * as worker from "./commands/worker.ts";
+import * as ctl from "./commands/ctl.ts";
+import * as bench from "./commands/bench.ts";
+
+/** Builds the whole program (exported so tests can drive it without a process). */
+export function buildProgram(): Command {
+  const program = new Command("rstar")
+    .description("rStar-TS: a self-evolving math reasoner (policy + MCTS + process preference model)")
+    .version("0.1.0")
+    .showHelpAfterError(false)
+    .exitOverride();
+  for (const mod of [evolve, solve, evalCmd, gen, grade, exec, worker, ctl, bench]) {
+    const cmd = mod.command();
+    cmd.exitOverride();
+    program.addCommand(cmd);
+  }
+  return program;
+}
+
+/** Runs the CLI with the given arguments; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return ExitCode.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === "commander.helpDisplayed" || err.code === "commander.version" ||
+        err.code === "commander.help"
+      ) return ExitCode.ok;
+      // commander already printed its one-line reason to stderr.
+      return ExitCode.usage;
+    }
+    if (err instanceof CommandFailed) {
+      console.error(`rstar: ${err.message}`);
+      return ExitCode.failed;
+    }
+    console.error(`rstar: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return ExitCode.failed;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(Deno.args);
+  Deno.exit(code);
+}
