@@ -1,0 +1,157 @@
+/**
+ * What `.control.status` reports: the run's round, phase and progress (updated by the
+ * coordinator), the workers seen, the model versions in use, whether the run is paused, and the
+ * live search knobs that `.control.set` changes.
+ */
+
+/** Search knobs that can be changed while a run is going (applied to problems not yet started). */
+export interface Knobs {
+  /** Rollouts per problem. */
+  readonly rollouts?: number;
+  /** Candidates per expansion. */
+  readonly k?: number;
+  /** UCT exploration constant. */
+  readonly c?: number;
+  /** Policy sampling temperature. */
+  readonly temperature?: number;
+}
+
+/** The knob names `set` accepts. */
+export const knobNames = ["rollouts", "k", "c", "temperature"] as const;
+
+/** A knob name. */
+export type KnobName = (typeof knobNames)[number];
+
+/** Why a `set KEY=VALUE` was refused. */
+export interface BadKnob {
+  readonly _tag: "BadKnob";
+  readonly message: string;
+}
+
+/** Parses `KEY=VALUE` into a knob change, or says why not. */
+export function parseKnob(assignment: string): { key: KnobName; value: number } | BadKnob {
+  const eq = assignment.indexOf("=");
+  if (eq <= 0) return bad(`Expected KEY=VALUE, got "${assignment}"`);
+  const key = assignment.slice(0, eq).trim();
+  const raw = assignment.slice(eq + 1).trim();
+  return checkKnob(key, raw === "" ? Number.NaN : Number(raw));
+}
+
+/** Checks a knob name and value: integers >= 1 for rollouts and k, c >= 0, temperature >= 0. */
+export function checkKnob(key: string, value: number): { key: KnobName; value: number } | BadKnob {
+  if (!(knobNames as readonly string[]).includes(key)) {
+    return bad(`Unknown knob "${key}": expected one of ${knobNames.join(", ")}`);
+  }
+  const name = key as KnobName;
+  if (!Number.isFinite(value)) return bad(`Cannot set ${name}: value must be a number`);
+  if ((name === "rollouts" || name === "k") && !(Number.isInteger(value) && value >= 1)) {
+    return bad(`Cannot set ${name}: value must be an integer >= 1, got ${value}`);
+  }
+  if ((name === "c" || name === "temperature") && value < 0) {
+    return bad(`Cannot set ${name}: value must be >= 0, got ${value}`);
+  }
+  return { key: name, value };
+}
+
+function bad(message: string): BadKnob {
+  return { _tag: "BadKnob", message };
+}
+
+/** Progress of the current phase. */
+export interface Progress {
+  readonly done: number;
+  readonly total: number;
+}
+
+/** A worker seen on the bus (by its heartbeats or replies). */
+export interface WorkerInfo {
+  readonly id: string;
+  readonly role: string;
+  readonly version?: string;
+  readonly lastSeen: number;
+}
+
+/** The status report. */
+export interface StatusSnapshot {
+  readonly run: string;
+  readonly round: number;
+  readonly phase: string;
+  readonly progress: Progress;
+  readonly paused: boolean;
+  readonly knobs: Knobs;
+  readonly workers: WorkerInfo[];
+  readonly models: Record<string, string>;
+}
+
+/** Mutable run state that the coordinator updates and `.control.status` reports. */
+export class ControlState {
+  round = 0;
+  phase = "idle";
+  progress: Progress = { done: 0, total: 0 };
+  paused = false;
+  knobs: Knobs = {};
+  readonly models: Record<string, string> = {};
+  private readonly workers = new Map<string, WorkerInfo>();
+  private readonly listeners = new Set<() => void>();
+
+  constructor(readonly run: string) {}
+
+  /** Sets round, phase and (optionally) progress. */
+  setPhase(round: number, phase: string, progress?: Progress): void {
+    this.round = round;
+    this.phase = phase;
+    if (progress !== undefined) this.progress = progress;
+    this.changed();
+  }
+
+  /** Sets the progress of the current phase. */
+  setProgress(done: number, total: number): void {
+    this.progress = { done, total };
+  }
+
+  /** Pauses or resumes the run. */
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    this.changed();
+  }
+
+  /** Applies one knob change. */
+  setKnob(key: KnobName, value: number): void {
+    this.knobs = { ...this.knobs, [key]: value };
+    this.changed();
+  }
+
+  /** Records a model version in use under a role ("policy", "scorer"). */
+  setModel(role: string, version: string): void {
+    this.models[role] = version;
+  }
+
+  /** Records that a worker was seen. */
+  seeWorker(info: WorkerInfo): void {
+    this.workers.set(info.id, info);
+  }
+
+  /** Calls `fn` after each pause/resume/knob/phase change; returns an unsubscribe function. */
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** A plain-data copy for the status reply. */
+  snapshot(): StatusSnapshot {
+    return {
+      run: this.run,
+      round: this.round,
+      phase: this.phase,
+      progress: this.progress,
+      paused: this.paused,
+      knobs: this.knobs,
+      workers: [...this.workers.values()].sort((a, b) => a.id.localeCompare(b.id)),
+      models: { ...this.models },
+    };
+  }
+
+  private changed(): void {
+    for (const fn of this.listeners) fn();
+  }
+}
