@@ -1,0 +1,206 @@
+/**
+ * The evolve job's configuration: plain data, three presets (`smoke`, `quick`, `full`), and
+ * overrides from the command line. The resolved config is stored in the run's `config.json`.
+ */
+
+/** Names of the presets. */
+export const PRESETS = ["smoke", "quick", "full"] as const;
+/** One preset name. */
+export type PresetName = typeof PRESETS[number];
+
+/** Evaluation strategies, all at the same sample budget. */
+export const STRATEGIES = ["greedy", "bon-vote", "bon-ppm", "mcts"] as const;
+/** One evaluation strategy. */
+export type Strategy = typeof STRATEGIES[number];
+
+/** Search knobs for one phase. */
+export interface SearchKnobs {
+  /** Rollouts per problem. */
+  readonly rollouts: number;
+  /** Candidates per expansion. */
+  readonly k: number;
+  /** UCT exploration constant. */
+  readonly c: number;
+  readonly maxDepth: number;
+  readonly temperature: number;
+  readonly topP: number;
+}
+
+/** The full, resolved configuration of a run. */
+export interface EvolveConfig {
+  readonly preset: PresetName;
+  readonly seed: number;
+  readonly rounds: number;
+  readonly train: {
+    /** Training problems searched per round (fresh problems each round, balanced by level). */
+    readonly problemsPerRound: number;
+    readonly levels: readonly number[];
+    /** JSONL file of training problems instead of generated ones. */
+    readonly dataset?: string;
+  };
+  readonly test: {
+    readonly problems: number;
+    readonly levels: readonly number[];
+    readonly dataset?: string;
+  };
+  readonly search: {
+    /** Round-1 search with the bootstrap proposer. */
+    readonly bootstrap: SearchKnobs;
+    /** Later rounds, with the trained policy. */
+    readonly policy: SearchKnobs;
+    /** Unsolved problems are searched again with `rollouts × retryMultiplier`. */
+    readonly retryMultiplier: number;
+    /** First round whose search is PPM-augmented (PPM values seed new nodes). */
+    readonly ppmFromRound: number;
+    /** Problems searched concurrently. */
+    readonly concurrency: number;
+  };
+  readonly sft: {
+    /** Correct trajectories kept per problem (top by mean Q). */
+    readonly perProblem: number;
+    readonly epochs: number;
+    readonly batchSize: number;
+    readonly lr: number;
+    /** "scratch": retrain from initial weights each round (as rStar); "previous": fine-tune. */
+    readonly init: "scratch" | "previous";
+    /** Train on the picks of every round so far (true) or this round's only (false). */
+    readonly accumulate: boolean;
+  };
+  readonly ppm: {
+    readonly epochs: number;
+    readonly batchSize: number;
+    readonly lr: number;
+    /** Minimum Q difference between a chosen and a rejected step. */
+    readonly margin: number;
+    readonly perSide: number;
+    readonly accumulate: boolean;
+  };
+  readonly eval: {
+    readonly strategies: readonly Strategy[];
+    /** Sample budget N per problem for best-of-N and MCTS (greedy uses one). */
+    readonly samples: number;
+    readonly temperature: number;
+    /** Candidates per expansion for MCTS at test time. */
+    readonly k: number;
+  };
+  readonly model: {
+    readonly policy: "tiny" | "openai";
+    /** Size preset of the tiny models. */
+    readonly size: PresetName;
+    readonly policyUrl?: string;
+    readonly modelName?: string;
+  };
+  readonly executor: "builtin" | "python";
+  readonly transport: { readonly nats?: string; readonly workers: number };
+  readonly chaos?: string;
+}
+
+const LEVELS = [1, 2, 3, 4, 5] as const;
+
+/** The three presets. `quick` is the default. */
+export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
+  smoke: {
+    preset: "smoke",
+    seed: 1,
+    rounds: 3,
+    train: { problemsPerRound: 10, levels: LEVELS },
+    test: { problems: 10, levels: LEVELS },
+    search: {
+      bootstrap: { rollouts: 8, k: 6, c: 2, maxDepth: 8, temperature: 1, topP: 1 },
+      policy: { rollouts: 6, k: 4, c: 2, maxDepth: 8, temperature: 1, topP: 0.95 },
+      retryMultiplier: 2,
+      ppmFromRound: 3,
+      concurrency: 4,
+    },
+    sft: { perProblem: 2, epochs: 4, batchSize: 16, lr: 3e-3, init: "scratch", accumulate: true },
+    ppm: { epochs: 2, batchSize: 16, lr: 1e-3, margin: 0.5, perSide: 2, accumulate: true },
+    eval: { strategies: STRATEGIES, samples: 4, temperature: 0.8, k: 4 },
+    model: { policy: "tiny", size: "smoke" },
+    executor: "builtin",
+    transport: { workers: 1 },
+  },
+  quick: {
+    preset: "quick",
+    seed: 1,
+    rounds: 4,
+    train: { problemsPerRound: 100, levels: LEVELS },
+    test: { problems: 100, levels: LEVELS },
+    search: {
+      bootstrap: { rollouts: 16, k: 8, c: 2, maxDepth: 8, temperature: 1, topP: 1 },
+      policy: { rollouts: 16, k: 4, c: 2, maxDepth: 8, temperature: 1, topP: 0.95 },
+      retryMultiplier: 4,
+      ppmFromRound: 3,
+      concurrency: 8,
+    },
+    sft: { perProblem: 2, epochs: 12, batchSize: 32, lr: 2e-3, init: "scratch", accumulate: true },
+    ppm: { epochs: 4, batchSize: 32, lr: 5e-4, margin: 0.5, perSide: 2, accumulate: true },
+    eval: { strategies: STRATEGIES, samples: 8, temperature: 0.8, k: 4 },
+    model: { policy: "tiny", size: "quick" },
+    executor: "builtin",
+    transport: { workers: 1 },
+  },
+  full: {
+    preset: "full",
+    seed: 1,
+    rounds: 4,
+    train: { problemsPerRound: 1000, levels: LEVELS },
+    test: { problems: 500, levels: LEVELS },
+    search: {
+      bootstrap: { rollouts: 16, k: 8, c: 2, maxDepth: 12, temperature: 1, topP: 1 },
+      policy: { rollouts: 16, k: 8, c: 2, maxDepth: 12, temperature: 1, topP: 0.95 },
+      retryMultiplier: 8,
+      ppmFromRound: 3,
+      concurrency: 16,
+    },
+    sft: { perProblem: 2, epochs: 20, batchSize: 32, lr: 1e-3, init: "scratch", accumulate: true },
+    ppm: { epochs: 6, batchSize: 32, lr: 5e-4, margin: 0.5, perSide: 2, accumulate: true },
+    eval: { strategies: STRATEGIES, samples: 16, temperature: 0.8, k: 8 },
+    model: { policy: "tiny", size: "full" },
+    executor: "builtin",
+    transport: { workers: 1 },
+  },
+};
+
+/** Command-line overrides applied on top of a preset. */
+export interface ConfigOverrides {
+  readonly seed?: number;
+  readonly rounds?: number;
+  readonly dataset?: string;
+  readonly test?: string;
+  readonly nats?: string;
+  readonly workers?: number;
+  readonly policy?: "tiny" | "openai";
+  readonly policyUrl?: string;
+  readonly modelName?: string;
+  readonly executor?: "builtin" | "python";
+  readonly chaos?: string;
+}
+
+/** The preset with the overrides applied. */
+export function resolveConfig(preset: PresetName, o: ConfigOverrides = {}): EvolveConfig {
+  const base = PRESET_CONFIGS[preset];
+  return {
+    ...base,
+    seed: o.seed ?? base.seed,
+    rounds: o.rounds ?? base.rounds,
+    train: { ...base.train, ...(o.dataset !== undefined ? { dataset: o.dataset } : {}) },
+    test: { ...base.test, ...(o.test !== undefined ? { dataset: o.test } : {}) },
+    model: {
+      ...base.model,
+      policy: o.policy ?? base.model.policy,
+      ...(o.policyUrl !== undefined ? { policyUrl: o.policyUrl } : {}),
+      ...(o.modelName !== undefined ? { modelName: o.modelName } : {}),
+    },
+    executor: o.executor ?? base.executor,
+    transport: {
+      workers: o.workers ?? base.transport.workers,
+      ...(o.nats !== undefined ? { nats: o.nats } : {}),
+    },
+    ...(o.chaos !== undefined ? { chaos: o.chaos } : {}),
+  };
+}
+
+/** Search knobs of round K's training search (bootstrap in round 1). */
+export function roundKnobs(config: EvolveConfig, round: number): SearchKnobs {
+  return round === 1 ? config.search.bootstrap : config.search.policy;
+}

@@ -1,0 +1,309 @@
+/**
+ * The run ledger: an append-only JSONL file of events, each line written with one `write` and
+ * made durable with `fdatasync` before `append` returns. Replaying the ledger rebuilds the run's
+ * state; a torn last line (a crash mid-write) is dropped and truncated away, any other bad line
+ * is a `LedgerCorrupt` error naming the file and line.
+ */
+
+/** Model versions that produced a result. */
+export interface Versions {
+  readonly policy: string;
+  readonly scorer?: string;
+}
+
+/** One supervised fine-tuning example: a problem and a verified step sequence. */
+export interface SftExample {
+  readonly problemId: string;
+  readonly problem: string;
+  readonly steps: readonly { readonly text: string; readonly code: string }[];
+  readonly answer: string;
+  readonly meanQ: number;
+}
+
+/** One step-level preference pair at a shared prefix. */
+export interface PairExample {
+  readonly problemId: string;
+  readonly problem: string;
+  readonly steps: readonly { readonly text: string; readonly code: string }[];
+  readonly chosen: { readonly text: string; readonly code: string };
+  readonly rejected: { readonly text: string; readonly code: string };
+  readonly margin: number;
+}
+
+/** Per-level tally: problems seen and problems solved (or answered correctly). */
+export interface LevelTally {
+  readonly n: number;
+  readonly correct: number;
+}
+
+/** Every event the coordinator records. */
+export type LedgerEvent =
+  | {
+    readonly type: "run-started";
+    readonly ts: string;
+    readonly seed: number;
+    readonly preset: string;
+    readonly resumed: boolean;
+    readonly recoveredTornTail?: boolean;
+  }
+  | {
+    readonly type: "problem-searched";
+    readonly round: number;
+    readonly phase: "train" | "retry";
+    readonly problemId: string;
+    readonly level: number;
+    readonly solved: boolean;
+    readonly answer?: string;
+    readonly rollouts: number;
+    readonly tokens: number;
+    readonly wallMs: number;
+    readonly trajectories: { readonly total: number; readonly correct: number };
+    readonly sft: readonly SftExample[];
+    readonly pairs: readonly PairExample[];
+    readonly versions: Versions;
+  }
+  | {
+    readonly type: "data-persisted";
+    readonly round: number;
+    readonly sft: number;
+    readonly pairs: number;
+    readonly files: readonly string[];
+  }
+  | {
+    readonly type: "round-trained";
+    readonly round: number;
+    readonly losses: { readonly policy: readonly number[]; readonly ppm: readonly number[] };
+    readonly versions: Versions;
+    readonly checkpoints: { readonly policy: string; readonly ppm: string };
+    readonly tokens: number;
+    readonly wallMs: number;
+  }
+  | {
+    readonly type: "data-exported";
+    readonly round: number;
+    readonly files: readonly string[];
+  }
+  | {
+    readonly type: "evaluation-done";
+    readonly round: number;
+    readonly strategy: string;
+    readonly samples: number;
+    readonly byLevel: Readonly<Record<string, LevelTally>>;
+    readonly accuracy: number;
+    readonly tokens: number;
+    readonly wallMs: number;
+    readonly versions: Versions;
+  }
+  | { readonly type: "round-finished"; readonly round: number }
+  | { readonly type: "run-finished"; readonly ts: string };
+
+/** The event kinds, for validation on replay. */
+export const EVENT_TYPES = [
+  "run-started",
+  "problem-searched",
+  "data-persisted",
+  "round-trained",
+  "data-exported",
+  "evaluation-done",
+  "round-finished",
+  "run-finished",
+] as const;
+
+/** A ledger line that is neither valid JSON nor a known event (and is not a torn last line). */
+export interface LedgerCorrupt {
+  readonly _tag: "LedgerCorrupt";
+  readonly file: string;
+  readonly line: number;
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** Builds a `LedgerCorrupt` value with its message. */
+export function ledgerCorrupt(file: string, line: number, reason: string): LedgerCorrupt {
+  return {
+    _tag: "LedgerCorrupt",
+    file,
+    line,
+    reason,
+    message: `Cannot read ledger ${file}:${line}: ${reason}`,
+  };
+}
+
+/** What a read of the ledger found: the events in order, and whether a torn tail was dropped. */
+export interface LedgerRead {
+  readonly _tag: "LedgerRead";
+  readonly events: LedgerEvent[];
+  /** Bytes of valid content (everything up to and including the last newline). */
+  readonly validBytes: number;
+  readonly tornTail: boolean;
+}
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+function validate(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
+  const type = (value as { type?: unknown }).type;
+  if (typeof type !== "string") return "missing event type";
+  if (!(EVENT_TYPES as readonly string[]).includes(type)) return `unknown event type "${type}"`;
+  const round = (value as { round?: unknown }).round;
+  if (type !== "run-started" && type !== "run-finished" && !Number.isInteger(round)) {
+    return `event "${type}" has no integer round`;
+  }
+  if (type === "problem-searched") {
+    const v = value as { problemId?: unknown; phase?: unknown };
+    if (typeof v.problemId !== "string") return "problem-searched event has no problemId";
+    if (v.phase !== "train" && v.phase !== "retry") return "problem-searched event has a bad phase";
+  }
+  return undefined;
+}
+
+/** Reads and validates a ledger; a missing file reads as empty. */
+export function readLedger(file: string): LedgerRead | LedgerCorrupt {
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(file);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      return { _tag: "LedgerRead", events: [], validBytes: 0, tornTail: false };
+    }
+    throw err;
+  }
+  const lastNl = bytes.lastIndexOf(10);
+  const validBytes = lastNl + 1;
+  const tornTail = validBytes < bytes.length;
+  const text = decoder.decode(bytes.subarray(0, validBytes));
+  const lines = text.split("\n");
+  lines.pop(); // the empty string after the last newline
+  const events: LedgerEvent[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.trim().length === 0) return ledgerCorrupt(file, i + 1, "empty line");
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (err) {
+      return ledgerCorrupt(file, i + 1, `invalid JSON (${(err as Error).message})`);
+    }
+    const problem = validate(value);
+    if (problem !== undefined) return ledgerCorrupt(file, i + 1, problem);
+    events.push(value as LedgerEvent);
+  }
+  return { _tag: "LedgerRead", events, validBytes, tornTail };
+}
+
+/** An open ledger: `append` writes one line and syncs it to disk before returning. */
+export class Ledger {
+  private constructor(
+    /** Path of the JSONL file. */
+    readonly file: string,
+    private readonly handle: Deno.FsFile,
+    /** Events read at open time plus those appended since, in order. */
+    readonly events: LedgerEvent[],
+    /** True when opening dropped a torn last line. */
+    readonly recoveredTornTail: boolean,
+  ) {}
+
+  /** Opens (creating if needed) a ledger, replays it, and truncates a torn last line away. */
+  static open(file: string): Ledger | LedgerCorrupt {
+    const read = readLedger(file);
+    if (read._tag === "LedgerCorrupt") return read;
+    if (read.tornTail) {
+      const h = Deno.openSync(file, { write: true });
+      try {
+        h.truncateSync(read.validBytes);
+        h.syncDataSync();
+      } finally {
+        h.close();
+      }
+    }
+    const handle = Deno.openSync(file, { append: true, create: true });
+    return new Ledger(file, handle, read.events, read.tornTail);
+  }
+
+  /** Appends one event as one line and waits until it is on disk (fdatasync). */
+  append(event: LedgerEvent): void {
+    const data = encoder.encode(JSON.stringify(event) + "\n");
+    let off = 0;
+    while (off < data.length) off += this.handle.writeSync(data.subarray(off));
+    this.handle.syncDataSync();
+    this.events.push(event);
+  }
+
+  /** Closes the file handle. */
+  close(): void {
+    try {
+      this.handle.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** Key of one (round, phase, problem) search record. */
+export function searchKey(round: number, phase: string, problemId: string): string {
+  return `${round}:${phase}:${problemId}`;
+}
+
+/** The run state rebuilt from a ledger. Every (round, phase, problem) counts once. */
+export interface RunState {
+  /** First record of each searched (round, phase, problem), keyed by `searchKey`. */
+  readonly searched: Map<string, Extract<LedgerEvent, { type: "problem-searched" }>>;
+  /** Records beyond the first for an already-recorded (round, phase, problem). */
+  readonly duplicates: number;
+  readonly persisted: Map<number, Extract<LedgerEvent, { type: "data-persisted" }>>;
+  readonly trained: Map<number, Extract<LedgerEvent, { type: "round-trained" }>>;
+  readonly exported: Map<number, Extract<LedgerEvent, { type: "data-exported" }>>;
+  /** Evaluations keyed by `${round}:${strategy}`. */
+  readonly evaluated: Map<string, Extract<LedgerEvent, { type: "evaluation-done" }>>;
+  readonly roundsFinished: Set<number>;
+  readonly finished: boolean;
+  readonly starts: number;
+}
+
+/** Folds ledger events into the run state. */
+export function replay(events: readonly LedgerEvent[]): RunState {
+  const searched = new Map<string, Extract<LedgerEvent, { type: "problem-searched" }>>();
+  const persisted = new Map<number, Extract<LedgerEvent, { type: "data-persisted" }>>();
+  const trained = new Map<number, Extract<LedgerEvent, { type: "round-trained" }>>();
+  const exported = new Map<number, Extract<LedgerEvent, { type: "data-exported" }>>();
+  const evaluated = new Map<string, Extract<LedgerEvent, { type: "evaluation-done" }>>();
+  const roundsFinished = new Set<number>();
+  let duplicates = 0;
+  let finished = false;
+  let starts = 0;
+  for (const e of events) {
+    switch (e.type) {
+      case "run-started":
+        starts++;
+        break;
+      case "problem-searched": {
+        const key = searchKey(e.round, e.phase, e.problemId);
+        if (searched.has(key)) duplicates++;
+        else searched.set(key, e);
+        break;
+      }
+      case "data-persisted":
+        if (!persisted.has(e.round)) persisted.set(e.round, e);
+        break;
+      case "round-trained":
+        if (!trained.has(e.round)) trained.set(e.round, e);
+        break;
+      case "data-exported":
+        if (!exported.has(e.round)) exported.set(e.round, e);
+        break;
+      case "evaluation-done": {
+        const key = `${e.round}:${e.strategy}`;
+        if (!evaluated.has(key)) evaluated.set(key, e);
+        break;
+      }
+      case "round-finished":
+        roundsFinished.add(e.round);
+        break;
+      case "run-finished":
+        finished = true;
+        break;
+    }
+  }
+  return { searched, duplicates, persisted, trained, exported, evaluated, roundsFinished, finished, starts };
+}
