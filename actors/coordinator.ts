@@ -1,0 +1,527 @@
+/**
+ * The round coordinator: runs rStar-Math's self-evolution recipe over a run directory.
+ *
+ * Each round K: search the round's training problems one by one (every result goes to the
+ * ledger before the next, so `--resume` skips finished ones) → search the unsolved ones again
+ * with a bigger budget → persist the round's SFT picks and preference pairs → train the policy
+ * (SFT) and the PPM (initialised from the new policy) → evaluate every strategy on the held-out
+ * test split without references → round finished. Round 1 searches with the bootstrap proposer,
+ * rounds ≥ `ppmFromRound` seed new nodes with the previous round's PPM.
+ *
+ * The work itself goes through `EvolveServices`, so the coordinator runs with fakes in tests
+ * and with the real search, models and evaluation (scripts/run/services.ts) in the CLI.
+ */
+import type { Problem } from "../math/contracts.ts";
+import { hashString } from "../math/prng.ts";
+import { type EvolveConfig, roundKnobs, type SearchKnobs, type Strategy } from "../scripts/run/config.ts";
+import {
+  Ledger,
+  type LedgerCorrupt,
+  type LedgerEvent,
+  type PairExample,
+  replay,
+  type RunState,
+  searchKey,
+  type SftExample,
+  type Versions,
+} from "../scripts/run/ledger.ts";
+import { type Progress, silentProgress } from "../scripts/run/progress.ts";
+import { renderReport, type SampleTree, sampleTreeFromJson } from "../scripts/run/report.ts";
+import {
+  createRunDirectory,
+  openRunDirectory,
+  pathExists,
+  type RunDirectory,
+  type RunDirError,
+  writeFileAtomic,
+} from "../scripts/run/runDirectory.ts";
+import { buildSummary, type RunSummary } from "../scripts/run/summary.ts";
+import { join } from "node:path";
+
+/** Which weights a service call uses. */
+export type ModelRef =
+  | { readonly kind: "bootstrap" }
+  | { readonly kind: "checkpoint"; readonly dir: string; readonly version: string };
+
+/** A batch of training problems to search. */
+export interface SearchRequest {
+  readonly round: number;
+  readonly phase: "train" | "retry";
+  readonly problems: readonly Problem[];
+  readonly knobs: SearchKnobs;
+  readonly policy: ModelRef;
+  /** PPM that seeds new nodes' values; absent for terminal-guided rounds. */
+  readonly scorer?: ModelRef;
+  /** Batch seed; a service derives each problem's seed from it and the problem id only. */
+  readonly seed: number;
+  readonly sftPerProblem: number;
+  readonly pairs: { readonly margin: number; readonly perSide: number };
+  readonly concurrency: number;
+}
+
+/** The outcome of searching one training problem. */
+export interface SearchOutcome {
+  readonly problemId: string;
+  readonly solved: boolean;
+  readonly answer?: string;
+  readonly rollouts: number;
+  readonly tokens: number;
+  readonly wallMs: number;
+  readonly trajectories: { readonly total: number; readonly correct: number };
+  readonly sft: readonly SftExample[];
+  readonly pairs: readonly PairExample[];
+  readonly versions: Versions;
+  /** The search tree as JSON (saved for the report's sample tree). */
+  readonly tree?: unknown;
+}
+
+/** A training request: this round's (or accumulated) data, and where to write the checkpoints. */
+export interface TrainRequest {
+  readonly round: number;
+  readonly sft: readonly SftExample[];
+  readonly pairs: readonly PairExample[];
+  /** Policy to fine-tune; absent = train from freshly initialised weights. */
+  readonly init?: ModelRef;
+  readonly policyDir: string;
+  readonly ppmDir: string;
+  readonly seed: number;
+  readonly config: EvolveConfig;
+}
+
+/** What training produced. */
+export interface TrainOutcome {
+  readonly losses: { readonly policy: readonly number[]; readonly ppm: readonly number[] };
+  readonly versions: { readonly policy: string; readonly scorer: string };
+  readonly tokens: number;
+}
+
+/** One evaluation: a strategy over test problems whose answers were removed. */
+export interface EvalRequest {
+  readonly round: number;
+  readonly strategy: Strategy;
+  /** Test problems with `answer` set to "" (the search never sees references). */
+  readonly problems: readonly Problem[];
+  readonly policy: ModelRef;
+  readonly scorer?: ModelRef;
+  /** Sample budget N per problem (greedy uses one). */
+  readonly samples: number;
+  readonly temperature: number;
+  readonly k: number;
+  readonly seed: number;
+}
+
+/** Chosen answers of an evaluation, one per problem (missing answer = none). */
+export interface EvalOutcome {
+  readonly answers: ReadonlyMap<string, string | undefined>;
+  /** Policy samples actually used per problem, on average. */
+  readonly samples: number;
+  readonly tokens: number;
+  readonly versions: Versions;
+}
+
+/** Progress callbacks a service may use for long phases. */
+export interface ServiceContext {
+  readonly progress: Progress;
+}
+
+/** The work the coordinator delegates: problems, search, training, evaluation, grading. */
+export interface EvolveServices {
+  /** Training problems of round K (deterministic for a config and round). */
+  trainProblems(config: EvolveConfig, round: number): Promise<Problem[]>;
+  /** The held-out test problems, with references (the coordinator strips them before search). */
+  testProblems(config: EvolveConfig): Promise<Problem[]>;
+  /** Searches each problem and awaits `onResult` for it before starting another. */
+  search(req: SearchRequest, onResult: (r: SearchOutcome) => Promise<void>, ctx: ServiceContext): Promise<void>;
+  /** Trains the policy (SFT) and the PPM, writing both checkpoints. */
+  train(req: TrainRequest, ctx: ServiceContext): Promise<TrainOutcome>;
+  /** Runs one strategy on the test problems. */
+  evaluate(req: EvalRequest, ctx: ServiceContext): Promise<EvalOutcome>;
+  /** Grades a predicted answer against a reference. */
+  answersEqual(pred: string, gold: string): boolean;
+  /** Releases models, workers and connections. */
+  close(): Promise<void>;
+}
+
+/** How to run. */
+export interface EvolveOptions {
+  readonly runDir: string;
+  readonly resume: boolean;
+  /** Config of a new run (ignored on resume: the run's config.json wins). */
+  readonly config?: EvolveConfig;
+  readonly progress?: Progress;
+  /** Called after each ledger append (observers and fault-injection tests). */
+  readonly onEvent?: (event: LedgerEvent, index: number) => void;
+  /** Called on round and phase changes (control status). */
+  readonly onPhase?: (round: number, phase: string) => void;
+  /** Wall clock in milliseconds (injected for tests). */
+  readonly now?: () => number;
+}
+
+/** A finished (or stopped) run. */
+export interface EvolveDone {
+  readonly _tag: "EvolveDone";
+  readonly summary: RunSummary;
+  readonly runDir: string;
+  /** True when `--resume` found the run already finished and did nothing. */
+  readonly alreadyFinished: boolean;
+}
+
+/** Why a run could not go on. */
+export type EvolveError = RunDirError | LedgerCorrupt | {
+  readonly _tag: "ConfigMissing";
+  readonly message: string;
+};
+
+/** Derives a stable seed from a label. */
+export function deriveSeed(...parts: (string | number)[]): number {
+  const [a, b] = hashString(parts.join(":"));
+  return (a ^ (b << 7)) >>> 0;
+}
+
+function problemIdsOf(problems: readonly Problem[]): string[] {
+  return problems.map((p) => p.id);
+}
+
+function searchVersionRefs(config: EvolveConfig, round: number, state: RunState, dir: RunDirectory<EvolveConfig>): {
+  policy: ModelRef;
+  scorer?: ModelRef;
+} {
+  if (round === 1) return { policy: { kind: "bootstrap" } };
+  const prev = state.trained.get(round - 1);
+  if (!prev) throw new Error(`Round ${round} searched before round ${round - 1} was trained`);
+  const cp = dir.paths.checkpoints(round - 1);
+  const policy: ModelRef = { kind: "checkpoint", dir: cp.policy, version: prev.versions.policy };
+  if (round >= config.search.ppmFromRound && prev.versions.scorer) {
+    return { policy, scorer: { kind: "checkpoint", dir: cp.ppm, version: prev.versions.scorer } };
+  }
+  return { policy };
+}
+
+/** Writes the round's training data in the documented export formats; returns the file paths. */
+function exportRoundData(dir: string, round: number, sft: readonly SftExample[], pairs: readonly PairExample[]): string[] {
+  Deno.mkdirSync(dir, { recursive: true });
+  const render = (s: { text: string; code: string }) => (s.code ? `# ${s.text}\n${s.code}` : `# ${s.text}`);
+  const sftLines = sft.map((e) =>
+    JSON.stringify({
+      round,
+      problem_id: e.problemId,
+      problem: e.problem,
+      response: e.steps.map(render).join("\n\n"),
+      steps: e.steps,
+      answer: e.answer,
+      q_value: e.meanQ,
+    })
+  );
+  const pairLines = pairs.map((p) =>
+    JSON.stringify({
+      round,
+      problem_id: p.problemId,
+      problem: p.problem,
+      prefix: p.steps.map(render).join("\n\n"),
+      prefix_steps: p.steps,
+      pos: render(p.chosen),
+      neg: render(p.rejected),
+      chosen: p.chosen,
+      rejected: p.rejected,
+      q_margin: p.margin,
+    })
+  );
+  const sftFile = join(dir, "sft.jsonl");
+  const pairFile = join(dir, "ppm_pairs.jsonl");
+  writeFileAtomic(sftFile, sftLines.map((l) => l + "\n").join(""));
+  writeFileAtomic(pairFile, pairLines.map((l) => l + "\n").join(""));
+  return [sftFile, pairFile];
+}
+
+/** Collects SFT picks and pairs of one round from the ledger state, in the round's problem order. */
+function roundData(state: RunState, round: number, ids: readonly string[]): { sft: SftExample[]; pairs: PairExample[] } {
+  const sft: SftExample[] = [];
+  const pairs: PairExample[] = [];
+  for (const id of ids) {
+    for (const phase of ["train", "retry"] as const) {
+      const r = state.searched.get(searchKey(round, phase, id));
+      if (r) {
+        sft.push(...r.sft);
+        pairs.push(...r.pairs);
+      }
+    }
+  }
+  return { sft, pairs };
+}
+
+/** Loads the sample tree saved for the report (the latest round that has one). */
+function latestSample(dir: RunDirectory<EvolveConfig>, rounds: number): SampleTree | undefined {
+  for (let r = rounds; r >= 1; r--) {
+    const f = join(dir.paths.roundDir(r), "sample-tree.json");
+    if (pathExists(f)) {
+      try {
+        return sampleTreeFromJson(r, JSON.parse(Deno.readTextFileSync(f)));
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Builds summary.json and report.html from the ledger; returns the summary. */
+export async function writeOutputs(
+  dir: RunDirectory<EvolveConfig>,
+  events: readonly LedgerEvent[],
+  services: Pick<EvolveServices, "trainProblems">,
+): Promise<RunSummary> {
+  const config = dir.file.config;
+  const expected: string[][] = [];
+  for (let r = 1; r <= config.rounds; r++) expected.push(problemIdsOf(await services.trainProblems(config, r)));
+  const summary = buildSummary({ seed: config.seed, preset: config.preset, rounds: config.rounds, events, expected });
+  writeFileAtomic(dir.paths.summary, JSON.stringify(summary, null, 2) + "\n");
+  writeFileAtomic(dir.paths.report, renderReport(summary, latestSample(dir, config.rounds)));
+  return summary;
+}
+
+/** Runs (or resumes) a self-evolution run to the end. */
+export async function runEvolve(options: EvolveOptions, services: EvolveServices): Promise<EvolveDone | EvolveError> {
+  const progress = options.progress ?? silentProgress;
+  const now = options.now ?? (() => Date.now());
+  let dir: RunDirectory<EvolveConfig> | RunDirError;
+  if (options.resume) dir = openRunDirectory<EvolveConfig>(options.runDir);
+  else {
+    if (!options.config) return { _tag: "ConfigMissing", message: "Cannot start a run: no config was given" };
+    dir = createRunDirectory(options.runDir, options.config.seed, options.config);
+  }
+  if (dir._tag !== "RunDirectory") return dir;
+  const ledger = Ledger.open(dir.paths.ledger);
+  if (!(ledger instanceof Ledger)) return ledger;
+  try {
+    return await runOpened(dir, ledger, options, services, progress, now);
+  } finally {
+    ledger.close();
+  }
+}
+
+async function runOpened(
+  dir: RunDirectory<EvolveConfig>,
+  ledger: Ledger,
+  options: EvolveOptions,
+  services: EvolveServices,
+  progress: Progress,
+  now: () => number,
+): Promise<EvolveDone> {
+  const config = dir.file.config;
+  let state = replay(ledger.events);
+  if (state.finished) {
+    const summary = await writeOutputs(dir, ledger.events, services);
+    return { _tag: "EvolveDone", summary, runDir: dir.paths.root, alreadyFinished: true };
+  }
+  const append = (e: LedgerEvent) => {
+    ledger.append(e);
+    state = replay(ledger.events);
+    options.onEvent?.(e, ledger.events.length - 1);
+  };
+  append({
+    type: "run-started",
+    ts: new Date(now()).toISOString(),
+    seed: config.seed,
+    preset: config.preset,
+    resumed: ledger.events.length > 0,
+    ...(ledger.recoveredTornTail ? { recoveredTornTail: true } : {}),
+  });
+  const ctx: ServiceContext = { progress };
+  const test = await services.testProblems(config);
+  const blindTest = test.map((p) => ({ ...p, answer: "", solution: undefined } as Problem));
+
+  for (let round = 1; round <= config.rounds; round++) {
+    if (state.roundsFinished.has(round)) continue;
+    const problems = await services.trainProblems(config, round);
+    const ids = problemIdsOf(problems);
+    const refs = searchVersionRefs(config, round, state, dir);
+    const knobs = roundKnobs(config, round);
+    const sampleId = (problems.find((p) => p.level === 3) ?? problems[0])?.id;
+    const roundDir = dir.paths.roundDir(round);
+
+    // Search: first pass, then unsolved problems again with a bigger budget.
+    for (const phase of ["train", "retry"] as const) {
+      const todo = problems.filter((p) => {
+        if (state.searched.has(searchKey(round, phase, p.id))) return false;
+        if (phase === "retry") {
+          const first = state.searched.get(searchKey(round, "train", p.id));
+          return first !== undefined && !first.solved;
+        }
+        return true;
+      });
+      if (todo.length === 0) continue;
+      options.onPhase?.(round, `search-${phase}`);
+      const byId = new Map(todo.map((p) => [p.id, p]));
+      const bar = progress.phase(`round ${round} search${phase === "retry" ? " (retry)" : ""}`, todo.length, "problems");
+      let solvedCount = 0;
+      await services.search(
+        {
+          round,
+          phase,
+          problems: todo,
+          knobs: phase === "retry" ? { ...knobs, rollouts: knobs.rollouts * config.search.retryMultiplier } : knobs,
+          ...refs,
+          seed: deriveSeed(config.seed, "search", round, phase),
+          sftPerProblem: config.sft.perProblem,
+          pairs: { margin: config.ppm.margin, perSide: config.ppm.perSide },
+          concurrency: config.search.concurrency,
+        },
+        (r) => {
+          const p = byId.get(r.problemId);
+          if (!p) throw new Error(`Search returned unknown problem ${r.problemId}`);
+          if (state.searched.has(searchKey(round, phase, r.problemId))) return Promise.resolve();
+          if (r.problemId === sampleId && r.tree !== undefined) {
+            Deno.mkdirSync(roundDir, { recursive: true });
+            writeFileAtomic(join(roundDir, "sample-tree.json"), JSON.stringify(r.tree));
+          }
+          append({
+            type: "problem-searched",
+            round,
+            phase,
+            problemId: r.problemId,
+            level: p.level,
+            solved: r.solved,
+            ...(r.answer !== undefined ? { answer: r.answer } : {}),
+            rollouts: r.rollouts,
+            tokens: r.tokens,
+            wallMs: r.wallMs,
+            trajectories: r.trajectories,
+            sft: r.sft,
+            pairs: r.pairs,
+            versions: r.versions,
+          });
+          if (r.solved) solvedCount++;
+          bar.tick(1, `solved ${solvedCount}`);
+          return Promise.resolve();
+        },
+        ctx,
+      );
+      bar.done(`solved ${solvedCount}/${todo.length}`);
+      const missing = todo.filter((p) => !state.searched.has(searchKey(round, phase, p.id)));
+      if (missing.length > 0) {
+        throw new Error(`Search of round ${round} (${phase}) returned no result for ${missing.map((p) => p.id).join(", ")}`);
+      }
+    }
+
+    // Persist this round's training data (and the data the training will use).
+    if (!state.persisted.has(round)) {
+      const { sft, pairs } = roundData(state, round, ids);
+      const files = exportRoundData(roundDir, round, sft, pairs);
+      append({ type: "data-persisted", round, sft: sft.length, pairs: pairs.length, files });
+    }
+
+    // Train the policy and the PPM (skipped when this round's checkpoints are recorded).
+    if (!state.trained.has(round)) {
+      options.onPhase?.(round, "train");
+      const sft: SftExample[] = [];
+      const pairs: PairExample[] = [];
+      for (let r = config.sft.accumulate ? 1 : round; r <= round; r++) {
+        const ids_r = r === round ? ids : problemIdsOf(await services.trainProblems(config, r));
+        sft.push(...roundData(state, r, ids_r).sft);
+      }
+      for (let r = config.ppm.accumulate ? 1 : round; r <= round; r++) {
+        const ids_r = r === round ? ids : problemIdsOf(await services.trainProblems(config, r));
+        pairs.push(...roundData(state, r, ids_r).pairs);
+      }
+      const cp = dir.paths.checkpoints(round);
+      const prev = state.trained.get(round - 1);
+      const init: ModelRef | undefined = config.sft.init === "previous" && prev
+        ? { kind: "checkpoint", dir: dir.paths.checkpoints(round - 1).policy, version: prev.versions.policy }
+        : undefined;
+      const t0 = now();
+      const out = await services.train(
+        {
+          round,
+          sft,
+          pairs,
+          ...(init ? { init } : {}),
+          policyDir: cp.policy,
+          ppmDir: cp.ppm,
+          seed: deriveSeed(config.seed, "train", round),
+          config,
+        },
+        ctx,
+      );
+      append({
+        type: "round-trained",
+        round,
+        losses: out.losses,
+        versions: out.versions,
+        checkpoints: cp,
+        tokens: out.tokens,
+        wallMs: now() - t0,
+      });
+      progress.event(
+        `round ${round} trained: ${sft.length} SFT examples, ${pairs.length} pairs, policy loss ${
+          fmtLoss(out.losses.policy)
+        }, PPM loss ${fmtLoss(out.losses.ppm)}`,
+      );
+    }
+
+    // Evaluate every strategy on the held-out test split, without references.
+    const trained = state.trained.get(round)!;
+    const cp = dir.paths.checkpoints(round);
+    const policy: ModelRef = { kind: "checkpoint", dir: cp.policy, version: trained.versions.policy };
+    const scorer: ModelRef | undefined = trained.versions.scorer
+      ? { kind: "checkpoint", dir: cp.ppm, version: trained.versions.scorer }
+      : undefined;
+    for (const strategy of config.eval.strategies) {
+      if (state.evaluated.has(`${round}:${strategy}`)) continue;
+      const needsScorer = strategy === "bon-ppm" || strategy === "mcts";
+      if (needsScorer && !scorer) continue;
+      options.onPhase?.(round, `eval-${strategy}`);
+      const t0 = now();
+      const out = await services.evaluate(
+        {
+          round,
+          strategy,
+          problems: blindTest,
+          policy,
+          ...(needsScorer && scorer ? { scorer } : {}),
+          samples: strategy === "greedy" ? 1 : config.eval.samples,
+          temperature: config.eval.temperature,
+          k: config.eval.k,
+          seed: deriveSeed(config.seed, "eval", round, strategy),
+        },
+        ctx,
+      );
+      const byLevel: Record<string, { n: number; correct: number }> = {};
+      let correct = 0;
+      for (const p of test) {
+        const pred = out.answers.get(p.id);
+        const ok = pred !== undefined && services.answersEqual(pred, p.answer);
+        const key = String(p.level);
+        const t = byLevel[key] ?? { n: 0, correct: 0 };
+        t.n++;
+        if (ok) {
+          t.correct++;
+          correct++;
+        }
+        byLevel[key] = t;
+      }
+      const accuracy = test.length === 0 ? 0 : correct / test.length;
+      append({
+        type: "evaluation-done",
+        round,
+        strategy,
+        samples: out.samples,
+        byLevel,
+        accuracy,
+        tokens: out.tokens,
+        wallMs: now() - t0,
+        versions: out.versions,
+      });
+      progress.event(`round ${round} eval ${strategy}: ${(100 * accuracy).toFixed(1)}% (${correct}/${test.length})`);
+    }
+    append({ type: "round-finished", round });
+  }
+  append({ type: "run-finished", ts: new Date(now()).toISOString() });
+  options.onPhase?.(config.rounds, "finished");
+  const summary = await writeOutputs(dir, ledger.events, services);
+  return { _tag: "EvolveDone", summary, runDir: dir.paths.root, alreadyFinished: false };
+}
+
+function fmtLoss(losses: readonly number[]): string {
+  if (losses.length === 0) return "-";
+  return `${losses[0]!.toFixed(3)} → ${losses[losses.length - 1]!.toFixed(3)}`;
+}

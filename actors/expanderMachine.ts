@@ -1,0 +1,229 @@
+/**
+ * The Expander's statechart: dynamic batching over a StepProposer. Jobs (one per ExpandRequest)
+ * queue up; a batch starts when the queue reaches `maxBatch` or `maxWaitMs` after the first job
+ * arrived, and while a batch runs new jobs queue for the next one, so a busy expander always runs
+ * full batches. Each batch is one `propose` call followed by executing every candidate's code.
+ * A newer model announced mid-batch is loaded between batches (hot swap). A failing batch (a bug
+ * or an injected crash) rejects its jobs and stops the machine in `crashed`, for the Supervisor.
+ */
+import { assign, fromPromise, setup } from "xstate";
+import type { ProposeRequest, ProposedStep, StepExecutor, StepProposer } from "../math/contracts.ts";
+import type { CrashInjector } from "./crashInjector.ts";
+
+/** A candidate step after its code ran. */
+export interface ExpandedCandidate {
+  readonly text: string;
+  readonly code: string;
+  /** What the step printed. */
+  readonly stdout: string;
+  readonly error?: { readonly kind: string; readonly message: string; readonly line: number };
+  /** Printed an answer or failed: no children follow it. */
+  readonly terminal: boolean;
+  /** Last printed line of a terminal step that ran. */
+  readonly answer?: string;
+  readonly logprob: number;
+  readonly tokens: number;
+}
+
+/** The result of one job. */
+export interface ExpandOutcome {
+  readonly candidates: ExpandedCandidate[];
+  /** Version of the policy that proposed them. */
+  readonly policyVersion: string;
+  /** Size of the batch the job ran in. */
+  readonly batchSize: number;
+}
+
+/** One queued request and where its outcome goes. */
+export interface ExpandJob {
+  readonly request: ProposeRequest;
+  readonly resolve: (outcome: ExpandOutcome) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** What the machine starts from. */
+export interface ExpanderInput {
+  readonly policy: StepProposer;
+  readonly executor: StepExecutor;
+  /** Loads the policy of a given version (from the BlobStore). */
+  readonly loadPolicy: (version: string) => Promise<StepProposer>;
+  readonly maxBatch: number;
+  readonly maxWaitMs: number;
+  readonly crash: CrashInjector;
+  /** Name used by the crash injector ("expander"). */
+  readonly name: string;
+}
+
+interface ExpanderContext extends ExpanderInput {
+  queue: ExpandJob[];
+  current: ExpandJob[];
+  /** Newer version announced, loaded between batches. */
+  pendingVersion: string | undefined;
+  stopping: boolean;
+  batches: number;
+  /** Size of the last batch run. */
+  lastBatchSize: number;
+  error: unknown;
+}
+
+/** Events the machine accepts. */
+export type ExpanderEvent =
+  | { type: "job"; job: ExpandJob }
+  | { type: "model.announced"; version: string }
+  | { type: "stop" };
+
+/** Runs one batch: a single `propose` for all jobs, then every candidate's code. */
+export async function expandBatch(
+  policy: StepProposer,
+  executor: StepExecutor,
+  requests: readonly ProposeRequest[],
+): Promise<ExpandedCandidate[][]> {
+  const proposals = await policy.propose(requests);
+  if (proposals.length !== requests.length) {
+    throw new Error(`Policy ${policy.name} returned ${proposals.length} proposal lists for ${requests.length} requests`);
+  }
+  return await Promise.all(
+    proposals.map((steps, i) => Promise.all(steps.map((s) => runCandidate(executor, requests[i]!, s)))),
+  );
+}
+
+async function runCandidate(executor: StepExecutor, request: ProposeRequest, step: ProposedStep): Promise<ExpandedCandidate> {
+  const result = await executor.runStep(request.steps, { text: step.text, code: step.code });
+  const base = { text: step.text, code: step.code, stdout: result.stdout, logprob: step.logprob, tokens: step.tokens };
+  if (!result.ok) {
+    const e = result.error ?? { kind: "ValueError", message: "Step failed without an error", line: 1 };
+    return { ...base, error: { kind: e.kind, message: e.message, line: e.line }, terminal: true };
+  }
+  const lines = result.stdout.split("\n").filter((l) => l.trim() !== "");
+  if (lines.length === 0) return { ...base, terminal: false };
+  return { ...base, terminal: true, answer: lines[lines.length - 1]!.trim() };
+}
+
+/** The Expander machine. */
+export const expanderMachine = setup({
+  types: {
+    context: {} as ExpanderContext,
+    events: {} as ExpanderEvent,
+    input: {} as ExpanderInput,
+  },
+  actors: {
+    runBatch: fromPromise<ExpandOutcome[], { ctx: ExpanderContext; jobs: ExpandJob[] }>(async ({ input }) => {
+      const { ctx, jobs } = input;
+      ctx.crash.maybeCrash(ctx.name);
+      const policy = ctx.policy;
+      const results = await expandBatch(policy, ctx.executor, jobs.map((j) => j.request));
+      return results.map((candidates) => ({ candidates, policyVersion: policy.version, batchSize: jobs.length }));
+    }),
+    loadModel: fromPromise<StepProposer, { ctx: ExpanderContext; version: string }>(({ input }) =>
+      input.ctx.loadPolicy(input.version)
+    ),
+  },
+  delays: {
+    maxWait: ({ context }) => context.maxWaitMs,
+  },
+  guards: {
+    batchFull: ({ context }) => context.queue.length >= context.maxBatch,
+    hasQueued: ({ context }) => context.queue.length > 0,
+    swapPending: ({ context }) => context.pendingVersion !== undefined,
+    fullWithThis: ({ context }) => context.queue.length + 1 >= context.maxBatch,
+    stopRequested: ({ context }) => context.stopping && context.queue.length === 0,
+  },
+  actions: {
+    enqueue: assign({
+      queue: ({ context, event }) => (event.type === "job" ? [...context.queue, event.job] : context.queue),
+    }),
+    takeBatch: assign(({ context }) => ({
+      current: context.queue.slice(0, context.maxBatch),
+      queue: context.queue.slice(context.maxBatch),
+    })),
+    noteAnnouncement: assign({
+      pendingVersion: ({ context, event }) =>
+        event.type === "model.announced" && event.version !== context.policy.version
+          ? event.version
+          : context.pendingVersion,
+    }),
+    requestStop: assign({ stopping: true }),
+    deliver: ({ context, event }) => {
+      const outcomes = (event as unknown as { output: ExpandOutcome[] }).output;
+      context.current.forEach((job, i) => job.resolve(outcomes[i]!));
+    },
+    countBatch: assign({
+      current: [],
+      batches: ({ context }) => context.batches + 1,
+      lastBatchSize: ({ context }) => context.current.length,
+    }),
+    rejectAll: ({ context }) => {
+      const error = context.error ?? new Error("Expander stopped");
+      for (const job of [...context.current, ...context.queue]) job.reject(error);
+    },
+  },
+}).createMachine({
+  id: "expander",
+  context: ({ input }) => ({ ...input, queue: [], current: [], pendingVersion: undefined, stopping: false, batches: 0, lastBatchSize: 0, error: undefined }),
+  initial: "idle",
+  on: {
+    "model.announced": { actions: "noteAnnouncement" },
+    stop: { actions: "requestStop" },
+  },
+  states: {
+    idle: {
+      always: [
+        { guard: "stopRequested", target: "stopped" },
+        { guard: "swapPending", target: "swapping" },
+      ],
+      on: {
+        job: [
+          { guard: "fullWithThis", actions: "enqueue", target: "running" },
+          { actions: "enqueue", target: "collecting" },
+        ],
+      },
+    },
+    collecting: {
+      after: { maxWait: "running" },
+      on: {
+        job: [
+          { guard: "fullWithThis", actions: "enqueue", target: "running" },
+          { actions: "enqueue" },
+        ],
+        // Stopping flushes what is queued at once.
+        stop: { target: "running", actions: "requestStop" },
+      },
+    },
+    running: {
+      entry: "takeBatch",
+      on: { job: { actions: "enqueue" } },
+      invoke: {
+        src: "runBatch",
+        input: ({ context }) => ({ ctx: context, jobs: context.current }),
+        onDone: [
+          { guard: "hasQueued", target: "running", reenter: true, actions: ["deliver", "countBatch"] },
+          { target: "idle", actions: ["deliver", "countBatch"] },
+        ],
+        onError: { target: "crashed", actions: assign({ error: ({ event }) => event.error }) },
+      },
+    },
+    swapping: {
+      on: { job: { actions: "enqueue" } },
+      invoke: {
+        src: "loadModel",
+        input: ({ context }) => ({ ctx: context, version: context.pendingVersion! }),
+        onDone: [
+          {
+            guard: "hasQueued",
+            target: "running",
+            actions: assign({ policy: ({ event }) => event.output, pendingVersion: undefined }),
+          },
+          { target: "idle", actions: assign({ policy: ({ event }) => event.output, pendingVersion: undefined }) },
+        ],
+        // A version that cannot be loaded is skipped; the current policy keeps serving.
+        onError: [
+          { guard: "hasQueued", target: "running", actions: assign({ pendingVersion: undefined }) },
+          { target: "idle", actions: assign({ pendingVersion: undefined }) },
+        ],
+      },
+    },
+    crashed: { entry: "rejectAll", type: "final" },
+    stopped: { entry: "rejectAll", type: "final" },
+  },
+});
+
