@@ -1,0 +1,116 @@
+import { assert, describe, it } from "vitest";
+import { type EvolveDone, runEvolve } from "../../actors/coordinator.ts";
+import { resolveConfig } from "../../scripts/run/config.ts";
+import type { RunSummary } from "../../scripts/run/summary.ts";
+import { type FakeCounters, fakeServices } from "./fakeServices.ts";
+import { join } from "node:path";
+
+const config = {
+  ...resolveConfig("smoke", { seed: 5, rounds: 3 }),
+  train: { problemsPerRound: 6, levels: [1, 2, 3, 4, 5] },
+  test: { problems: 5, levels: [1, 2, 3, 4, 5] },
+};
+
+class Killed extends Error {}
+
+/** The summary without wall times and fault counters (which legitimately differ after a crash). */
+function comparable(s: RunSummary): unknown {
+  return JSON.parse(JSON.stringify(s, (k, v) => (k === "wallMs" || k === "faults" ? undefined : v)));
+}
+
+async function done(p: Promise<unknown>): Promise<EvolveDone> {
+  const r = await p as EvolveDone;
+  assert.equal(r._tag, "EvolveDone", JSON.stringify(r));
+  return r;
+}
+
+describe("runEvolve with fake services", () => {
+  it("runs every round to a complete summary with nothing lost", async () => {
+    const root = join(Deno.makeTempDirSync(), "run");
+    const r = await done(runEvolve({ runDir: root, resume: false, config }, fakeServices()));
+    assert.equal(r.summary.rounds.length, 3);
+    assert.equal(r.summary.lost, 0);
+    assert.isTrue(r.summary.finished);
+    for (const round of r.summary.rounds) {
+      assert.equal(round.train.problems, 6);
+      assert.deepEqual(Object.keys(round.evaluation).sort(), ["bon-ppm", "bon-vote", "greedy", "mcts"]);
+    }
+    assert.include(Deno.readTextFileSync(join(root, "report.html")), "<svg");
+    assert.isTrue(Deno.statSync(join(root, "round-1", "sft.jsonl")).isFile);
+  });
+
+  it("resume on a finished run does no work and returns the same summary", async () => {
+    const root = join(Deno.makeTempDirSync(), "run");
+    const first = await done(runEvolve({ runDir: root, resume: false, config }, fakeServices()));
+    const counters: FakeCounters = { searched: [], trained: [], evaluated: [] };
+    const again = await done(runEvolve({ runDir: root, resume: true }, fakeServices({ counters })));
+    assert.isTrue(again.alreadyFinished);
+    assert.deepEqual(counters, { searched: [], trained: [], evaluated: [] });
+    assert.deepEqual(comparable(again.summary), comparable(first.summary));
+  });
+
+  it("records a problem once even when the search reports it twice", async () => {
+    const root = join(Deno.makeTempDirSync(), "run");
+    const r = await done(runEvolve({ runDir: root, resume: false, config }, fakeServices({ duplicateResults: true })));
+    assert.equal(r.summary.lost, 0);
+    assert.equal(r.summary.faults.duplicateRecords, 0);
+  });
+
+  it("a run killed between any two ledger events resumes to the uninterrupted summary", async () => {
+    const base = Deno.makeTempDirSync();
+    const reference = await done(runEvolve({ runDir: join(base, "ref"), resume: false, config }, fakeServices()));
+    const total = Deno.readTextFileSync(join(base, "ref", "ledger.jsonl")).trimEnd().split("\n").length;
+    assert.isAbove(total, 40);
+    for (let killAt = 0; killAt < total - 1; killAt++) {
+      const root = join(base, `kill-${killAt}`);
+      let seen = 0;
+      let err: unknown;
+      try {
+        await runEvolve({
+          runDir: root,
+          resume: false,
+          config,
+          onEvent: () => {
+            if (seen++ === killAt) throw new Killed("killed");
+          },
+        }, fakeServices());
+      } catch (e) {
+        err = e;
+      }
+      assert.instanceOf(err, Killed, `kill at event ${killAt}`);
+      const recorded = Deno.readTextFileSync(join(root, "ledger.jsonl")).trimEnd().split("\n").map((l) => JSON.parse(l));
+      const resumeCounters: FakeCounters = { searched: [], trained: [], evaluated: [] };
+      const resumed = await done(runEvolve({ runDir: root, resume: true }, fakeServices({ counters: resumeCounters })));
+      assert.deepEqual(comparable(resumed.summary), comparable(reference.summary), `kill at event ${killAt}`);
+      assert.equal(resumed.summary.lost, 0);
+      assert.equal(resumed.summary.faults.resumes, 1);
+      // Work recorded before the kill is not redone.
+      for (const e of recorded) {
+        if (e.type === "problem-searched") assert.notInclude(resumeCounters.searched, `${e.round}:${e.phase}:${e.problemId}`);
+        if (e.type === "round-trained") assert.notInclude(resumeCounters.trained, e.round);
+        if (e.type === "evaluation-done") assert.notInclude(resumeCounters.evaluated, `${e.round}:${e.strategy}`);
+      }
+    }
+  });
+
+  it("recovers from a torn ledger line left by a crash mid-write", async () => {
+    const root = join(Deno.makeTempDirSync(), "run");
+    let seen = 0;
+    try {
+      await runEvolve({
+        runDir: root,
+        resume: false,
+        config,
+        onEvent: () => {
+          if (seen++ === 10) throw new Killed("killed");
+        },
+      }, fakeServices());
+    } catch (e) {
+      assert.instanceOf(e, Killed);
+    }
+    Deno.writeTextFileSync(join(root, "ledger.jsonl"), '{"type":"problem-sea', { append: true });
+    const r = await done(runEvolve({ runDir: root, resume: true }, fakeServices()));
+    assert.equal(r.summary.lost, 0);
+    assert.equal(r.summary.faults.tornTails, 1);
+  });
+});

@@ -1,0 +1,88 @@
+import { assert, describe, it } from "vitest";
+import { Ledger, type LedgerEvent, readLedger, replay } from "../../scripts/run/ledger.ts";
+import { join } from "node:path";
+
+const started: LedgerEvent = { type: "run-started", ts: "2025-01-01T00:00:00.000Z", seed: 1, preset: "smoke", resumed: false };
+
+function searched(problemId: string, round = 1): LedgerEvent {
+  return {
+    type: "problem-searched",
+    round,
+    phase: "train",
+    problemId,
+    level: 1,
+    solved: true,
+    answer: "3",
+    rollouts: 4,
+    tokens: 10,
+    wallMs: 1,
+    trajectories: { total: 1, correct: 1 },
+    sft: [],
+    pairs: [],
+    versions: { policy: "bootstrap" },
+  };
+}
+
+function open(file: string): Ledger {
+  const l = Ledger.open(file);
+  if (!(l instanceof Ledger)) throw new Error(l.message);
+  return l;
+}
+
+describe("Ledger", () => {
+  it("replays appended events in order after reopening", () => {
+    const file = join(Deno.makeTempDirSync(), "ledger.jsonl");
+    const a = open(file);
+    a.append(started);
+    a.append(searched("p1"));
+    a.close();
+    const b = open(file);
+    assert.deepEqual(b.events, [started, searched("p1")]);
+    assert.isFalse(b.recoveredTornTail);
+    b.close();
+  });
+
+  it("drops a torn last line silently and truncates it before the next append", () => {
+    const file = join(Deno.makeTempDirSync(), "ledger.jsonl");
+    const a = open(file);
+    a.append(started);
+    a.append(searched("p1"));
+    a.close();
+    const whole = JSON.stringify(searched("p2")) + "\n";
+    Deno.writeTextFileSync(file, whole.slice(0, whole.length / 2), { append: true });
+    const b = open(file);
+    assert.isTrue(b.recoveredTornTail);
+    assert.equal(b.events.length, 2);
+    b.append(searched("p3"));
+    b.close();
+    const text = Deno.readTextFileSync(file);
+    const lines = text.trimEnd().split("\n");
+    assert.equal(lines.length, 3);
+    assert.equal(JSON.parse(lines[2]!).problemId, "p3");
+  });
+
+  it("reports a corrupt line other than a torn tail with the file and line number", () => {
+    const file = join(Deno.makeTempDirSync(), "ledger.jsonl");
+    Deno.writeTextFileSync(file, [JSON.stringify(started), "{not json", JSON.stringify(searched("p1"))].join("\n") + "\n");
+    const r = Ledger.open(file);
+    assert.isFalse(r instanceof Ledger);
+    if (r instanceof Ledger) return;
+    assert.equal(r._tag, "LedgerCorrupt");
+    assert.equal(r.line, 2);
+    assert.include(r.message, `${file}:2`);
+  });
+
+  it("rejects a complete last line that is not a known event", () => {
+    const file = join(Deno.makeTempDirSync(), "ledger.jsonl");
+    Deno.writeTextFileSync(file, JSON.stringify(started) + "\n" + JSON.stringify({ type: "mystery", round: 1 }) + "\n");
+    const r = readLedger(file);
+    assert.equal(r._tag, "LedgerCorrupt");
+    if (r._tag === "LedgerCorrupt") assert.include(r.reason, "mystery");
+  });
+
+  it("replay() never counts a (round, problem) twice", () => {
+    const state = replay([started, searched("p1"), searched("p1"), searched("p1", 2)]);
+    assert.equal(state.searched.size, 2);
+    assert.equal(state.duplicates, 1);
+  });
+});
