@@ -1,0 +1,230 @@
+/**
+ * TinyPolicy: the embedded default policy, a small decoder-only transformer trained from scratch
+ * (models/transformer.ts) that writes the next solution step.
+ *
+ * `propose` folds every request × k samples into one batch: the distinct prompts are prefilled in
+ * one left-padded forward pass, their K/V caches are tiled k times, then one batched forward runs
+ * per token position. Each sample stops at `<step>` / `<eos>` or after `stepTokens` tokens;
+ * finished samples keep decoding padding so the batch stays rectangular.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { ProposedStep, ProposeRequest, StepProposer } from "../math/contracts.ts";
+import { Prng } from "../math/prng.ts";
+import { EOS, PAD, parseStep, STEP, type Tokenizer } from "./tokenizer.ts";
+import {
+  embedAt,
+  forwardBlocks,
+  initParams,
+  type LayerCache,
+  logitsOf,
+  type Params,
+  type PolicyConfig,
+  validateConfig,
+} from "./transformer.ts";
+
+export { type PolicyConfig, PRESETS, type PresetName } from "./transformer.ts";
+
+/** A decoder-only transformer policy implementing the StepProposer contract. */
+export class TinyPolicy implements StepProposer {
+  /** Implementation name. */
+  readonly name = "tiny";
+  /** Version of the weights in use, recorded in every result; set by the trainer. */
+  version: string;
+  /** Model sizes. */
+  readonly config: PolicyConfig;
+  /** The tokenizer the weights were trained with. */
+  readonly tokenizer: Tokenizer;
+  /** The trunk's parameters (owned; freed by `dispose`). */
+  readonly params: Params;
+
+  /** Wraps existing parameters (used by checkpoint loading); takes ownership of `params`. */
+  constructor(config: PolicyConfig, tokenizer: Tokenizer, params: Params, version = "policy-init") {
+    validateConfig(config);
+    this.config = config;
+    this.tokenizer = tokenizer;
+    this.params = params;
+    this.version = version;
+  }
+
+  /** A freshly initialised policy (weights drawn from `seed`). */
+  static create(config: PolicyConfig, tokenizer: Tokenizer, seed: number): TinyPolicy {
+    const params = initParams(config, tokenizer.size, Prng.fromSeed(seed).fork("policy-init"));
+    return new TinyPolicy(config, tokenizer, params);
+  }
+
+  /** Samples k next steps for every request in one batched generation. */
+  propose(requests: readonly ProposeRequest[]): Promise<ProposedStep[][]> {
+    return Promise.resolve(this.proposeSync(requests));
+  }
+
+  /** Synchronous body of `propose`. */
+  proposeSync(requests: readonly ProposeRequest[]): ProposedStep[][] {
+    const c = this.config;
+    const active = requests.map((r, i) => ({ r, i })).filter(({ r }) => r.k > 0);
+    const out: ProposedStep[][] = requests.map(() => []);
+    if (active.length === 0) return out;
+    // Prompts, clipped so that prompt + step cap fits maxLen (keep <bos> and the latest tokens).
+    const prompts = active.map(({ r }) => {
+      const enc = this.tokenizer.encodePrompt(r.problem, r.steps);
+      const room = Math.max(2, c.maxLen - c.stepTokens);
+      const ids = enc.ids.length > room ? [enc.ids[0]!, ...enc.ids.slice(enc.ids.length - room + 1)] : enc.ids;
+      return { ids, slots: enc.slots };
+    });
+    const tp = Math.max(...prompts.map((p) => p.ids.length));
+    const cap = Math.min(c.stepTokens, c.maxLen - tp);
+    const nR = prompts.length;
+    // Rows of the generation batch: request a, sample j.
+    const rows: { a: number; j: number }[] = [];
+    active.forEach(({ r }, a) => {
+      for (let j = 0; j < r.k; j++) rows.push({ a, j });
+    });
+    const n = rows.length;
+    const pads = prompts.map((p) => tp - p.ids.length);
+    const rowPad = rows.map(({ a }) => pads[a]!);
+    const rngs = rows.map(({ a, j }) => Prng.fromSeed(active[a]!.r.seed).fork(j));
+    const gen: number[][] = rows.map(() => []);
+    const logprob = new Float64Array(n);
+    const done = new Uint8Array(n);
+
+    // Prefill the distinct prompts, then tile their caches to the sample rows.
+    let cache: LayerCache[];
+    let logits: Float32Array;
+    {
+      const res = tf.tidy(() => {
+        const ids = new Int32Array(nR * tp);
+        const pos = new Int32Array(nR * tp);
+        const mask = new Float32Array(nR * tp * tp);
+        prompts.forEach((p, a) => {
+          const pad = pads[a]!;
+          for (let t = 0; t < tp; t++) {
+            ids[a * tp + t] = t < pad ? PAD : p.ids[t - pad]!;
+            pos[a * tp + t] = Math.max(0, t - pad);
+            for (let u = 0; u < tp; u++) {
+              if (u > t || u < pad) mask[(a * tp + t) * tp + u] = -1e9;
+            }
+            // A pad query row attends to itself only, to keep its softmax finite.
+            if (t < pad) mask[(a * tp + t) * tp + t] = 0;
+          }
+        });
+        const x = embedAt(this.params, tf.tensor2d(ids, [nR, tp], "int32"), tf.tensor2d(pos, [nR, tp], "int32"));
+        const { hidden, cache } = forwardBlocks(this.params, c, x, tf.tensor4d(mask, [nR, 1, tp, tp]));
+        const last = tf.reshape(hidden, [nR, tp, c.dModel]).slice([0, tp - 1, 0], [nR, 1, c.dModel]);
+        const lg = logitsOf(this.params, tf.reshape(last, [nR, c.dModel]) as tf.Tensor2D);
+        const sel = tf.tensor1d(rows.map((r) => r.a), "int32");
+        return [tf.gather(lg, sel), ...cache.flatMap((l) => [tf.gather(l.kT, sel), tf.gather(l.v, sel)])];
+      });
+      logits = res[0]!.dataSync() as Float32Array;
+      res[0]!.dispose();
+      cache = unflatten(res.slice(1));
+    }
+    const padMaskData = new Float32Array(n * tp);
+    rows.forEach((_, r) => {
+      for (let u = 0; u < rowPad[r]!; u++) padMaskData[r * tp + u] = -1e9;
+    });
+    const vocab = this.tokenizer.size;
+    try {
+      for (let step = 0; step < cap; step++) {
+        const next = new Int32Array(n);
+        for (let r = 0; r < n; r++) {
+          if (done[r]) {
+            next[r] = PAD;
+            continue;
+          }
+          const req = active[rows[r]!.a]!.r;
+          const row = logits.subarray(r * vocab, (r + 1) * vocab);
+          const tok = sampleToken(row, req.temperature, req.topP, rngs[r]!);
+          logprob[r]! += logSoftmaxAt(row, tok);
+          next[r] = tok;
+          gen[r]!.push(tok);
+          if (tok === STEP || tok === EOS) done[r] = 1;
+        }
+        if (step === cap - 1 || done.every((x) => x === 1)) break;
+        const old = cache;
+        const res = tf.tidy(() => {
+          const pos = new Int32Array(n);
+          for (let r = 0; r < n; r++) pos[r] = tp - rowPad[r]! + step;
+          const x = embedAt(this.params, tf.tensor2d(next, [n, 1], "int32"), tf.tensor2d(pos, [n, 1], "int32"));
+          const mask = tf.concat([
+            tf.tensor4d(padMaskData, [n, 1, 1, tp]),
+            tf.zeros([n, 1, 1, step + 1]),
+          ], 3);
+          const { hidden, cache: nc } = forwardBlocks(this.params, c, x, mask, old);
+          return [logitsOf(this.params, hidden), ...nc.flatMap((l) => [l.kT, l.v])];
+        });
+        for (const l of old) tf.dispose([l.kT, l.v]);
+        cache = unflatten(res.slice(1));
+        logits = res[0]!.dataSync() as Float32Array;
+        res[0]!.dispose();
+      }
+    } finally {
+      for (const l of cache) tf.dispose([l.kT, l.v]);
+    }
+    rows.forEach(({ a }, r) => {
+      const toks = gen[r]!;
+      const body = toks.length > 0 && (toks[toks.length - 1] === STEP || toks[toks.length - 1] === EOS)
+        ? toks.slice(0, -1)
+        : toks;
+      const step = parseStep(this.tokenizer.decode(body, prompts[a]!.slots));
+      out[active[a]!.i]!.push({ ...step, logprob: logprob[r]!, tokens: toks.length });
+    });
+    return out;
+  }
+
+  /** Frees the weights. */
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+  }
+}
+
+function unflatten(ts: tf.Tensor[]): LayerCache[] {
+  const out: LayerCache[] = [];
+  for (let i = 0; i < ts.length; i += 2) out.push({ kT: ts[i] as tf.Tensor4D, v: ts[i + 1] as tf.Tensor4D });
+  return out;
+}
+
+/** log softmax(row)[tok], computed stably. */
+export function logSoftmaxAt(row: Float32Array, tok: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max);
+  return row[tok]! - max - Math.log(sum);
+}
+
+/**
+ * Draws a token from logits with temperature and nucleus (top-p) truncation; temperature ≤ 0 is
+ * greedy. The padding token is never drawn.
+ */
+export function sampleToken(row: Float32Array, temperature: number, topP: number, rng: Prng): number {
+  if (!(temperature > 0)) {
+    let best = 1;
+    for (let i = 2; i < row.length; i++) if (row[i]! > row[best]!) best = i;
+    return best;
+  }
+  let max = -Infinity;
+  for (let i = 1; i < row.length; i++) if (row[i]! > max) max = row[i]!;
+  const probs: { i: number; p: number }[] = [];
+  let sum = 0;
+  for (let i = 1; i < row.length; i++) {
+    const p = Math.exp((row[i]! - max) / temperature);
+    sum += p;
+    probs.push({ i, p });
+  }
+  probs.sort((x, y) => y.p - x.p || x.i - y.i);
+  const limit = (topP > 0 && topP < 1 ? topP : 1) * sum;
+  let kept = 0;
+  let cut = probs.length;
+  for (let i = 0; i < probs.length; i++) {
+    kept += probs[i]!.p;
+    if (kept >= limit) {
+      cut = i + 1;
+      break;
+    }
+  }
+  let u = rng.float() * kept;
+  for (let i = 0; i < cut; i++) {
+    u -= probs[i]!.p;
+    if (u <= 0) return probs[i]!.i;
+  }
+  return probs[cut - 1]!.i;
+}

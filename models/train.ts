@@ -1,0 +1,306 @@
+/**
+ * Training loops for the TF.js models, written top to bottom: batch, forward, loss, backward,
+ * clip, Adam step, report. Steps return plain numbers; no tensor outlives its function.
+ *
+ * - `trainPolicy`: supervised fine-tuning on verified trajectories; cross-entropy on the solution
+ *   tokens only (the problem is context, not a target).
+ * - `trainScorer`: the reward models — PPM by Bradley–Terry on preference pairs
+ *   (−log σ(r⁺ − r⁻) on raw head outputs), ORM by logistic loss on whole-solution outcomes
+ *   (score tanh(r) = 2σ(2r) − 1, so the target probability is (label + 1) / 2), and Q-regression
+ *   by MSE between tanh(r) and the Q-value.
+ *
+ * Batches group sequences of similar length (padding is wasted work: attention cost grows with
+ * the padded length), in a seeded order.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Step } from "../math/contracts.ts";
+import { Prng } from "../math/prng.ts";
+import type { TinyPolicy } from "./policy.ts";
+import { batchTensors, rawScores, type TinyScorer } from "./ppm.ts";
+import { PAD } from "./tokenizer.ts";
+import { forwardTrain, logitsOf, type Params } from "./transformer.ts";
+
+/** A problem with a solution to imitate. */
+export interface SftExample {
+  readonly problem: string;
+  readonly steps: readonly Step[];
+}
+
+/** At a shared prefix `steps`, `chosen` is preferred over `rejected`. */
+export interface PairExample {
+  readonly problem: string;
+  readonly steps: readonly Step[];
+  readonly chosen: Step;
+  readonly rejected: Step;
+}
+
+/** A whole solution (`steps`, non-empty) with its outcome: +1 correct, −1 wrong. */
+export interface OutcomeExample {
+  readonly problem: string;
+  readonly steps: readonly Step[];
+  readonly label: number;
+}
+
+/** A candidate step after `steps` with its search Q-value in [−1, 1]. */
+export interface QExample {
+  readonly problem: string;
+  readonly steps: readonly Step[];
+  readonly candidate: Step;
+  readonly q: number;
+}
+
+/** Progress report after every optimiser step. */
+export interface TrainProgress {
+  readonly epoch: number;
+  readonly step: number;
+  readonly steps: number;
+  readonly loss: number;
+  readonly tokPerS: number;
+}
+
+/** Options shared by both trainers. */
+export interface TrainOptions {
+  readonly epochs: number;
+  /** Sequences per batch (a preference pair counts as one, i.e. two sequences). */
+  readonly batchSize: number;
+  /** Peak learning rate (linear warm-up, cosine decay to 10%). */
+  readonly lr: number;
+  readonly seed: number;
+  /** Global gradient-norm clip (default 1). */
+  readonly clip?: number;
+  /** Decoupled weight decay (default 0). */
+  readonly weightDecay?: number;
+  /** Stop after this many seconds (checked between steps). */
+  readonly maxSeconds?: number;
+  onProgress?(p: TrainProgress): void;
+}
+
+/** What a training run did. */
+export interface TrainResult {
+  /** Mean loss per epoch. */
+  readonly losses: number[];
+  /** Real (non-padding) tokens processed. */
+  readonly tokens: number;
+  readonly seconds: number;
+  /** Optimiser steps taken. */
+  readonly steps: number;
+  /** Examples dropped because they do not fit the model's maxLen. */
+  readonly skipped: number;
+}
+
+/** Learning rate at `step` of `total`: linear warm-up, then cosine decay to 10% of peak. */
+export function lrAt(step: number, total: number, peak: number): number {
+  const warm = Math.max(1, Math.min(20, Math.floor(total * 0.1)));
+  if (step < warm) return (peak * (step + 1)) / warm;
+  const p = Math.min(1, (step - warm) / Math.max(1, total - warm));
+  return peak * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * p)));
+}
+
+/** Adam(W) state over a parameter map. */
+class Adam {
+  private readonly m = new Map<string, tf.Variable>();
+  private readonly v = new Map<string, tf.Variable>();
+  private t = 0;
+  constructor(private readonly params: Params, private readonly decay: number) {
+    for (const [k, p] of params) {
+      this.m.set(k, tf.variable(tf.zerosLike(p), false));
+      this.v.set(k, tf.variable(tf.zerosLike(p), false));
+    }
+  }
+
+  /** Applies clipped gradients in place. */
+  apply(grads: tf.NamedTensorMap, lr: number, clip: number): void {
+    this.t++;
+    const b1 = 0.9;
+    const b2 = 0.98;
+    const c1 = 1 - b1 ** this.t;
+    const c2 = 1 - b2 ** this.t;
+    tf.tidy(() => {
+      const names = Object.keys(grads);
+      const sq = names.map((k) => tf.sum(tf.square(grads[k]!)));
+      const norm = tf.sqrt(tf.addN(sq));
+      const scale = tf.div(clip, tf.maximum(norm, clip));
+      for (const k of names) {
+        const p = this.params.get(k)!;
+        const g = tf.mul(grads[k]!, scale);
+        const m = this.m.get(k)!;
+        const v = this.v.get(k)!;
+        m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
+        v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
+        let upd = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), 1e-8));
+        if (this.decay > 0 && p.rank >= 2) upd = tf.add(upd, tf.mul(p, this.decay));
+        p.assign(tf.sub(p, tf.mul(upd, lr)));
+      }
+    });
+  }
+
+  dispose(): void {
+    for (const x of [...this.m.values(), ...this.v.values()]) x.dispose();
+  }
+}
+
+/** Groups indices into batches of similar sequence length, in a seeded order. */
+function makeBatches(lengths: readonly number[], batchSize: number, prng: Prng): number[][] {
+  const order = prng.shuffle(lengths.map((_, i) => i));
+  const batches: number[][] = [];
+  const chunk = batchSize * 16;
+  for (let i = 0; i < order.length; i += chunk) {
+    const part = order.slice(i, i + chunk).sort((a, b) => lengths[a]! - lengths[b]! || a - b);
+    for (let j = 0; j < part.length; j += batchSize) batches.push(part.slice(j, j + batchSize));
+  }
+  return prng.shuffle(batches);
+}
+
+/** The generic loop: `lossOf(batch)` builds a scalar loss tensor (inside the gradient tape). */
+async function runLoop(
+  params: Params,
+  lengths: readonly number[],
+  opts: TrainOptions,
+  lossOf: (batch: number[]) => { loss: () => tf.Scalar; tokens: number },
+  skipped: number,
+): Promise<TrainResult> {
+  if (!(opts.epochs >= 0) || !(opts.batchSize >= 1) || !(opts.lr > 0)) {
+    throw new RangeError(`Cannot train: need epochs >= 0, batchSize >= 1, lr > 0, got ${JSON.stringify(opts)}`);
+  }
+  const prng = Prng.fromSeed(opts.seed).fork("train");
+  const perEpoch = Math.ceil(lengths.length / opts.batchSize);
+  const total = perEpoch * opts.epochs;
+  const adam = new Adam(params, opts.weightDecay ?? 0);
+  const vars = [...params.values()];
+  const losses: number[] = [];
+  let tokens = 0;
+  let step = 0;
+  const t0 = performance.now();
+  try {
+    outer: for (let epoch = 0; epoch < opts.epochs; epoch++) {
+      const batches = makeBatches(lengths, opts.batchSize, prng.fork(epoch));
+      let sum = 0;
+      let count = 0;
+      for (const batch of batches) {
+        if (opts.maxSeconds !== undefined && (performance.now() - t0) / 1000 > opts.maxSeconds) break outer;
+        const { loss: f, tokens: n } = lossOf(batch);
+        const { value, grads } = tf.variableGrads(f, vars);
+        adam.apply(grads, lrAt(step, total, opts.lr), opts.clip ?? 1);
+        const loss = (value.dataSync() as Float32Array)[0]!;
+        tf.dispose([value, ...Object.values(grads)]);
+        if (!Number.isFinite(loss)) throw new Error(`Training diverged: loss is ${loss} at step ${step}`);
+        tokens += n;
+        step++;
+        sum += loss;
+        count++;
+        const secs = (performance.now() - t0) / 1000;
+        opts.onProgress?.({ epoch, step, steps: total, loss, tokPerS: tokens / Math.max(secs, 1e-9) });
+        // Let other tasks in this process (actors, timers) run between steps.
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      if (count > 0) losses.push(sum / count);
+    }
+  } finally {
+    adam.dispose();
+  }
+  return { losses, tokens, seconds: (performance.now() - t0) / 1000, steps: step, skipped };
+}
+
+/** Supervised fine-tuning of the policy; loss on solution tokens only. */
+export function trainPolicy(
+  policy: TinyPolicy,
+  examples: readonly SftExample[],
+  opts: TrainOptions,
+): Promise<TrainResult> {
+  const c = policy.config;
+  const encoded = examples.map((e) => policy.tokenizer.encodeExample(e.problem, e.steps));
+  const fits = encoded.filter((e) => e.ids.length <= c.maxLen + 1 && e.ids.length >= 2);
+  const vocab = policy.tokenizer.size;
+  return runLoop(policy.params, fits.map((e) => e.ids.length), opts, (batch) => {
+    const seqs = batch.map((i) => fits[i]!);
+    const t = Math.max(...seqs.map((s) => s.ids.length)) - 1;
+    const b = seqs.length;
+    const inp = new Int32Array(b * t);
+    const tgt = new Int32Array(b * t);
+    const mask = new Float32Array(b * t);
+    let n = 0;
+    seqs.forEach((s, r) => {
+      for (let j = 0; j < t; j++) {
+        inp[r * t + j] = j < s.ids.length - 1 ? s.ids[j]! : PAD;
+        if (j + 1 < s.ids.length) {
+          tgt[r * t + j] = s.ids[j + 1]!;
+          mask[r * t + j] = s.lossMask[j + 1]!;
+          n++;
+        }
+      }
+    });
+    const denom = Math.max(1, mask.reduce((a, x) => a + x, 0));
+    return {
+      tokens: n,
+      loss: () => {
+        const ids = tf.tensor2d(inp, [b, t], "int32");
+        const logp = tf.logSoftmax(logitsOf(policy.params, forwardTrain(policy.params, c, ids)));
+        const onehot = tf.oneHot(tf.tensor1d(tgt, "int32"), vocab).asType("float32");
+        const nll = tf.neg(tf.sum(tf.mul(logp, onehot), 1));
+        return tf.div(tf.sum(tf.mul(nll, tf.tensor1d(mask))), denom) as tf.Scalar;
+      },
+    };
+  }, examples.length - fits.length);
+}
+
+/**
+ * Trains a reward model on the examples that match its kind: pairs for `ppm`, outcomes for
+ * `orm`, Q-values for `qreg`. A kind mismatch is a caller bug (RangeError).
+ */
+export function trainScorer(
+  scorer: TinyScorer,
+  examples: readonly PairExample[] | readonly OutcomeExample[] | readonly QExample[],
+  opts: TrainOptions,
+): Promise<TrainResult> {
+  const c = scorer.config;
+  const p = scorer.params;
+  const check = (ok: boolean, what: string) => {
+    if (!ok) throw new RangeError(`Cannot train ${scorer.kind} scorer: examples must be ${what}`);
+  };
+  if (scorer.kind === "ppm") {
+    const ex = examples as readonly PairExample[];
+    check(ex.every((e) => "chosen" in e && "rejected" in e), "preference pairs");
+    const seqs = ex.map((e) => [
+      scorer.encodeItem(e.problem, e.steps, e.chosen),
+      scorer.encodeItem(e.problem, e.steps, e.rejected),
+    ] as const);
+    return runLoop(p, seqs.map((s) => Math.max(s[0].length, s[1].length)), opts, (batch) => {
+      const rows = batch.flatMap((i) => [seqs[i]![0], seqs[i]![1]]);
+      return {
+        tokens: rows.reduce((a, s) => a + s.length, 0),
+        loss: () => {
+          const { ids, last } = batchTensors(rows);
+          const r = tf.reshape(rawScores(p, c, ids, last), [batch.length, 2]);
+          const [pos, neg] = tf.split(r, 2, 1) as [tf.Tensor, tf.Tensor];
+          return tf.mean(tf.softplus(tf.sub(neg, pos))) as tf.Scalar;
+        },
+      };
+    }, 0);
+  }
+  if (scorer.kind === "orm") {
+    const ex = examples as readonly OutcomeExample[];
+    check(ex.every((e) => "label" in e && e.steps.length > 0), "outcome examples with non-empty steps");
+    const seqs = ex.map((e) => scorer.encodeItem(e.problem, e.steps.slice(0, -1), e.steps[e.steps.length - 1]!));
+    const ys = ex.map((e) => (e.label > 0 ? 1 : -1));
+    return runLoop(p, seqs.map((s) => s.length), opts, (batch) => ({
+      tokens: batch.reduce((a, i) => a + seqs[i]!.length, 0),
+      loss: () => {
+        const { ids, last } = batchTensors(batch.map((i) => seqs[i]!));
+        const r = rawScores(p, c, ids, last);
+        // −log σ(2·y·r): logistic loss whose probability matches the tanh(r) score.
+        return tf.mean(tf.softplus(tf.mul(r, tf.tensor1d(batch.map((i) => -2 * ys[i]!))))) as tf.Scalar;
+      },
+    }), 0);
+  }
+  const ex = examples as readonly QExample[];
+  check(ex.every((e) => "q" in e && "candidate" in e), "Q-value examples");
+  const seqs = ex.map((e) => scorer.encodeItem(e.problem, e.steps, e.candidate));
+  return runLoop(p, seqs.map((s) => s.length), opts, (batch) => ({
+    tokens: batch.reduce((a, i) => a + seqs[i]!.length, 0),
+    loss: () => {
+      const { ids, last } = batchTensors(batch.map((i) => seqs[i]!));
+      const s = tf.tanh(rawScores(p, c, ids, last));
+      return tf.mean(tf.square(tf.sub(s, tf.tensor1d(batch.map((i) => ex[i]!.q))))) as tf.Scalar;
+    },
+  }), 0);
+}

@@ -1,0 +1,229 @@
+/**
+ * The decoder-only transformer trunk shared by the policy and the scorers (GPT-2 shape: learned
+ * token and position embeddings, pre-LayerNorm blocks with fused QKV attention and a GELU MLP,
+ * final LayerNorm, output head tied to the token embedding).
+ *
+ * Written for TF.js's wasm backend (DESIGN.md, "Known TF.js facts"):
+ * - training embeds tokens as one-hot × matrix, because `gather` has no gradient on wasm;
+ * - every matmul goes through `mm`, a `tf.customGrad` whose gradient uses explicit transposes
+ *   (autodiff's transposed-matmul gradients hit a slow path, about 3× slower);
+ * - the causal mask is an additive constant; generation keeps K (transposed) and V per layer.
+ *
+ * All functions here are pure tensor code meant to run inside the caller's `tf.tidy`.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Prng } from "../math/prng.ts";
+
+/** Sizes of a transformer; `stepTokens` caps the tokens generated for one step. */
+export interface PolicyConfig {
+  readonly dModel: number;
+  readonly nLayers: number;
+  readonly nHeads: number;
+  readonly dFf: number;
+  readonly maxLen: number;
+  readonly stepTokens: number;
+}
+
+/** Named size presets: `smoke` for tests, `quick` for the CPU default, `full` for a bigger box. */
+export const PRESETS = {
+  smoke: { dModel: 32, nLayers: 1, nHeads: 2, dFf: 64, maxLen: 192, stepTokens: 48 },
+  quick: { dModel: 96, nLayers: 2, nHeads: 4, dFf: 256, maxLen: 224, stepTokens: 48 },
+  full: { dModel: 192, nLayers: 4, nHeads: 6, dFf: 768, maxLen: 320, stepTokens: 64 },
+} as const satisfies Record<string, PolicyConfig>;
+
+/** A preset's name. */
+export type PresetName = keyof typeof PRESETS;
+
+/** Checks a config's sizes; throws a RangeError naming the bad field (a caller bug). */
+export function validateConfig(c: PolicyConfig): void {
+  for (const k of ["dModel", "nLayers", "nHeads", "dFf", "maxLen", "stepTokens"] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 1) {
+      throw new RangeError(`Cannot build transformer: ${k} must be a positive integer, got ${c[k]}`);
+    }
+  }
+  if (c.dModel % c.nHeads !== 0) {
+    throw new RangeError(`Cannot build transformer: dModel ${c.dModel} is not divisible by nHeads ${c.nHeads}`);
+  }
+}
+
+/** Parameters of the trunk, by name (the names are the checkpoint's tensor names). */
+export type Params = Map<string, tf.Variable>;
+
+type Mm = (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+/** Matmul (2-D or batched 3-D) whose gradient uses explicit transposes (fast on wasm). */
+export const mm: Mm = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as [tf.Tensor, tf.Tensor];
+      const perm = sa.rank === 3 ? [0, 2, 1] : [1, 0];
+      return [
+        tf.matMul(dy as tf.Tensor2D, tf.transpose(sb, perm) as tf.Tensor2D),
+        tf.matMul(tf.transpose(sa, perm) as tf.Tensor2D, dy as tf.Tensor2D),
+      ];
+    },
+  };
+})) as unknown as Mm;
+
+function randn(prng: Prng, shape: number[], std: number): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = prng.normal() * std;
+  return tf.tensor(data, shape);
+}
+
+/** Creates freshly initialised trunk parameters (GPT-2 init: N(0, 0.02), scaled residual projections). */
+export function initParams(c: PolicyConfig, vocabSize: number, prng: Prng): Params {
+  validateConfig(c);
+  const p: Params = new Map();
+  const d = c.dModel;
+  const add = (name: string, t: tf.Tensor) => {
+    p.set(name, tf.variable(t, true, name));
+    t.dispose();
+  };
+  const resStd = 0.02 / Math.sqrt(2 * c.nLayers);
+  add("tok_emb", randn(prng, [vocabSize, d], 0.02));
+  add("pos_emb", randn(prng, [c.maxLen, d], 0.01));
+  for (let i = 0; i < c.nLayers; i++) {
+    add(`h.${i}.ln1.g`, tf.ones([d]));
+    add(`h.${i}.ln1.b`, tf.zeros([d]));
+    add(`h.${i}.attn.qkv.w`, randn(prng, [d, 3 * d], 0.02));
+    add(`h.${i}.attn.qkv.b`, tf.zeros([3 * d]));
+    add(`h.${i}.attn.out.w`, randn(prng, [d, d], resStd));
+    add(`h.${i}.attn.out.b`, tf.zeros([d]));
+    add(`h.${i}.ln2.g`, tf.ones([d]));
+    add(`h.${i}.ln2.b`, tf.zeros([d]));
+    add(`h.${i}.mlp.fc.w`, randn(prng, [d, c.dFf], 0.02));
+    add(`h.${i}.mlp.fc.b`, tf.zeros([c.dFf]));
+    add(`h.${i}.mlp.proj.w`, randn(prng, [c.dFf, d], resStd));
+    add(`h.${i}.mlp.proj.b`, tf.zeros([d]));
+  }
+  add("ln_f.g", tf.ones([d]));
+  add("ln_f.b", tf.zeros([d]));
+  return p;
+}
+
+/** Number of scalar parameters. */
+export function countParams(p: Params): number {
+  let n = 0;
+  for (const v of p.values()) n += v.size;
+  return n;
+}
+
+function get(p: Params, name: string): tf.Variable {
+  const v = p.get(name);
+  if (v === undefined) throw new Error(`Missing parameter ${name}`);
+  return v;
+}
+
+function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const mean = tf.mean(x, -1, true);
+  const xc = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(xc), -1, true);
+  return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(variance, 1e-5))), g), b);
+}
+
+/** GELU, sigmoid approximation x·σ(1.702x). */
+function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)));
+}
+
+/** Additive causal mask [t, t]: 0 on and below the diagonal, −1e9 above. */
+export function causalMask(t: number): tf.Tensor2D {
+  const m = new Float32Array(t * t);
+  for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) m[i * t + j] = -1e9;
+  return tf.tensor2d(m, [t, t]);
+}
+
+/** Per-layer attention cache: K transposed [n, h, dh, L] and V [n, h, L, dh]. */
+export interface LayerCache {
+  readonly kT: tf.Tensor4D;
+  readonly v: tf.Tensor4D;
+}
+
+/**
+ * Runs the blocks on embedded input `x` [b, s, d] with an additive `mask` broadcastable to
+ * [b, heads, s, past + s]; `past` holds earlier positions' K/V (generation). Returns the final
+ * hidden states [b·s, d] (after the last LayerNorm) and each layer's full K/V.
+ */
+export function forwardBlocks(
+  p: Params,
+  c: PolicyConfig,
+  x: tf.Tensor3D,
+  mask: tf.Tensor,
+  past?: readonly LayerCache[],
+): { hidden: tf.Tensor2D; cache: LayerCache[] } {
+  const [b, s, d] = x.shape;
+  const h = c.nHeads;
+  const dh = d / h;
+  const scale = 1 / Math.sqrt(dh);
+  let res: tf.Tensor = tf.reshape(x, [b * s, d]);
+  const cache: LayerCache[] = [];
+  for (let i = 0; i < c.nLayers; i++) {
+    const a = layerNorm(res, get(p, `h.${i}.ln1.g`), get(p, `h.${i}.ln1.b`));
+    const qkv = tf.add(mm(a, get(p, `h.${i}.attn.qkv.w`)), get(p, `h.${i}.attn.qkv.b`));
+    const [q2, k2, v2] = tf.split(qkv, 3, 1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const q = tf.transpose(tf.reshape(tf.mul(q2, scale), [b, s, h, dh]), [0, 2, 1, 3]);
+    let kT = tf.transpose(tf.reshape(k2, [b, s, h, dh]), [0, 2, 3, 1]) as tf.Tensor4D;
+    let v = tf.transpose(tf.reshape(v2, [b, s, h, dh]), [0, 2, 1, 3]) as tf.Tensor4D;
+    const prev = past?.[i];
+    if (prev !== undefined) {
+      kT = tf.concat([prev.kT, kT], 3);
+      v = tf.concat([prev.v, v], 2);
+    }
+    cache.push({ kT, v });
+    const l = kT.shape[3];
+    const scores = tf.add(
+      tf.reshape(mm(tf.reshape(q, [b * h, s, dh]), tf.reshape(kT, [b * h, dh, l])), [b, h, s, l]),
+      mask,
+    );
+    const att = tf.reshape(tf.softmax(scores), [b * h, s, l]);
+    const o = tf.reshape(mm(att, tf.reshape(v, [b * h, l, dh])), [b, h, s, dh]);
+    const merged = tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [b * s, d]);
+    res = tf.add(res, tf.add(mm(merged, get(p, `h.${i}.attn.out.w`)), get(p, `h.${i}.attn.out.b`)));
+    const m = layerNorm(res, get(p, `h.${i}.ln2.g`), get(p, `h.${i}.ln2.b`));
+    const f = gelu(tf.add(mm(m, get(p, `h.${i}.mlp.fc.w`)), get(p, `h.${i}.mlp.fc.b`)));
+    res = tf.add(res, tf.add(mm(f, get(p, `h.${i}.mlp.proj.w`)), get(p, `h.${i}.mlp.proj.b`)));
+  }
+  return { hidden: layerNorm(res, get(p, "ln_f.g"), get(p, "ln_f.b")) as tf.Tensor2D, cache };
+}
+
+/**
+ * Differentiable training forward over right-padded ids [b, t] from position 0: one-hot token
+ * embedding, causal mask. Returns final hidden states [b·t, d].
+ */
+export function forwardTrain(p: Params, c: PolicyConfig, ids: tf.Tensor2D): tf.Tensor2D {
+  const [b, t] = ids.shape;
+  const tok = get(p, "tok_emb");
+  const vocab = tok.shape[0]!;
+  const d = c.dModel;
+  const onehot = tf.oneHot(tf.reshape(ids, [b * t]), vocab).asType("float32");
+  const emb = tf.reshape(mm(onehot, tok), [b, t, d]);
+  const pos = tf.slice(get(p, "pos_emb"), [0, 0], [t, d]);
+  const x = tf.add(emb, pos) as tf.Tensor3D;
+  return forwardBlocks(p, c, x, causalMask(t)).hidden;
+}
+
+/** Next-token logits [rows, vocab] from hidden states (head tied to the token embedding). */
+export function logitsOf(p: Params, hidden: tf.Tensor2D): tf.Tensor2D {
+  return mm(hidden, tf.transpose(get(p, "tok_emb"))) as tf.Tensor2D;
+}
+
+/**
+ * Inference embedding (gather, no gradient needed) of ids [b, s] at per-token positions [b, s].
+ */
+export function embedAt(p: Params, ids: tf.Tensor2D, positions: tf.Tensor2D): tf.Tensor3D {
+  const [b, s] = ids.shape;
+  const tok = tf.gather(get(p, "tok_emb"), tf.reshape(ids, [b * s]));
+  const pos = tf.gather(get(p, "pos_emb"), tf.reshape(positions, [b * s]));
+  return tf.reshape(tf.add(tok, pos), [b, s, -1]) as tf.Tensor3D;
+}
+
+/** Rough training FLOPs for `tokens` tokens at sequence length t: 6·params·tokens + attention. */
+export function trainFlops(c: PolicyConfig, params: number, tokens: number, t: number): number {
+  // Attention scores and weighted sum: 2 matmuls of 2·t·d per token per layer, ×3 for backward.
+  return 6 * params * tokens + 3 * 2 * 2 * c.nLayers * t * c.dModel * tokens;
+}
