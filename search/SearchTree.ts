@@ -2,7 +2,9 @@
  * MCTS over a plain-JSON tree with an ask/tell interface (rStar-Math's rollouts, TreeQuest's
  * trials). A rollout walks from the root by UCT/PUCT (unvisited children first), asks the caller
  * to expand the leaf it reaches, moves into one of the new children, and repeats until it reaches
- * a terminal, whose value is back-propagated to the root. Each pending expansion is a trial;
+ * a terminal, whose value is back-propagated to the root. A rollout whose selection ends at an
+ * existing terminal completes at once, but only while no other trial is active: otherwise `ask`
+ * stops there, so the budget is not spent re-visiting terminals while expansions are in flight. Each pending expansion is a trial;
  * many can be in flight at once, kept apart by virtual loss.
  *
  * Mutation: `ask`, `tell` and `abandon` update the tree IN PLACE and return the same object (so a
@@ -89,7 +91,8 @@ export function q(node: SearchNode): number {
  * that moved into a new child, then new rollouts while the budget allows. A new rollout that
  * selects an already-visited terminal completes at once (its reward is back-propagated again).
  * Never returns a node that already has a pending expansion; returns no asks when the search is
- * done or everything selectable is in flight.
+ * done, everything selectable is in flight, or selection reaches an already-visited terminal
+ * while other trials are active (call again after the next `tell`).
  */
 export function ask(tree: SearchTree, max: number): { tree: SearchTree; asks: Ask[] } {
   const asks: Ask[] = [];
@@ -104,8 +107,10 @@ export function ask(tree: SearchTree, max: number): { tree: SearchTree; asks: As
   while (asks.length < max && canStart(tree)) {
     const leaf = descend(tree, 0, rng);
     if (leaf < 0) break;
-    tree.rolloutsStarted++;
     const node = tree.nodes[leaf]!;
+    // Re-visiting a terminal teaches nothing new while expansions are still out: wait for them.
+    if (node.terminal && node.N > 0 && tree.trials.length > 0) break;
+    tree.rolloutsStarted++;
     if (node.terminal) {
       backpropagate(tree, leaf, node.reward, false);
       tree.rolloutsDone++;

@@ -7,7 +7,7 @@ const problem = { id: "p1", problem: "What is 6 times 7?", answer: "42" };
 
 /** Random candidates: some duplicates, failures, answers with ±1 rewards, PPM values. */
 function randomCandidates(rng: Prng): Candidate[] {
-  const n = rng.int(5);
+  const n = rng.float() < 0.1 ? 0 : 1 + rng.int(4);
   const out: Candidate[] = [];
   for (let i = 0; i < n; i++) {
     const code = `x = ${rng.int(6)}`;

@@ -1,0 +1,56 @@
+import { assert, describe, it } from "vitest";
+import { sftPicks } from "../../search/extract.ts";
+import { beamSearch, bestOfN, compareStrategies, greedy, runMcts, toCandidate } from "../../search/strategies.ts";
+import { ToyExecutor, ToyProposer, toyAnswer, toyDepth } from "./toyWorld.ts";
+
+const problem = { id: "toy", problem: "Find the hidden path.", answer: toyAnswer };
+
+describe("strategies", () => {
+  it("runMcts() finds the one correct path of the toy problem within 32 rollouts", async () => {
+    const deps = { proposer: new ToyProposer(), executor: new ToyExecutor() };
+    for (let seed = 1; seed <= 5; seed++) {
+      const r = await runMcts(problem, deps, { rollouts: 32, k: 4 }, seed);
+      assert.equal(r.answer, toyAnswer, `seed ${seed}`);
+      const [best] = sftPicks(r.tree);
+      assert.equal(best!.steps.length, toyDepth + 1);
+      assert.isAtMost(r.samples, 32 * 4);
+    }
+  });
+
+  it("greedy() takes the first guess and misses the toy problem's answer", async () => {
+    const r = await greedy({ id: "toy", problem: problem.problem }, { proposer: new ToyProposer(), executor: new ToyExecutor() });
+    assert.notEqual(r.answer, toyAnswer);
+    assert.equal(r.samples, 1);
+  });
+
+  it("runMcts() is deterministic for a seed", async () => {
+    const deps = { proposer: new ToyProposer(), executor: new ToyExecutor() };
+    const a = await runMcts(problem, deps, { rollouts: 8, k: 3 }, 11);
+    const b = await runMcts(problem, deps, { rollouts: 8, k: 3 }, 11);
+    assert.equal(JSON.stringify(a.tree), JSON.stringify(b.tree));
+  });
+
+  it("toCandidate() marks failures and printed answers as terminals", () => {
+    const p = { text: "t", code: "print(x)", logprob: -0.5, tokens: 4 };
+    const ok = toCandidate(p, { ok: true, stdout: "3/4\n" });
+    assert.isTrue(ok.terminal);
+    assert.equal(ok.answer, "3/4");
+    const bad = toCandidate(p, { ok: false, stdout: "", error: { kind: "NameError", message: "x", line: 1 } });
+    assert.isTrue(bad.terminal);
+    assert.equal(bad.error?.kind, "NameError");
+    const mid = toCandidate({ ...p, code: "x = 3" }, { ok: true, stdout: "" });
+    assert.isFalse(mid.terminal);
+  });
+
+  it("best-of-N, beam and the comparison harness stay within the sample budget", async () => {
+    const deps = { proposer: new ToyProposer(), executor: new ToyExecutor() };
+    const bon = await bestOfN({ id: "toy", problem: problem.problem }, deps, { n: 40, maxSamples: 20, choose: "vote", seed: 3 });
+    assert.isAtMost(bon.samples, 20 + 8 * (toyDepth + 1));
+    const beam = await beamSearch({ id: "toy", problem: problem.problem }, deps, { width: 2, k: 4, seed: 3, maxSamples: 64 });
+    assert.isAtMost(beam.samples, 64);
+    const rows = await compareStrategies([problem], deps, 48, 1);
+    const byName = new Map(rows.map((r) => [r.strategy, r]));
+    assert.equal(byName.get("greedy")!.accuracy, 0);
+    for (const r of rows) assert.equal(r.problems, 1);
+  });
+});
