@@ -8,6 +8,7 @@
  */
 import { assign, fromPromise, setup } from "xstate";
 import type { ProposeRequest, ProposedStep, StepExecutor, StepProposer } from "../math/contracts.ts";
+import { toCandidate } from "../search/strategies.ts";
 import type { CrashInjector } from "./crashInjector.ts";
 
 /** A candidate step after its code ran. */
@@ -89,14 +90,17 @@ export async function expandBatch(
 
 async function runCandidate(executor: StepExecutor, request: ProposeRequest, step: ProposedStep): Promise<ExpandedCandidate> {
   const result = await executor.runStep(request.steps, { text: step.text, code: step.code });
-  const base = { text: step.text, code: step.code, stdout: result.stdout, logprob: step.logprob, tokens: step.tokens };
-  if (!result.ok) {
-    const e = result.error ?? { kind: "ValueError", message: "Step failed without an error", line: 1 };
-    return { ...base, error: { kind: e.kind, message: e.message, line: e.line }, terminal: true };
-  }
-  const lines = result.stdout.split("\n").filter((l) => l.trim() !== "");
-  if (lines.length === 0) return { ...base, terminal: false };
-  return { ...base, terminal: true, answer: lines[lines.length - 1]!.trim() };
+  const c = toCandidate(step, result);
+  return {
+    text: step.text,
+    code: step.code,
+    stdout: c.stdout,
+    ...(c.error === undefined ? {} : { error: { kind: c.error.kind, message: c.error.message, line: c.error.line } }),
+    terminal: c.terminal,
+    ...(c.answer === undefined ? {} : { answer: c.answer }),
+    logprob: step.logprob,
+    tokens: step.tokens,
+  };
 }
 
 /** The Expander machine. */

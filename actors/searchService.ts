@@ -4,12 +4,19 @@
  * finished tree to the caller, one at a time, awaiting the caller before the next problem starts.
  * Pause/resume and live knob changes (`set`) apply to problems not yet started.
  */
-import type { Problem } from "../math/contracts.ts";
+import type { ExecError, Problem } from "../math/contracts.ts";
 import type { Bus } from "../protocols/bus.ts";
-import type { SearchConfig, SearchTree } from "../search/types.ts";
+import { chooseAnswer } from "../search/extract.ts";
+import { ask, createTree, stats as searchStats, tell } from "../search/SearchTree.ts";
+import { requestSeed } from "../search/strategies.ts";
+import type { Candidate, SearchConfig, SearchTree } from "../search/types.ts";
+import { createBackoff } from "./backoff.ts";
 import type { Clock } from "./clock.ts";
+import { sleep, systemClock } from "./clock.ts";
 import type { ControlState, Knobs } from "./controlState.ts";
 import type { Logger } from "./log.ts";
+import type { CallError, ExpandReply, ExpandRequest, ScoreReply, ScoreRequest } from "./wire.ts";
+import { call, checkExpandReply, checkScoreReply, encode, subjects } from "./wire.ts";
 
 /** One batch of problems to search in a round. */
 export interface SearchBatch {
@@ -62,8 +69,6 @@ export interface SearchServiceStats {
   readonly scoreRequests: number;
   /** Requests sent again after a timeout or a bus failure. */
   readonly retries: number;
-  /** Replies for trials already told or abandoned. */
-  readonly lateReplies: number;
 }
 
 /** The handle the coordinator holds. */
@@ -95,4 +100,209 @@ export interface SearchServiceOptions {
   readonly control?: ControlState;
   /** Publish `.events.*` (default true). */
   readonly events?: boolean;
+}
+
+/** Per-problem knobs at the moment the problem starts. */
+function effectiveConfig(batch: SearchBatch, knobs: Knobs): Partial<SearchConfig> {
+  const out: Record<string, unknown> = { ...batch.config };
+  if (knobs.rollouts !== undefined) out.rollouts = knobs.rollouts;
+  if (knobs.k !== undefined) out.k = knobs.k;
+  if (knobs.c !== undefined) out.c = knobs.c;
+  return out as Partial<SearchConfig>;
+}
+
+/** Builds the search service (the Searcher actor's bus side). */
+export function createSearchService(options: SearchServiceOptions): SearchService {
+  const clock = options.clock ?? systemClock;
+  const s = subjects(options.run);
+  const timeoutMs = options.requestTimeoutMs ?? 30_000;
+  const maxAttempts = options.maxAttempts ?? 6;
+  const trialsPerTree = options.trialsPerTree ?? 4;
+  const emit = options.events ?? true;
+  let knobs: Knobs = {};
+  let paused = false;
+  const waiters: (() => void)[] = [];
+  const counters = { problemsStarted: 0, problemsDone: 0, expandRequests: 0, scoreRequests: 0, retries: 0 };
+
+  const isPaused = () => paused || (options.control?.paused ?? false);
+  options.control?.onChange(() => {
+    if (!isPaused()) for (const w of waiters.splice(0)) w();
+  });
+  const waitUnpaused = async () => {
+    while (isPaused()) await new Promise<void>((r) => waiters.push(r));
+  };
+
+  /** Sends a request until it gets a decodable reply, with backoff; the id stays the same. */
+  async function withRetry<Rep>(
+    subject: string,
+    request: { id: string } & object,
+    check: Parameters<typeof call<Rep>>[3],
+    seed: number,
+    problemId: string,
+  ): Promise<Rep> {
+    const backoff = createBackoff({ baseMs: 20, maxMs: 2000, maxAttempts, seed });
+    for (;;) {
+      const rep = await call<Rep>(options.bus, subject, request, check, timeoutMs);
+      const err = rep as CallError;
+      if (err._tag !== "BusFailure" && err._tag !== "ErrorReply" && err._tag !== "BadMessage") return rep as Rep;
+      if (err._tag === "ErrorReply" && err.code === "BadRequest") {
+        throw new SearchFailed(problemId, `request refused: ${err.message}`);
+      }
+      const delay = backoff.next();
+      if (delay === undefined) {
+        throw new SearchFailed(problemId, `gave up after ${maxAttempts} retries on ${subject}: ${err.message}`);
+      }
+      counters.retries++;
+      options.log.warn(`Retrying request: ${err.message}`, { actor: "searcher", run: options.run, problem: problemId });
+      await sleep(clock, delay);
+    }
+  }
+
+  async function searchProblem(batch: SearchBatch, problem: Problem, config: Partial<SearchConfig>): Promise<ProblemResult> {
+    const started = clock.now();
+    const temperature = knobs.temperature ?? 1;
+    const seed = requestSeed(batch.seed, batch.round, problem.id);
+    const train = batch.mode === "train";
+    let tree = createTree(
+      { id: problem.id, problem: problem.problem, ...(train ? { answer: problem.answer } : {}) },
+      config,
+      seed,
+    );
+    let policyVersion = "unknown";
+    let scorerVersion: string | undefined;
+    let tokens = 0;
+    let wave = 0;
+    for (;;) {
+      const step = ask(tree, trialsPerTree);
+      tree = step.tree;
+      if (step.asks.length === 0) break;
+      const replies = await Promise.all(step.asks.map((a) => {
+        counters.expandRequests++;
+        const req: ExpandRequest = {
+          id: `${options.run}:${batch.round}:${problem.id}:${a.trialId}`,
+          problem: problem.problem,
+          steps: a.steps,
+          k: tree.config.k,
+          temperature,
+          topP: 1,
+          seed: requestSeed(seed, a.trialId),
+        };
+        return withRetry<ExpandReply>(s.expand, req, checkExpandReply, requestSeed(seed, "retry", a.trialId), problem.id);
+      }));
+      // Grades (train) and PPM values, in one score request for this wave of expansions.
+      const items: ScoreRequest["items"] = [];
+      const grades: ScoreRequest["grades"] = [];
+      replies.forEach((rep, i) => {
+        for (const c of rep.candidates) {
+          if (batch.usePpm && c.error === undefined) items.push({ steps: step.asks[i]!.steps, candidate: { text: c.text, code: c.code } });
+          if (train && c.terminal && c.answer !== undefined) grades.push({ answer: c.answer, reference: problem.answer });
+        }
+      });
+      let scored: ScoreReply | undefined;
+      if (items.length > 0 || grades.length > 0) {
+        counters.scoreRequests++;
+        const req: ScoreRequest = { id: `${options.run}:${batch.round}:${problem.id}:score:${wave}`, problem: problem.problem, items, grades };
+        scored = await withRetry<ScoreReply>(s.score, req, checkScoreReply, requestSeed(seed, "score", wave), problem.id);
+        if (scored.values.length !== items.length || scored.grades.length !== grades.length) {
+          throw new SearchFailed(problem.id, "score reply does not match its request");
+        }
+        if (items.length > 0) scorerVersion = scored.scorerVersion;
+      }
+      wave++;
+      let vi = 0;
+      let gi = 0;
+      // Tell in trial order, so the tree does not depend on which reply came first.
+      step.asks.forEach((a, i) => {
+        const rep = replies[i]!;
+        policyVersion = rep.policyVersion;
+        const candidates: Candidate[] = rep.candidates.map((c) => {
+          tokens += c.tokens;
+          const value = batch.usePpm && c.error === undefined ? scored!.values[vi++] : undefined;
+          const graded = train && c.terminal && c.answer !== undefined ? (scored!.grades[gi++] ? 1 : -1) : undefined;
+          const reward = graded ?? (c.terminal && c.answer !== undefined && value !== undefined ? value : undefined);
+          return {
+            step: { text: c.text, code: c.code },
+            stdout: c.stdout,
+            ...(c.error === undefined ? {} : { error: c.error as ExecError }),
+            terminal: c.terminal,
+            ...(c.answer === undefined ? {} : { answer: c.answer }),
+            logprob: c.logprob,
+            ...(reward === undefined ? {} : { reward }),
+            ...(value === undefined ? {} : { value }),
+          };
+        });
+        tree = tell(tree, a.trialId, candidates);
+        if (emit) {
+          options.bus.publish(s.event("node-expanded"), encode({ problemId: problem.id, round: batch.round, nodeId: a.nodeId, children: candidates.length }));
+        }
+      });
+    }
+    const answer = chooseAnswer(tree, "q");
+    let solved = searchStats(tree).solved;
+    if (!train) {
+      solved = false;
+      if (answer !== undefined && problem.answer !== "") {
+        const req: ScoreRequest = { id: `${options.run}:${batch.round}:${problem.id}:final`, problem: problem.problem, items: [], grades: [{ answer, reference: problem.answer }] };
+        const rep = await withRetry<ScoreReply>(s.score, req, checkScoreReply, requestSeed(seed, "final"), problem.id);
+        solved = rep.grades[0] === true;
+      }
+    }
+    if (emit) {
+      options.bus.publish(s.event("problem-solved"), encode({ problemId: problem.id, round: batch.round, solved, ...(answer === undefined ? {} : { answer }) }));
+    }
+    return {
+      problemId: problem.id,
+      tree,
+      solved,
+      ...(answer === undefined ? {} : { answer }),
+      rollouts: tree.rolloutsDone,
+      policyVersion,
+      ...(scorerVersion === undefined ? {} : { scorerVersion }),
+      tokens,
+      wallMs: clock.now() - started,
+    };
+  }
+
+  return {
+    async run(batch, onResult) {
+      const queue = [...batch.problems];
+      let handing = Promise.resolve();
+      let failure: unknown;
+      const slot = async () => {
+        while (queue.length > 0 && failure === undefined) {
+          await waitUnpaused();
+          const problem = queue.shift();
+          if (problem === undefined) break;
+          counters.problemsStarted++;
+          const config = effectiveConfig(batch, { ...knobs, ...(options.control?.knobs ?? {}) });
+          try {
+            const result = await searchProblem(batch, problem, config);
+            const mine = handing.then(() => onResult(result));
+            handing = mine.catch(() => {});
+            await mine;
+            counters.problemsDone++;
+            options.control?.setProgress(counters.problemsDone, batch.problems.length);
+          } catch (err) {
+            failure ??= err;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.max(1, batch.concurrency ?? 8) }, slot));
+      if (failure !== undefined) throw failure;
+    },
+    pause() {
+      paused = true;
+    },
+    resume() {
+      paused = false;
+      if (!isPaused()) for (const w of waiters.splice(0)) w();
+    },
+    get paused() {
+      return isPaused();
+    },
+    set(next) {
+      knobs = { ...knobs, ...next };
+    },
+    stats: () => ({ ...counters }),
+  };
 }

@@ -1,0 +1,201 @@
+/**
+ * Starts the actors of a run on a bus under one Supervisor: Expanders, Scorers (and the search
+ * service for the searcher role), plus the `.control.*` responders. Used in-process by the evolve
+ * coordinator (embedded default) and by `rstar worker`. `stop()` drains in-flight work.
+ */
+import type { StepExecutor, StepProposer, StepScorer } from "../math/contracts.ts";
+import type { BlobStore, Bus, Subscription } from "../protocols/bus.ts";
+import type { BackoffOptions } from "./backoff.ts";
+import type { ChildSpec } from "./childMachine.ts";
+import type { Clock } from "./clock.ts";
+import { systemClock } from "./clock.ts";
+import { checkKnob, ControlState } from "./controlState.ts";
+import type { CrashInjector } from "./crashInjector.ts";
+import { noCrashes } from "./crashInjector.ts";
+import type { ExpanderHandle } from "./expander.ts";
+import { startExpander } from "./expander.ts";
+import type { Logger } from "./log.ts";
+import { ReplyCache } from "./replyCache.ts";
+import type { Grader } from "./scorer.ts";
+import { startScorer } from "./scorer.ts";
+import type { SearchService } from "./searchService.ts";
+import { createSearchService } from "./searchService.ts";
+import type { Supervisor, SupervisorFailed } from "./supervisorMachine.ts";
+import { startSupervisor } from "./supervisorMachine.ts";
+import type { ExpandReply } from "./wire.ts";
+import { checkAny, serve, subjects } from "./wire.ts";
+
+/** A role an actor plays. */
+export type Role = "expander" | "scorer" | "trainer" | "searcher";
+
+/** What `startSystem` needs. */
+export interface SystemOptions {
+  readonly bus: Bus;
+  readonly blobs: BlobStore;
+  readonly run: string;
+  readonly roles: readonly Role[];
+  readonly policy: StepProposer;
+  readonly scorer: StepScorer | undefined;
+  readonly executor: StepExecutor;
+  readonly log: Logger;
+  readonly grade: Grader;
+  /** Loads a published policy version (default: keep the current policy). */
+  readonly loadPolicy?: (version: string) => Promise<StepProposer>;
+  readonly loadScorer?: (version: string) => Promise<StepScorer>;
+  readonly clock?: Clock;
+  readonly crash?: CrashInjector;
+  /** Expanders to run in this process (default 1). */
+  readonly expanders?: number;
+  readonly maxBatch?: number;
+  readonly maxWaitMs?: number;
+  readonly restart?: BackoffOptions;
+  /** Worker id prefix (default "local"). */
+  readonly id?: string;
+  readonly control?: ControlState;
+  /** Answer `.control.*` (default: when the searcher role runs here). */
+  readonly serveControl?: boolean;
+  readonly requestTimeoutMs?: number;
+}
+
+/** A started system. */
+export interface SystemHandle {
+  readonly control: ControlState;
+  /** The search service (searcher role only). */
+  readonly search: SearchService | undefined;
+  readonly supervisor: Supervisor;
+  /** Resolves when the Supervisor gives up (with the failure) or stops. */
+  readonly done: Promise<SupervisorFailed | undefined>;
+  /** Expand batches run so far in this process, and their sizes summed. */
+  batchStats(): { batches: number; requests: number };
+  /** Drains in-flight work, then stops every actor. */
+  stop(): Promise<void>;
+}
+
+/** Starts the actors for `roles` on the bus. */
+export function startSystem(options: SystemOptions): SystemHandle {
+  const clock = options.clock ?? systemClock;
+  const crash = options.crash ?? noCrashes;
+  const id = options.id ?? "local";
+  const control = options.control ?? new ControlState(options.run);
+  const cache = new ReplyCache<ExpandReply>(clock, 60_000);
+  const batches = { batches: 0, requests: 0 };
+  const specs: ChildSpec[] = [];
+  const expanders: (ExpanderHandle | undefined)[] = [];
+  let currentPolicy = options.policy;
+  const loadPolicy = async (version: string) => {
+    if (options.loadPolicy === undefined) throw new Error(`Cannot load policy ${version}: no loader configured`);
+    currentPolicy = await options.loadPolicy(version);
+    return currentPolicy;
+  };
+  if (options.roles.includes("expander")) {
+    for (let i = 0; i < (options.expanders ?? 1); i++) {
+      specs.push({
+        name: `expander-${i}`,
+        start: async () => {
+          const h = await startExpander({
+            bus: options.bus,
+            run: options.run,
+            id: `${id}-expander-${i}`,
+            policy: currentPolicy,
+            executor: options.executor,
+            loadPolicy,
+            log: options.log,
+            clock,
+            crash,
+            cache,
+            ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
+            ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
+            onBatch: (size) => {
+              batches.batches++;
+              batches.requests += size;
+            },
+          });
+          expanders[i] = h;
+          return h;
+        },
+      });
+    }
+  }
+  if (options.roles.includes("scorer")) {
+    let scorer = options.scorer;
+    specs.push({
+      name: "scorer",
+      start: () =>
+        startScorer({
+          bus: options.bus,
+          run: options.run,
+          id: `${id}-scorer`,
+          scorer,
+          loadScorer: async (version) => {
+            if (options.loadScorer === undefined) throw new Error(`Cannot load scorer ${version}: no loader configured`);
+            scorer = await options.loadScorer(version);
+            return scorer;
+          },
+          grade: options.grade,
+          log: options.log,
+          clock,
+          crash,
+        }),
+    });
+  }
+  const supervisor = startSupervisor({
+    specs,
+    options: {
+      backoff: options.restart ?? { baseMs: 50, maxMs: 5000, maxAttempts: 8, seed: 1 },
+      now: () => clock.now(),
+      log: options.log.child({ actor: "supervisor", run: options.run }),
+    },
+  }, clock);
+  const search = options.roles.includes("searcher")
+    ? createSearchService({
+      bus: options.bus,
+      run: options.run,
+      log: options.log,
+      clock,
+      control,
+      ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+    })
+    : undefined;
+  const subs: Subscription[] = [];
+  if (options.serveControl ?? options.roles.includes("searcher")) subs.push(...serveControl(options, control, () => {
+    control.setModel("policy", currentPolicy.version);
+    return expanders.filter((e) => e !== undefined).length;
+  }));
+  return {
+    control,
+    search,
+    supervisor,
+    done: supervisor.done,
+    batchStats: () => ({ ...batches }),
+    async stop() {
+      for (const sub of subs) sub.unsubscribe();
+      await supervisor.stop();
+    },
+  };
+}
+
+/** Answers `.control.status|pause|resume|set` from the ControlState. */
+function serveControl(options: SystemOptions, control: ControlState, refresh: () => number): Subscription[] {
+  const s = subjects(options.run);
+  const opts = { deadLetter: s.deadLetter };
+  return [
+    serve(options.bus, s.control("status"), checkAny, (req) => {
+      refresh();
+      return Promise.resolve({ id: String(req.id ?? ""), status: control.snapshot() });
+    }, opts),
+    serve(options.bus, s.control("pause"), checkAny, (req) => {
+      control.setPaused(true);
+      return Promise.resolve({ id: String(req.id ?? ""), paused: true });
+    }, opts),
+    serve(options.bus, s.control("resume"), checkAny, (req) => {
+      control.setPaused(false);
+      return Promise.resolve({ id: String(req.id ?? ""), paused: false });
+    }, opts),
+    serve(options.bus, s.control("set"), checkAny, (req) => {
+      const knob = checkKnob(String(req.key), typeof req.value === "number" ? req.value : Number.NaN);
+      if ("_tag" in knob) return Promise.reject(new Error(knob.message));
+      control.setKnob(knob.key, knob.value);
+      return Promise.resolve({ id: String(req.id ?? ""), knobs: control.knobs });
+    }, opts),
+  ];
+}
