@@ -211,9 +211,15 @@ export function stats(tree: SearchTree): SearchStats {
 
 /** The steps from the root to `nodeId` (empty for the root). */
 export function pathSteps(tree: SearchTree, nodeId: number): Step[] {
-  const ids = pathIds(tree, nodeId);
-  const out: Step[] = new Array(ids.length);
-  for (let i = 0; i < ids.length; i++) out[i] = tree.nodes[ids[i]!]!.step;
+  const nodes = tree.nodes;
+  const node = nodes[nodeId];
+  if (node === undefined) throw new RangeError(`Cannot walk the path: node ${nodeId} does not exist`);
+  const out: Step[] = new Array(node.depth);
+  let n = node;
+  for (let i = node.depth - 1; i >= 0; i--) {
+    out[i] = n.step;
+    n = nodes[n.parent]!;
+  }
   return out;
 }
 
@@ -368,11 +374,15 @@ function pickChild(tree: SearchTree, node: SearchNode, rng: Prng, excluded: numb
 function attachChildren(tree: SearchTree, parent: SearchNode, candidates: readonly Candidate[]): void {
   const cfg = tree.config;
   const kept: Candidate[] = [];
-  const seen = new Set<string>();
   for (const c of candidates) {
-    if (seen.has(c.step.code)) continue;
-    seen.add(c.step.code);
-    kept.push(c);
+    let dup = false;
+    for (const k of kept) {
+      if (k.step === c.step || k.step.code === c.step.code) {
+        dup = true;
+        break;
+      }
+    }
+    if (!dup) kept.push(c);
   }
   const priors = childPriors(kept);
   const depth = parent.depth + 1;
@@ -388,6 +398,7 @@ function attachChildren(tree: SearchTree, parent: SearchNode, candidates: readon
     const value = c.value === undefined ? undefined : clamp(c.value);
     const seeded = !terminal && cfg.ppmSeed && value !== undefined;
     const id = tree.nodes.length;
+    // One object shape for every node (absent optional fields are undefined, dropped by JSON).
     const node: SearchNode = {
       id,
       parent: parent.id,
@@ -395,14 +406,14 @@ function attachChildren(tree: SearchTree, parent: SearchNode, candidates: readon
       children: [],
       step: c.step,
       stdout: c.stdout,
-      ...(failed ? { error: c.error } : {}),
+      error: failed ? c.error : undefined,
       terminal,
-      ...(c.answer !== undefined && !failed ? { answer: c.answer } : {}),
+      answer: failed ? undefined : c.answer,
       reward,
       N: seeded ? 1 : 0,
       W: seeded ? value! : 0,
       prior: priors[i]!,
-      ...(value !== undefined ? { value } : {}),
+      value,
       seeded,
       inFlight: 0,
       expanded: false,
@@ -418,12 +429,20 @@ function attachChildren(tree: SearchTree, parent: SearchNode, candidates: readon
 /** Priors for PUCT: the given ones (missing → uniform share), else softmax of the logprobs. */
 function childPriors(cands: readonly Candidate[]): number[] {
   const n = cands.length;
-  if (n === 0) return [];
-  if (cands.some((c) => c.prior !== undefined)) return cands.map((c) => c.prior ?? 1 / n);
+  const out: number[] = new Array(n);
+  let given = false;
   let maxLp = -Infinity;
-  for (const c of cands) if (c.logprob > maxLp) maxLp = c.logprob;
-  if (!Number.isFinite(maxLp)) return cands.map(() => 1 / n);
-  const ws = cands.map((c) => Math.exp(c.logprob - maxLp));
-  const total = ws.reduce((a, b) => a + b, 0);
-  return ws.map((w) => w / total);
+  for (const c of cands) {
+    if (c.prior !== undefined) given = true;
+    if (c.logprob > maxLp) maxLp = c.logprob;
+  }
+  if (given) {
+    for (let i = 0; i < n; i++) out[i] = cands[i]!.prior ?? 1 / n;
+    return out;
+  }
+  if (!Number.isFinite(maxLp)) return out.fill(1 / n);
+  let total = 0;
+  for (let i = 0; i < n; i++) total += out[i] = Math.exp(cands[i]!.logprob - maxLp);
+  for (let i = 0; i < n; i++) out[i]! /= total;
+  return out;
 }
