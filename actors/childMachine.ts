@@ -82,7 +82,7 @@ export const childMachine = setup({
     }),
   },
   delays: {
-    restartDelay: ({ context }) => context.nextDelayMs,
+    restartDelay: ({ context }) => Math.max(0, context.nextDelayMs),
     heartbeatCheck: ({ context }) => context.options.heartbeatCheckMs ?? 1000,
   },
   guards: {

@@ -126,6 +126,8 @@ export interface ServiceContext {
 
 /** The work the coordinator delegates: problems, search, training, evaluation, grading. */
 export interface EvolveServices {
+  /** Called once with the run's config before any other call (open executors, backends). */
+  start?(config: EvolveConfig): Promise<void>;
   /** Training problems of round K (deterministic for a config and round). */
   trainProblems(config: EvolveConfig, round: number): Promise<Problem[]>;
   /** The held-out test problems, with references (the coordinator strips them before search). */
@@ -327,6 +329,7 @@ async function runOpened(
     ...(ledger.recoveredTornTail ? { recoveredTornTail: true } : {}),
   });
   const ctx: ServiceContext = { progress };
+  await services.start?.(config);
   const test = await services.testProblems(config);
   const blindTest = test.map((p) => ({ ...p, answer: "", solution: undefined } as Problem));
 

@@ -92,7 +92,7 @@ export interface SearchServiceOptions {
   readonly clock?: Clock;
   /** Deadline of one expand or score request (default 30 s). */
   readonly requestTimeoutMs?: number;
-  /** Attempts per request before the problem fails (default 6). */
+  /** Retries per request before the problem fails (default 10). */
   readonly maxAttempts?: number;
   /** Expansions in flight per tree (default 4). */
   readonly trialsPerTree?: number;
@@ -116,7 +116,7 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
   const clock = options.clock ?? systemClock;
   const s = subjects(options.run);
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
-  const maxAttempts = options.maxAttempts ?? 6;
+  const maxAttempts = options.maxAttempts ?? 10;
   const trialsPerTree = options.trialsPerTree ?? 4;
   const emit = options.events ?? true;
   let knobs: Knobs = {};

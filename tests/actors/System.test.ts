@@ -1,0 +1,159 @@
+import { assert, describe, it } from "vitest";
+import { SafeExecutor } from "../../math/interpreter.ts";
+import type { Problem } from "../../math/contracts.ts";
+import { createCrashInjector } from "../../actors/crashInjector.ts";
+import { silentLogger } from "../../actors/log.ts";
+import type { ProblemResult } from "../../actors/searchService.ts";
+import { startSystem } from "../../actors/system.ts";
+import { call, checkAny, subjects } from "../../actors/wire.ts";
+import { ConstantScorer, exactGrade, ScriptedPolicy } from "./scripted.ts";
+import { TestBus } from "./testBus.ts";
+
+const blobs = {
+  put: () => Promise.resolve(),
+  get: () => Promise.resolve(undefined),
+  list: () => Promise.resolve([]),
+  delete: () => Promise.resolve(),
+};
+
+const problems: Problem[] = Array.from({ length: 6 }, (_, i) => ({
+  id: `p${i}`,
+  family: "toy",
+  level: 2,
+  problem: `problem ${i}`,
+  answer: String(i % 5),
+}));
+
+function system(crashRate = 0, seed = 7) {
+  const bus = new TestBus();
+  const crash = createCrashInjector({ seed, rates: { expander: crashRate } });
+  const sys = startSystem({
+    bus,
+    blobs,
+    run: "t",
+    roles: ["expander", "scorer", "searcher"],
+    policy: new ScriptedPolicy(),
+    scorer: new ConstantScorer(),
+    executor: new SafeExecutor(),
+    log: silentLogger,
+    grade: exactGrade,
+    crash,
+    maxBatch: 16,
+    maxWaitMs: 2,
+    restart: { baseMs: 5, maxMs: 50, maxAttempts: 50, seed: 3 },
+    requestTimeoutMs: 2000,
+  });
+  return { bus, sys, crash };
+}
+
+async function search(sys: ReturnType<typeof system>["sys"], usePpm = false): Promise<ProblemResult[]> {
+  const results: ProblemResult[] = [];
+  await sys.search!.run(
+    { round: 1, mode: "train", problems, config: { rollouts: 6, k: 3, maxDepth: 4 }, usePpm, seed: 11, concurrency: 3 },
+    async (r) => {
+      results.push(r);
+      await Promise.resolve();
+    },
+  );
+  return results;
+}
+
+describe("startSystem", () => {
+  it("a search hands every problem to the caller exactly once, with grown trees", async () => {
+    const { sys } = system();
+    const results = await search(sys, true);
+    assert.deepStrictEqual(results.map((r) => r.problemId).sort(), problems.map((p) => p.id));
+    for (const r of results) {
+      assert.isAbove(r.tree.nodes.length, 1);
+      assert.strictEqual(r.policyVersion, "scripted-v1");
+      assert.strictEqual(r.scorerVersion, "const-v1");
+    }
+    assert.isTrue(results.some((r) => r.solved));
+    await sys.stop();
+  });
+
+  it("the same seed yields identical trees", async () => {
+    const a = system();
+    const b = system();
+    const ra = await search(a.sys);
+    const rb = await search(b.sys);
+    const byId = (rs: ProblemResult[]) => Object.fromEntries(rs.map((r) => [r.problemId, JSON.stringify(r.tree)]));
+    assert.deepStrictEqual(byId(ra), byId(rb));
+    await a.sys.stop();
+    await b.sys.stop();
+  });
+
+  it("an expander crash is restarted by the supervisor and the search still answers every problem once", async () => {
+    const { sys, crash } = system(0.3);
+    const results = await search(sys);
+    assert.isAbove(crash.counts().expander ?? 0, 0);
+    assert.isAbove(sys.supervisor.restarts()["expander-0"] ?? 0, 0);
+    assert.deepStrictEqual(results.map((r) => r.problemId).sort(), problems.map((p) => p.id));
+    await sys.stop();
+  });
+
+  it("the supervisor gives up after its limit with an error naming the actor and its last failure", async () => {
+    const bus = new TestBus();
+    const sys = startSystem({
+      bus,
+      blobs,
+      run: "t",
+      roles: ["expander"],
+      policy: new ScriptedPolicy(),
+      scorer: undefined,
+      executor: new SafeExecutor(),
+      log: silentLogger,
+      grade: exactGrade,
+      crash: createCrashInjector({ seed: 1, rates: { expander: 1 } }),
+      restart: { baseMs: 1, maxMs: 5, maxAttempts: 3, seed: 3 },
+    });
+    // Keep poking the expander so it keeps crashing.
+    const poke = setInterval(() => {
+      void call(bus, subjects("t").expand, { id: crypto.randomUUID(), problem: "p", steps: [], k: 1, temperature: 1, topP: 1, seed: 1 }, checkAny, 500);
+    }, 2);
+    const failure = await sys.done;
+    clearInterval(poke);
+    assert.strictEqual(failure?._tag, "SupervisorFailed");
+    assert.strictEqual(failure?.actor, "expander-0");
+    assert.match(failure!.message, /gave up after 3 restarts: last failure: Injected crash in expander/);
+  });
+
+  it("control status, pause, resume and set round-trip over the bus", async () => {
+    const { bus, sys } = system();
+    sys.control.setPhase(2, "search", { done: 1, total: 6 });
+    const s = subjects("t");
+    const status = await call(bus, s.control("status"), { id: "1" }, checkAny, 1000);
+    assert.deepInclude((status as { status: object }).status, { round: 2, phase: "search", paused: false });
+    await call(bus, s.control("pause"), { id: "2" }, checkAny, 1000);
+    assert.isTrue(sys.control.paused);
+    await call(bus, s.control("resume"), { id: "3" }, checkAny, 1000);
+    assert.isFalse(sys.control.paused);
+    const set = await call(bus, s.control("set"), { id: "4", key: "rollouts", value: 3 }, checkAny, 1000);
+    assert.deepStrictEqual((set as { knobs: object }).knobs, { rollouts: 3 });
+    const badSet = await call(bus, s.control("set"), { id: "5", key: "depth", value: 3 }, checkAny, 1000);
+    assert.strictEqual((badSet as { _tag: string })._tag, "ErrorReply");
+    // The knob applies to problems started afterwards.
+    const results = await search(sys);
+    assert.isTrue(results.every((r) => r.tree.config.rollouts === 3));
+    await sys.stop();
+  });
+
+  it("a paused search starts no new problem until resumed", async () => {
+    const { sys } = system();
+    sys.search!.pause();
+    let got = 0;
+    const running = sys.search!.run(
+      { round: 1, mode: "test", problems, config: { rollouts: 2, k: 2, maxDepth: 4 }, usePpm: false, seed: 1, concurrency: 2 },
+      () => {
+        got++;
+        return Promise.resolve();
+      },
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    assert.strictEqual(got, 0);
+    sys.search!.resume();
+    await running;
+    assert.strictEqual(got, problems.length);
+    await sys.stop();
+  });
+});
