@@ -135,7 +135,7 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
   /** Sends a request until it gets a decodable reply, with backoff; the id stays the same. */
   async function withRetry<Rep>(
     subject: string,
-    request: { id: string } & object,
+    request: { readonly id: string },
     check: Parameters<typeof call<Rep>>[3],
     seed: number,
     problemId: string,

@@ -215,10 +215,10 @@ export function serve<Req, Rep extends object>(
 }
 
 /** Sends a request and decodes the reply; failures come back as tagged values. */
-export async function call<Rep>(
+export async function call<Rep, Req extends { readonly id: string } = { readonly id: string }>(
   bus: Bus,
   subject: string,
-  request: { id: string } & object,
+  request: Req,
   check: Check<Rep>,
   timeoutMs: number,
 ): Promise<Rep | CallError> {
