@@ -77,7 +77,7 @@ export interface EvolveConfig {
   };
   readonly eval: {
     readonly strategies: readonly Strategy[];
-    /** Sample budget N per problem for best-of-N and MCTS (greedy uses one). */
+    /** Policy step samples per problem for best-of-N and MCTS (greedy decodes one solution). */
     readonly samples: number;
     readonly temperature: number;
     /** Candidates per expansion for MCTS at test time. */
@@ -114,7 +114,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     },
     sft: { perProblem: 2, epochs: 4, batchSize: 16, lr: 3e-3, init: "scratch", accumulate: true },
     ppm: { epochs: 2, batchSize: 16, lr: 1e-3, margin: 0.5, perSide: 2, accumulate: true },
-    eval: { strategies: STRATEGIES, samples: 4, temperature: 0.8, k: 4 },
+    eval: { strategies: STRATEGIES, samples: 12, temperature: 0.8, k: 4 },
     model: { policy: "tiny", size: "smoke" },
     executor: "builtin",
     transport: { workers: 1 },
@@ -134,7 +134,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     },
     sft: { perProblem: 2, epochs: 12, batchSize: 32, lr: 2e-3, init: "scratch", accumulate: true },
     ppm: { epochs: 4, batchSize: 32, lr: 5e-4, margin: 0.5, perSide: 2, accumulate: true },
-    eval: { strategies: STRATEGIES, samples: 8, temperature: 0.8, k: 4 },
+    eval: { strategies: STRATEGIES, samples: 32, temperature: 0.8, k: 4 },
     model: { policy: "tiny", size: "quick" },
     executor: "builtin",
     transport: { workers: 1 },
@@ -154,7 +154,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     },
     sft: { perProblem: 2, epochs: 20, batchSize: 32, lr: 1e-3, init: "scratch", accumulate: true },
     ppm: { epochs: 6, batchSize: 32, lr: 5e-4, margin: 0.5, perSide: 2, accumulate: true },
-    eval: { strategies: STRATEGIES, samples: 16, temperature: 0.8, k: 8 },
+    eval: { strategies: STRATEGIES, samples: 64, temperature: 0.8, k: 4 },
     model: { policy: "tiny", size: "full" },
     executor: "builtin",
     transport: { workers: 1 },
