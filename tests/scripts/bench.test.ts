@@ -12,6 +12,7 @@ import {
   formatTable,
   runBench,
 } from "../../scripts/bench/index.ts";
+import { benchE2e, messagingShare } from "../../scripts/bench/e2e.ts";
 
 const area = (id: string, prefixes: string[], fn: unknown, exportName = "benchX"): BenchArea => ({
   id,
@@ -137,5 +138,17 @@ describe("rstar bench", () => {
     }
     const errors = lines.filter((l) => (JSON.parse(l) as { unit: string }).unit === "error");
     assert.equal(r.status, errors.length > 0 ? 1 : 0, r.stderr);
+  });
+});
+
+describe("messagingShare", () => {
+  it("is the excess of the NATS search time over the in-process one, clamped to [0, 1]", () => {
+    assert.closeTo(messagingShare(950, 1000), 0.05, 1e-12);
+    assert.equal(messagingShare(1100, 1000), 0);
+    assert.isNaN(messagingShare(1000, 0));
+  });
+
+  it("benchE2e() returns no figures in quick mode", async () => {
+    assert.deepEqual(await benchE2e({ quick: true }), []);
   });
 });

@@ -1,0 +1,119 @@
+/**
+ * End-to-end figures (full bench only; `--quick` skips them to stay under 2 minutes):
+ * - `round.wall_s.smoke`: wall seconds of one smoke round of `rstar evolve`, run as a child
+ *   process exactly as a user runs it, split into search, training and evaluation (`detail`).
+ * - `rollout.messaging_share.nats`: the same round (same seed, so the same search work) over
+ *   NATS; the share of the NATS run's search wall time not explained by the in-process run's,
+ *   (search_nats − search_inproc) ÷ search_nats, clamped at 0. The in-process bus costs
+ *   microseconds per request, so the in-process search time is the work; the rest is messaging.
+ *   The two runs alternate (in-process, NATS, in-process, NATS) and the medians are used.
+ */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { BenchFigure, BenchOptions } from "./index.ts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** Wall milliseconds of one round, as `summary.json` reports them. */
+export interface RoundWall {
+  readonly search: number;
+  readonly train: number;
+  readonly eval: number;
+  readonly total: number;
+}
+
+/** A failed child run: the command and the last line it wrote to stderr. */
+export class SmokeRunFailed extends Error {
+  readonly _tag = "SmokeRunFailed";
+  constructor(readonly args: readonly string[], readonly reason: string) {
+    super(`Cannot run rstar ${args.join(" ")}: ${reason}`);
+    this.name = "SmokeRunFailed";
+  }
+}
+
+/** Runs one smoke round of `rstar evolve` in a fresh run directory and reads its wall times. */
+export async function smokeRound(seed: number, nats: string | undefined, signal?: AbortSignal): Promise<RoundWall> {
+  const runDir = await Deno.makeTempDir({ prefix: "rstar-bench-" });
+  const args = ["evolve", "--preset", "smoke", "--rounds", "1", "--seed", String(seed), "--run", runDir];
+  if (nats !== undefined) args.push("--nats", nats);
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", join(root, "scripts", "rstar.ts"), ...args],
+      cwd: root,
+      stdout: "null",
+      stderr: "piped",
+      ...(signal ? { signal } : {}),
+    }).output();
+    if (!out.success) {
+      const lines = new TextDecoder().decode(out.stderr).trim().split("\n");
+      throw new SmokeRunFailed(args, `exit ${out.code}: ${lines[lines.length - 1] ?? ""}`);
+    }
+    const summary = JSON.parse(await Deno.readTextFile(join(runDir, "summary.json"))) as {
+      rounds?: { wallMs?: Partial<RoundWall> }[];
+    };
+    const w = summary.rounds?.[0]?.wallMs;
+    if (w === undefined || typeof w.total !== "number") {
+      throw new SmokeRunFailed(args, "summary.json has no rounds[0].wallMs");
+    }
+    return { search: w.search ?? 0, train: w.train ?? 0, eval: w.eval ?? 0, total: w.total };
+  } finally {
+    await Deno.remove(runDir, { recursive: true }).catch(() => undefined);
+  }
+}
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** Messaging share from paired search times: (nats − inproc) ÷ nats, clamped to [0, 1]. */
+export function messagingShare(inprocSearchMs: number, natsSearchMs: number): number {
+  if (!(natsSearchMs > 0)) return Number.NaN;
+  return Math.min(1, Math.max(0, (natsSearchMs - inprocSearchMs) / natsSearchMs));
+}
+
+/** The e2e area: `round.wall_s.smoke` and `rollout.messaging_share.nats` (full bench only). */
+export async function benchE2e(opts: BenchOptions): Promise<BenchFigure[]> {
+  if (opts.quick) return [];
+  const nats = Deno.env.get("RSTAR_BENCH_NATS") ?? "nats://127.0.0.1:4222";
+  const figures: BenchFigure[] = [];
+  const inproc: RoundWall[] = [];
+  const overNats: RoundWall[] = [];
+  let natsError: string | undefined;
+  for (let rep = 0; rep < 2; rep++) {
+    inproc.push(await smokeRound(1, undefined, opts.signal));
+    if (natsError === undefined) {
+      try {
+        overNats.push(await smokeRound(1, nats, opts.signal));
+      } catch (err) {
+        natsError = err instanceof Error ? err.message : String(err);
+      }
+    }
+  }
+  const walls = inproc.map((w) => w.total / 1000);
+  figures.push({
+    name: "round.wall_s.smoke",
+    value: median(walls),
+    unit: "s",
+    detail: {
+      runs: inproc.length,
+      search_s: median(inproc.map((w) => w.search / 1000)),
+      train_s: median(inproc.map((w) => w.train / 1000)),
+      eval_s: median(inproc.map((w) => w.eval / 1000)),
+      total_s: walls,
+    },
+  });
+  if (natsError !== undefined) {
+    figures.push({ name: "error.e2e", value: 0, unit: "error", ok: false, detail: natsError });
+  } else {
+    const a = median(inproc.map((w) => w.search));
+    const b = median(overNats.map((w) => w.search));
+    figures.push({
+      name: "rollout.messaging_share.nats",
+      value: messagingShare(a, b),
+      unit: "ratio",
+      detail: { inproc_search_ms: inproc.map((w) => w.search), nats_search_ms: overNats.map((w) => w.search) },
+    });
+  }
+  return figures;
+}
