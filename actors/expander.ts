@@ -5,12 +5,12 @@
  * `ChildHandle`, so the Supervisor can watch and restart it.
  */
 import { createActor } from "xstate";
-import type { StepExecutor, StepProposer } from "../math/contracts.ts";
+import type { ProposeRequest, StepExecutor, StepProposer } from "../math/contracts.ts";
 import type { Bus } from "../protocols/bus.ts";
 import type { ChildHandle, ChildExit } from "./childMachine.ts";
 import type { Clock } from "./clock.ts";
 import type { CrashInjector } from "./crashInjector.ts";
-import type { ExpandOutcome } from "./expanderMachine.ts";
+import type { ExpanderInput, ExpandOutcome } from "./expanderMachine.ts";
 import { expanderMachine } from "./expanderMachine.ts";
 import type { Logger } from "./log.ts";
 import { ReplyCache } from "./replyCache.ts";
@@ -43,57 +43,81 @@ export interface ExpanderHandle extends ChildHandle {
   policyVersion(): string;
 }
 
-/** Starts an Expander on the bus. */
-export function startExpander(options: ExpanderOptions): Promise<ExpanderHandle> {
-  const s = subjects(options.run);
-  const log = options.log.child({ actor: "expander", run: options.run, worker: options.id });
+/** An Expander machine without the bus: submit requests, get outcomes (benchmarks, embedding). */
+export interface ExpanderCore {
+  submit(request: ProposeRequest): Promise<ExpandOutcome>;
+  /** Resolves when the machine ends; `error` set when it crashed. */
+  readonly exited: Promise<ChildExit>;
+  policyVersion(): string;
+  /** Tells the machine a newer policy version exists (loaded between batches). */
+  announce(version: string): void;
+  /** Batches run so far. */
+  batches(): number;
+  /** Finishes queued work, then stops. */
+  stop(): Promise<void>;
+}
+
+/** Starts the Expander machine with its dynamic batching, not connected to any bus. */
+export function startExpanderCore(
+  input: Omit<ExpanderInput, "maxBatch" | "maxWaitMs" | "name"> & { maxBatch?: number; maxWaitMs?: number },
+  clock: Clock,
+  onBatch?: (size: number) => void,
+): ExpanderCore {
   const actor = createActor(expanderMachine, {
-    input: {
-      policy: options.policy,
-      executor: options.executor,
-      loadPolicy: options.loadPolicy,
-      maxBatch: options.maxBatch ?? 64,
-      maxWaitMs: options.maxWaitMs ?? 5,
-      crash: options.crash,
-      name: "expander",
-    },
-    clock: options.clock,
+    input: { ...input, maxBatch: input.maxBatch ?? 64, maxWaitMs: input.maxWaitMs ?? 5, name: "expander" },
+    clock,
   });
-  let lastBeat = options.clock.now();
   let resolveExit!: (exit: ChildExit) => void;
   const exited = new Promise<ChildExit>((r) => (resolveExit = r));
   let lastBatches = 0;
   actor.subscribe({
     next: (snap) => {
-      lastBeat = options.clock.now();
       if (snap.context.batches !== lastBatches) {
         lastBatches = snap.context.batches;
-        options.onBatch?.(snap.context.lastBatchSize);
+        onBatch?.(snap.context.lastBatchSize);
       }
       if (snap.status !== "done") return;
-      cleanup();
-      if (snap.value === "crashed") resolveExit({ error: snap.context.error });
-      else resolveExit({});
+      resolveExit(snap.value === "crashed" ? { error: snap.context.error } : {});
     },
-    error: (err) => {
-      cleanup();
-      resolveExit({ error: err });
-    },
+    error: (err) => resolveExit({ error: err }),
   });
   actor.start();
+  return {
+    exited,
+    submit: (request) =>
+      new Promise((resolve, reject) => {
+        if (actor.getSnapshot().status === "done") return reject(new Error("Expander is not running"));
+        actor.send({ type: "job", job: { request, resolve, reject } });
+      }),
+    policyVersion: () => actor.getSnapshot().context.policy.version,
+    announce: (version) => actor.send({ type: "model.announced", version }),
+    batches: () => actor.getSnapshot().context.batches,
+    stop: async () => {
+      actor.send({ type: "stop" });
+      await exited;
+    },
+  };
+}
 
+/** Starts an Expander on the bus. */
+export function startExpander(options: ExpanderOptions): Promise<ExpanderHandle> {
+  const s = subjects(options.run);
+  const log = options.log.child({ actor: "expander", run: options.run, worker: options.id });
+  let lastBeat = options.clock.now();
+  const core = startExpanderCore({
+    policy: options.policy,
+    executor: options.executor,
+    loadPolicy: options.loadPolicy,
+    crash: options.crash,
+    ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
+    ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
+  }, options.clock, (size) => {
+    lastBeat = options.clock.now();
+    options.onBatch?.(size);
+  });
+  core.exited.then(() => cleanup());
   const submit = (req: ExpandRequest): Promise<ExpandOutcome> =>
-    new Promise((resolve, reject) => {
-      if (actor.getSnapshot().status === "done") return reject(new Error("Expander is not running"));
-      actor.send({
-        type: "job",
-        job: {
-          request: { problem: req.problem, steps: req.steps, k: req.k, temperature: req.temperature, topP: req.topP, seed: req.seed },
-          resolve,
-          reject,
-        },
-      });
-    });
+    core.submit({ problem: req.problem, steps: req.steps, k: req.k, temperature: req.temperature, topP: req.topP, seed: req.seed });
 
   const expandSub = serve(bus(options), s.expand, checkExpandRequest, (req) =>
     options.cache.getOrCreate(req.id, async () => {
@@ -107,7 +131,7 @@ export function startExpander(options: ExpanderOptions): Promise<ExpanderHandle>
   const modelSub = options.bus.subscribe(s.model, (msg) => {
     const ann = decode(msg.data, checkModelAnnouncement);
     if (isBad(ann)) return log.warn(`Ignored model announcement: ${ann.message}`);
-    if (ann.role === "policy") actor.send({ type: "model.announced", version: ann.version });
+    if (ann.role === "policy") core.announce(ann.version);
   });
   let cleaned = false;
   function cleanup() {
@@ -118,13 +142,13 @@ export function startExpander(options: ExpanderOptions): Promise<ExpanderHandle>
   }
   log.info("Expander started", { policyVersion: options.policy.version });
   return Promise.resolve({
-    exited,
+    exited: core.exited,
     lastHeartbeat: () => lastBeat,
-    policyVersion: () => actor.getSnapshot().context.policy.version,
+    policyVersion: core.policyVersion,
     stop: async () => {
       await expandSub.drain().catch(() => {});
-      actor.send({ type: "stop" });
-      await exited;
+      await core.stop();
+      cleanup();
     },
   });
 }
