@@ -1,0 +1,393 @@
+/**
+ * Answer extraction and grading, as the MATH and GSM8K graders do it.
+ *
+ * `extractAnswer` finds the final answer in model text; `answersEqual` decides equivalence:
+ * exact rationals, decimals within relative tolerance 1e-4, percentages (`75%` = `0.75` = `75`),
+ * LaTeX fractions and mixed numbers, thousands separators, units/currency/degrees ignored,
+ * `x = 5` = `5`, tuples in order, sets in any order, intervals, multiple-choice letters, and
+ * radicals and π compared numerically.
+ *
+ * Radicals and π go through a small real-valued evaluator of our own rather than mathjs:
+ * mathjs adds about one second to the start of every process that imports the grader (measured
+ * under Deno), and the few forms MATH answers use (`\sqrt`, `\frac`, `\pi`, `^`, implicit
+ * products) take about a hundred lines to evaluate.
+ */
+import { Rational } from "./rational.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Extraction
+
+/** Content of the last `\boxed{...}` (or `\fbox{...}`), braces balanced; undefined if none. */
+export function lastBoxed(text: string): string | undefined {
+  const re = /\\(?:boxed|fbox)\s*\{/g;
+  let found: string | undefined;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) {
+    let depth = 1;
+    let i = m.index + m[0].length;
+    const start = i;
+    for (; i < text.length && depth > 0; i++) {
+      if (text[i] === "{") depth++;
+      else if (text[i] === "}") depth--;
+    }
+    if (depth === 0) found = text.slice(start, i - 1);
+  }
+  if (found === undefined) {
+    // "\boxed 5" without braces.
+    const bare = /\\boxed\s+([^\s$]+)/g;
+    let b: RegExpExecArray | null;
+    while ((b = bare.exec(text)) !== null) found = b[1];
+  }
+  return found;
+}
+
+const NUMBER_RE = /-?\d[\d,]*(?:\.\d+)?(?:\s*\/\s*\d+)?|-?\.\d+/g;
+
+/**
+ * Extracts the final answer from model text: the last `\boxed{..}` (nested braces), else the
+ * text after the last "the answer is", else GSM8K's `#### x`, else the last number.
+ */
+export function extractAnswer(text: string): string | undefined {
+  const boxed = lastBoxed(text);
+  if (boxed !== undefined) return boxed.trim();
+  const ans = [...text.matchAll(/(?:the )?(?:final )?answer(?: is|:)\s*:?\s*/gi)];
+  if (ans.length > 0) {
+    const last = ans[ans.length - 1]!;
+    let rest = text.slice(last.index! + last[0].length).split("\n")[0]!.trim();
+    // Stop at a sentence end (a period followed by a space or the end), keeping decimals.
+    const end = /\.(?=\s|$)/.exec(rest);
+    if (end) rest = rest.slice(0, end.index);
+    rest = rest.replace(/^\$+|\$+$/g, "").trim();
+    if (rest.length > 0) return rest;
+  }
+  const hashes = /####\s*(.+)/.exec(text);
+  if (hashes) return hashes[1]!.trim();
+  const nums = text.match(NUMBER_RE);
+  if (nums && nums.length > 0) return nums[nums.length - 1]!.replace(/\s+/g, "");
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalisation
+
+/** Replaces `\cmd{x}` by `x` for text-like commands, innermost first. */
+function unwrap(s: string, cmds: string): string {
+  const re = new RegExp(`\\\\(?:${cmds})\\s*\\{([^{}]*)\\}`, "g");
+  let prev;
+  do {
+    prev = s;
+    s = s.replace(re, "$1");
+  } while (s !== prev);
+  return s;
+}
+
+const UNIT_WORDS =
+  "dollars?|cents?|units?|degrees?|cm|mm|km|m|meters?|metres?|inch(?:es)?|feet|foot|ft|miles?|hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|weeks?|years?|months?|kg|g|grams?|pounds?|lbs?|liters?|litres?|ml|l|people|persons?|students?|apples?|books?|pens?|ways|sq|square|cubic|mph|km/h|per|each|points?|times|items?|pieces?|marbles?|cards?|toys?|cups?|eggs?|boxes|bags?|pages?";
+
+/** Light textual normalisation shared by every comparison (MATH's strip_string, extended). */
+function strip(raw: string): string {
+  let s = raw.trim();
+  s = s.replace(/^\$+|\$+$/g, "").trim();
+  s = s.replace(/\\(?:left|right|big|Big|bigg|Bigg)\b\s*/g, "");
+  s = s.replace(/\\[!,;: ]|\\quad|\\qquad|~/g, " ");
+  s = s.replace(/\\[dt]frac/g, "\\frac");
+  s = unwrap(s, "text|textbf|textrm|mathrm|mathbf|mbox|operatorname");
+  s = s.replace(/\^\s*\{?\\circ\}?|°|\\degree/g, "");
+  s = s.replace(/\\\$|\$|€|£/g, "");
+  s = s.replace(/\\%/g, "%");
+  s = s.replace(/\\le\b|\\leq\b/g, "<=").replace(/\\ge\b|\\geq\b/g, ">=");
+  s = s.replace(/\\infty/g, "inf");
+  s = s.replace(/\\cdot|\\times/g, "*");
+  s = s.replace(/\s+/g, " ").trim();
+  s = s.replace(/[.。]+$/, "").trim();
+  // "x = 5", "y=(1,2)": keep the right-hand side of a single-name definition.
+  const def = /^[a-zA-Z]\w*\s*=\s*(.+)$/.exec(s);
+  if (def && !def[1]!.includes("=")) s = def[1]!.trim();
+  // Trailing units after a number ("5 cm", "12 dollars", "3 \text{ ways}").
+  s = s.replace(new RegExp(`^([-+\\d.,/\\s\\\\{}a-z%]*?\\d[%}]?)\\s*(?:(?:${UNIT_WORDS})\\b\\s*(?:\\^?\\d)?\\s*)+$`, "i"), "$1").trim();
+  return s;
+}
+
+interface Num {
+  readonly value: Rational;
+  /** Written with a percent sign. */
+  readonly percent: boolean;
+  /** Written as a decimal or in scientific notation (graded with a tolerance). */
+  readonly inexact: boolean;
+}
+
+/** Parses one plain number in any of the usual written forms; undefined otherwise. */
+function parseNumber(raw: string): Num | undefined {
+  let s = raw.trim();
+  let percent = false;
+  if (s.endsWith("%")) {
+    percent = true;
+    s = s.slice(0, -1).trim();
+  }
+  if (/^\\?%/.test(s)) return undefined;
+  let sign = 1n;
+  if (s.startsWith("-") || s.startsWith("−")) {
+    sign = -1n;
+    s = s.slice(1).trim();
+  } else if (s.startsWith("+")) s = s.slice(1).trim();
+  // Thousands separators: 1,234,567 or 1 234 567 (groups of three).
+  if (/^\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(s) || /^\d{1,3}(?:\\? \d{3})+(?:\.\d+)?$/.test(s)) s = s.replace(/[,\s\\]/g, "");
+  const neg = (r: Rational) => (sign < 0n ? r.neg() : r);
+  // \frac{a}{b}, \frac ab, \frac12.
+  let m = /^\\frac\s*(?:\{\s*(-?\d+)\s*\}|(\d))\s*(?:\{\s*(-?\d+)\s*\}|(\d))$/.exec(s);
+  if (m) {
+    const a = BigInt(m[1] ?? m[2]!);
+    const b = BigInt(m[3] ?? m[4]!);
+    if (b === 0n) return undefined;
+    return { value: neg(Rational.of(a, b)), percent, inexact: false };
+  }
+  // Mixed numbers: 2 1/2, 2\frac{1}{2}, 2\frac12.
+  m = /^(\d+)(?:\s+(\d+)\s*\/\s*(\d+)|\s*\\frac\s*(?:\{(\d+)\}|(\d))\s*(?:\{(\d+)\}|(\d)))$/.exec(s);
+  if (m) {
+    const whole = BigInt(m[1]!);
+    const a = BigInt(m[2] ?? m[4] ?? m[5]!);
+    const b = BigInt(m[3] ?? m[6] ?? m[7]!);
+    if (b === 0n || a >= b) return undefined;
+    return { value: neg(Rational.int(whole).add(Rational.of(a, b))), percent, inexact: false };
+  }
+  // a/b with optional signs and spaces.
+  m = /^(-?\d+)\s*\/\s*(-?\d+)$/.exec(s);
+  if (m) {
+    const b = BigInt(m[2]!);
+    if (b === 0n) return undefined;
+    return { value: neg(Rational.of(BigInt(m[1]!), b)), percent, inexact: false };
+  }
+  // Integers, decimals, scientific notation (also "5." and ".5").
+  if (/^(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/.test(s)) {
+    const r = Rational.parse(s.endsWith(".") ? s.slice(0, -1) : s);
+    if (r === undefined) return undefined;
+    return { value: neg(r), percent, inexact: /[.eE]/.test(s) };
+  }
+  return undefined;
+}
+
+function numbersEqual(a: Num, b: Num): boolean {
+  const as = [a.value];
+  const bs = [b.value];
+  // 75% = 0.75 = 75: a percent side may be read as a fraction or as its bare number.
+  if (a.percent) as.push(a.value.div(Rational.int(100)));
+  if (b.percent) bs.push(b.value.div(Rational.int(100)));
+  for (const x of as) {
+    for (const y of bs) {
+      if (x.equals(y)) return true;
+      if (a.inexact || b.inexact) {
+        const xn = x.toNumber();
+        const yn = y.toNumber();
+        if (Math.abs(xn - yn) <= 1e-4 * Math.max(Math.abs(xn), Math.abs(yn))) return true;
+      }
+    }
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small real-valued evaluator for radicals, π and powers.
+
+/** Numeric value of a LaTeX-ish expression (sqrt, frac, pi, ^, implicit products); undefined if not one. */
+export function evalReal(text: string): number | undefined {
+  if (text.length > 200) return undefined;
+  let s = text;
+  s = s.replace(/\\sqrt\s*\[\s*([^\]]+)\s*\]\s*/g, "@root($1)").replace(/\\sqrt\s*(\d)/g, "\\sqrt{$1}");
+  s = s.replace(/\\frac\s*(\d)\s*(\d)/g, "{$1}/{$2}").replace(/\\frac/g, "\\frac");
+  s = s.replace(/\\pi\b|π/g, "(pi)").replace(/\\sqrt/g, "sqrt").replace(/\\frac/g, "frac");
+  s = s.replace(/\\/g, "");
+  const toks = s.match(/\d+\.?\d*|\.\d+|[a-z]+|@root|[-+*/^(){}\[\],]|\S/g) ?? [];
+  let pos = 0;
+  const peek = () => toks[pos];
+  const bad = (): never => {
+    throw new SyntaxError("bad expression");
+  };
+  const expr = (): number => {
+    let v = term();
+    while (peek() === "+" || peek() === "-") v = toks[pos++] === "+" ? v + term() : v - term();
+    return v;
+  };
+  const term = (): number => {
+    let v = unary();
+    for (;;) {
+      const t = peek();
+      if (t === "*" || t === "/") {
+        pos++;
+        v = t === "*" ? v * unary() : v / unary();
+      } else if (t !== undefined && (t === "(" || t === "{" || /^[\d.a-z@]/.test(t))) v = v * power();
+      else return v;
+    }
+  };
+  const unary = (): number => {
+    if (peek() === "-") {
+      pos++;
+      return -unary();
+    }
+    if (peek() === "+") {
+      pos++;
+      return unary();
+    }
+    return power();
+  };
+  const power = (): number => {
+    const b = atom();
+    if (peek() === "^") {
+      pos++;
+      return b ** unary();
+    }
+    return b;
+  };
+  const group = (): number => {
+    const open = toks[pos++];
+    const close = open === "(" ? ")" : open === "{" ? "}" : bad();
+    const v = expr();
+    if (toks[pos++] !== close) bad();
+    return v;
+  };
+  const atom = (): number => {
+    const t = peek();
+    if (t === undefined) return bad();
+    if (t === "(" || t === "{") return group();
+    pos++;
+    if (/^[\d.]/.test(t)) return Number(t);
+    if (t === "pi") return Math.PI;
+    if (t === "e") return Math.E;
+    if (t === "sqrt") return Math.sqrt(peek() === "(" || peek() === "{" ? group() : atom());
+    if (t === "frac") return group() / group();
+    if (t === "@root") {
+      const n = group();
+      return Math.pow(group(), 1 / n);
+    }
+    return bad();
+  };
+  try {
+    const v = expr();
+    if (pos !== toks.length || !Number.isFinite(v)) return undefined;
+    return v;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Structured answers
+
+type Parsed =
+  | { t: "num"; n: Num }
+  | { t: "seq"; open: string; close: string; items: string[] }
+  | { t: "choice"; letter: string }
+  | { t: "text"; s: string };
+
+/** Splits on top-level commas. */
+function splitTop(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = "";
+  for (const ch of s) {
+    if ("([{".includes(ch)) depth++;
+    if (")]}".includes(ch)) depth--;
+    if (ch === "," && depth === 0) {
+      out.push(cur.trim());
+      cur = "";
+    } else cur += ch;
+  }
+  out.push(cur.trim());
+  return out;
+}
+
+function parseAnswer(raw: string): Parsed {
+  const s = strip(raw);
+  const n = parseNumber(s);
+  if (n) return { t: "num", n };
+  const choice = /^\(?([A-E])\)?$/.exec(s) ?? /^(?:option|choice)\s*\(?([A-E])\)?$/i.exec(s);
+  if (choice) return { t: "choice", letter: choice[1]! };
+  const set = /^\\\{(.*)\\\}$/.exec(s) ?? /^\{(.*)\}$/.exec(s);
+  if (set && set[1]!.includes(",")) return { t: "seq", open: "{", close: "}", items: splitTop(set[1]!) };
+  const seq = /^([([])(.*)([)\]])$/.exec(s);
+  if (seq && splitTop(seq[2]!).length >= 2) return { t: "seq", open: seq[1]!, close: seq[3]!, items: splitTop(seq[2]!) };
+  if (/,/.test(s) && splitTop(s).length >= 2 && !/^\d{1,3}(,\d{3})+$/.test(s)) {
+    return { t: "seq", open: "", close: "", items: splitTop(s) };
+  }
+  return { t: "text", s };
+}
+
+function scalarEqual(a: string, b: string): boolean {
+  const pa = parseAnswer(a);
+  const pb = parseAnswer(b);
+  if (pa.t === "num" && pb.t === "num") return numbersEqual(pa.n, pb.n);
+  if (pa.t === "choice" && pb.t === "choice") return pa.letter === pb.letter;
+  if (pa.t === "seq" || pb.t === "seq") return pa.t === "seq" && pb.t === "seq" && seqEqual(pa, pb);
+  const ta = pa.t === "num" ? pa.n.value.toString() : pa.t === "choice" ? pa.letter : pa.s;
+  const tb = pb.t === "num" ? pb.n.value.toString() : pb.t === "choice" ? pb.letter : pb.s;
+  const ka = ta.replace(/\s+/g, "").toLowerCase();
+  const kb = tb.replace(/\s+/g, "").toLowerCase();
+  if (ka === kb) return true;
+  const va = evalReal(ta);
+  const vb = evalReal(tb);
+  if (va === undefined || vb === undefined) return false;
+  // A written decimal is an approximation: grade it with the decimal tolerance.
+  const tol = /\d\.\d/.test(ta + tb) ? 1e-4 : 1e-9;
+  return Math.abs(va - vb) <= tol * Math.max(1, Math.abs(va), Math.abs(vb));
+}
+
+function seqEqual(a: Parsed & { t: "seq" }, b: Parsed & { t: "seq" }): boolean {
+  if (a.items.length !== b.items.length) return false;
+  const unordered = a.open === "{" || b.open === "{" || (a.open === "" && b.open === "");
+  if (!unordered) {
+    // Tuples and intervals: brackets must agree when both sides give them.
+    if (a.open !== "" && b.open !== "" && (a.open !== b.open || a.close !== b.close)) return false;
+    return a.items.every((x, i) => scalarEqual(x, b.items[i]!));
+  }
+  const used = new Array<boolean>(b.items.length).fill(false);
+  return a.items.every((x) => {
+    const j = b.items.findIndex((y, k) => !used[k] && scalarEqual(x, y));
+    if (j < 0) return false;
+    used[j] = true;
+    return true;
+  });
+}
+
+/** True when a predicted answer is equivalent to the gold answer. Never throws. */
+export function answersEqual(pred: string, gold: string): boolean {
+  try {
+    if (pred.length > 2000 || gold.length > 2000) return false;
+    if (pred.trim() === gold.trim()) return pred.trim().length > 0;
+    const p = extractIfNeeded(pred);
+    const g = extractIfNeeded(gold);
+    if (p === undefined || g === undefined) return false;
+    return scalarEqual(p, g);
+  } catch {
+    return false;
+  }
+}
+
+/** A bare answer passes through; text with a `\boxed{}` or `####` gives its extracted answer. */
+function extractIfNeeded(s: string): string | undefined {
+  if (/\\boxed|\\fbox|####/.test(s)) return extractAnswer(s);
+  return s;
+}
+
+/** The canonical printed form of an answer: `3/4`, `-5`, `12`, `(2, 3)`, `{1, 2}`, `B`, or stripped text. */
+export function canonicalAnswer(s: string): string {
+  const p = parseAnswer(s);
+  switch (p.t) {
+    case "num":
+      return p.n.value.toString();
+    case "choice":
+      return p.letter;
+    case "seq": {
+      const items = p.items.map((x) => canonicalAnswer(x));
+      if (p.open === "{" || p.open === "") {
+        const sorted = items.slice().sort((x, y) => {
+          const a = Rational.parse(x);
+          const b = Rational.parse(y);
+          return a && b ? a.compare(b) : x < y ? -1 : x > y ? 1 : 0;
+        });
+        return p.open === "{" ? `{${sorted.join(", ")}}` : sorted.join(", ");
+      }
+      return `${p.open}${items.join(", ")}${p.close}`;
+    }
+    case "text":
+      return p.s;
+  }
+}
