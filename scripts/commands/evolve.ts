@@ -1,12 +1,126 @@
-/** `rstar evolve`. */
-import { Command } from "commander";
-import { CommandFailed } from "../cli.ts";
+/** `rstar evolve`: the self-evolution main job (rounds of search, training and evaluation). */
+import { Command, CommanderError, Option } from "commander";
+import { choiceOption, CommandFailed, ExitCode, intOption, writeLine } from "../cli.ts";
+import { runEvolve } from "../../actors/coordinator.ts";
+import { type ConfigOverrides, PRESETS, type PresetName, resolveConfig } from "../run/config.ts";
+import { createLocalServices } from "../run/localServices.ts";
+import { stderrProgress } from "../run/progress.ts";
+import { formatTable } from "../run/summary.ts";
+import { join } from "node:path";
+
+/** Options `rstar evolve` accepts. */
+export interface EvolveFlags {
+  readonly preset: PresetName;
+  readonly run?: string;
+  readonly resume?: boolean;
+  readonly rounds?: number;
+  readonly seed?: number;
+  readonly nats?: string;
+  readonly workers?: number;
+  readonly dataset?: string;
+  readonly test?: string;
+  readonly policy?: "tiny" | "openai";
+  readonly policyUrl?: string;
+  readonly model?: string;
+  readonly executor?: "builtin" | "python";
+  readonly chaos?: string;
+}
+
+/** Prints a one-line usage error and fails with exit code 2. */
+export function usageError(message: string): never {
+  console.error(`error: ${message}`);
+  throw new CommanderError(ExitCode.usage, "rstar.usage", message);
+}
+
+/** The default run directory of a preset and seed. */
+export function defaultRunDir(preset: string, seed: number): string {
+  return join("runs", `evolve-${preset}-s${seed}`);
+}
+
+function checkFlags(f: EvolveFlags): void {
+  if (f.policy === "openai" && (!f.policyUrl || !f.model)) {
+    usageError("--policy openai needs --policy-url URL and --model NAME");
+  }
+  if ((f.policyUrl || f.model) && f.policy !== "openai") usageError("--policy-url and --model need --policy openai");
+  if (f.resume && !f.run) usageError("--resume needs --run DIR");
+  if (f.nats !== undefined && !/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(f.nats)) {
+    usageError(`--nats must be a URL like nats://127.0.0.1:4222, got "${f.nats}"`);
+  }
+  if (f.dataset !== undefined) {
+    try {
+      Deno.statSync(f.dataset);
+    } catch {
+      throw new CommandFailed(`Cannot read --dataset ${f.dataset}: no such file`);
+    }
+  }
+  if (f.test !== undefined) {
+    try {
+      Deno.statSync(f.test);
+    } catch {
+      throw new CommandFailed(`Cannot read --test ${f.test}: no such file`);
+    }
+  }
+}
+
+/** Runs `rstar evolve` with parsed flags; returns the process exit code. */
+export async function evolve(f: EvolveFlags): Promise<number> {
+  checkFlags(f);
+  if (f.nats !== undefined || (f.workers ?? 1) > 1) {
+    throw new CommandFailed("Cannot run over NATS yet: the evolve job runs in-process only (drop --nats/--workers)");
+  }
+  if (f.policy === "openai") {
+    throw new CommandFailed("Cannot use --policy openai in evolve yet: only the tiny policy is wired");
+  }
+  const overrides: ConfigOverrides = {
+    ...(f.seed !== undefined ? { seed: f.seed } : {}),
+    ...(f.rounds !== undefined ? { rounds: f.rounds } : {}),
+    ...(f.dataset !== undefined ? { dataset: f.dataset } : {}),
+    ...(f.test !== undefined ? { test: f.test } : {}),
+    ...(f.executor !== undefined ? { executor: f.executor } : {}),
+    ...(f.chaos !== undefined ? { chaos: f.chaos } : {}),
+  };
+  const config = resolveConfig(f.preset, overrides);
+  const runDir = f.run ?? defaultRunDir(config.preset, config.seed);
+  const progress = stderrProgress();
+  const services = createLocalServices();
+  try {
+    const r = await runEvolve({ runDir, resume: f.resume === true, config, progress }, services);
+    if (r._tag !== "EvolveDone") throw new CommandFailed(r.message);
+    if (r.alreadyFinished) progress.event(`run ${runDir} is already finished; summary:`);
+    await writeLine(formatTable(r.summary));
+    progress.event(`summary: ${join(runDir, "summary.json")}  report: ${join(runDir, "report.html")}`);
+    return ExitCode.ok;
+  } finally {
+    await services.close();
+  }
+}
 
 /** Builds the `evolve` subcommand. */
 export function command(): Command {
   return new Command("evolve")
-    .description("(evolve: not built yet)")
-    .action(() => {
-      throw new CommandFailed("evolve is not built yet");
+    .description("Run self-evolution: rounds of MCTS, policy SFT, PPM training and evaluation")
+    .addOption(
+      new Option("--preset <name>", "smoke (≤ 2 min), quick (≤ 20 min, default) or full")
+        .argParser(choiceOption("--preset", PRESETS))
+        .default("quick"),
+    )
+    .option("--run <dir>", "run directory (default runs/evolve-<preset>-s<seed>)")
+    .option("--resume", "continue the run in --run from its ledger")
+    .option("--rounds <n>", "number of rounds", intOption("--rounds", 1))
+    .option("--seed <n>", "run seed", intOption("--seed", 0))
+    .option("--nats <url>", "run the actors over NATS at this URL")
+    .option("--workers <n>", "worker processes (with --nats)", intOption("--workers", 1))
+    .option("--dataset <file>", "JSONL training problems instead of generated ones")
+    .option("--test <file>", "JSONL test problems instead of generated ones")
+    .addOption(new Option("--policy <kind>", "tiny or openai").argParser(choiceOption("--policy", ["tiny", "openai"] as const)))
+    .option("--policy-url <url>", "OpenAI-compatible server for --policy openai")
+    .option("--model <name>", "model name for --policy openai")
+    .addOption(
+      new Option("--executor <kind>", "builtin or python").argParser(choiceOption("--executor", ["builtin", "python"] as const)),
+    )
+    .option("--chaos <spec>", "fault injection spec (see docs)")
+    .action(async (opts: EvolveFlags) => {
+      const code = await evolve(opts);
+      if (code !== ExitCode.ok) throw new CommandFailed(`evolve exited with ${code}`);
     });
 }

@@ -1,0 +1,359 @@
+/**
+ * The real `EvolveServices` in one process: generated (or loaded) problems, MCTS over the
+ * bootstrap proposer or a TinyPolicy checkpoint (search/strategies.ts `runMcts`), SFT and PPM
+ * training (models/train.ts), and the four evaluation strategies. Problems searched side by side
+ * share batched forward passes through the folding wrappers in `batching.ts`.
+ */
+import type { Problem, Step, StepExecutor, StepProposer, StepScorer } from "../../math/contracts.ts";
+import { generateProblems } from "../../math/generator.ts";
+import { SafeExecutor } from "../../math/interpreter.ts";
+import { PythonExecutor } from "../../math/pythonExecutor.ts";
+import { initBackend } from "../../models/backend.ts";
+import { BootstrapPolicy } from "../../models/bootstrapPolicy.ts";
+import { loadPolicy, loadScorer, saveCheckpoint } from "../../models/checkpoint.ts";
+import { OpenAIPolicy } from "../../models/openaiPolicy.ts";
+import { PRESETS, TinyPolicy } from "../../models/policy.ts";
+import { TinyScorer } from "../../models/ppm.ts";
+import { Tokenizer } from "../../models/tokenizer.ts";
+import { trainPolicy, trainScorer } from "../../models/train.ts";
+import { stats } from "../../search/SearchTree.ts";
+import { chooseAnswer, preferencePairs, sftPicks, trajectories } from "../../search/extract.ts";
+import { bestOfN, greedy, requestSeed, runMcts, sameAnswerText as answersEqual } from "../../search/strategies.ts";
+import type {
+  EvalOutcome,
+  EvalRequest,
+  EvolveServices,
+  ModelRef,
+  SearchOutcome,
+  SearchRequest,
+  ServiceContext,
+  TrainOutcome,
+  TrainRequest,
+} from "../../actors/coordinator.ts";
+import { deriveSeed } from "../../actors/coordinator.ts";
+import type { EvolveConfig } from "./config.ts";
+import type { PairExample, SftExample } from "./ledger.ts";
+import { BatchingProposer, BatchingScorer, mapConcurrent } from "./batching.ts";
+
+/** Options of the local services. */
+export interface LocalServicesOptions {
+  /** TF.js backend to request (default: the best available). */
+  readonly backend?: string;
+}
+
+/** Reads a JSONL file of `{id?, problem, answer, level?}` objects (a stand-in until math/datasets.ts lands). */
+async function loadJsonl(file: string): Promise<Problem[]> {
+  const lines = (await Deno.readTextFile(file)).split("\n").filter((l) => l.trim().length > 0);
+  return lines.map((l, i) => {
+    let o: Record<string, unknown>;
+    try {
+      o = JSON.parse(l);
+    } catch (err) {
+      throw new Error(`Cannot read dataset ${file}:${i + 1}: ${(err as Error).message}`);
+    }
+    return {
+      id: typeof o.id === "string" ? o.id : `${i}`,
+      family: "dataset",
+      level: typeof o.level === "number" ? o.level : 0,
+      problem: String(o.problem ?? o.question ?? ""),
+      answer: String(o.answer ?? ""),
+    };
+  });
+}
+
+function interleaveByLevel(groups: Problem[][]): Problem[] {
+  const out: Problem[] = [];
+  const longest = Math.max(0, ...groups.map((g) => g.length));
+  for (let i = 0; i < longest; i++) for (const g of groups) if (i < g.length) out.push(g[i]!);
+  return out;
+}
+
+/** Balanced problems over the given levels, interleaved by level; ids are made unique by `prefix`. */
+function generated(count: number, levels: readonly number[], seed: number, split: "train" | "test", prefix: string): Problem[] {
+  const per = levels.map((_, i) => Math.floor(count / levels.length) + (i < count % levels.length ? 1 : 0));
+  const groups = levels.map((level, i) =>
+    per[i]! === 0 ? [] : generateProblems({ count: per[i]!, seed: deriveSeed(seed, split, level), level, split })
+      .map((p) => ({ ...p, id: `${prefix}-${p.id}` }))
+  );
+  return interleaveByLevel(groups);
+}
+
+/** Builds the in-process services for a run's config. */
+export function createLocalServices(options: LocalServicesOptions = {}): EvolveServices & {
+  start(config: EvolveConfig): Promise<void>;
+  /** Loads the newest models of a run for `solve`. */
+  models(ref: ModelRef, scorer?: ModelRef): Promise<{ proposer: StepProposer; scorer?: StepScorer }>;
+  executor(config: EvolveConfig): StepExecutor;
+} {
+  const datasets = new Map<string, Problem[]>();
+  const loaded = new Map<string, TinyPolicy | TinyScorer>();
+  let executor: StepExecutor | undefined;
+  let backendReady: Promise<string> | undefined;
+  let bootstrap: BootstrapPolicy | undefined;
+  let remote: OpenAIPolicy | undefined;
+
+  const backend = () => (backendReady ??= initBackend(options.backend));
+
+  const dataset = async (file: string): Promise<Problem[]> => {
+    let d = datasets.get(file);
+    if (!d) {
+      d = await loadJsonl(file);
+      datasets.set(file, d);
+    }
+    return d;
+  };
+
+  const getExecutor = (config: EvolveConfig): StepExecutor =>
+    (executor ??= config.executor === "python" ? new PythonExecutor() : new SafeExecutor());
+
+  const policyOf = async (ref: ModelRef, config?: EvolveConfig): Promise<StepProposer> => {
+    if (ref.kind === "bootstrap") {
+      if (config?.model.policy === "openai" && config.model.policyUrl) {
+        return (remote ??= new OpenAIPolicy({ baseUrl: config.model.policyUrl, model: config.model.modelName ?? "default" }));
+      }
+      return (bootstrap ??= new BootstrapPolicy());
+    }
+    await backend();
+    const hit = loaded.get(ref.dir);
+    if (hit instanceof TinyPolicy && hit.version === ref.version) return hit;
+    const p = await loadPolicy(ref.dir);
+    p.version = ref.version;
+    loaded.set(ref.dir, p);
+    return p;
+  };
+
+  const scorerOf = async (ref: ModelRef | undefined): Promise<StepScorer | undefined> => {
+    if (!ref || ref.kind !== "checkpoint") return undefined;
+    await backend();
+    const hit = loaded.get(ref.dir);
+    if (hit instanceof TinyScorer && hit.version === ref.version) return hit;
+    const s = await loadScorer(ref.dir);
+    s.version = ref.version;
+    loaded.set(ref.dir, s);
+    return s;
+  };
+
+  /** Frees models of older rounds (keeps the ones named in `keep`). */
+  const release = (keep: readonly string[]) => {
+    for (const [dir, m] of loaded) {
+      if (!keep.includes(dir)) {
+        m.dispose();
+        loaded.delete(dir);
+      }
+    }
+  };
+
+  const services = {
+    async start(config: EvolveConfig): Promise<void> {
+      getExecutor(config);
+      if (config.model.policy === "tiny") await backend();
+    },
+
+    async trainProblems(config: EvolveConfig, round: number): Promise<Problem[]> {
+      const n = config.train.problemsPerRound;
+      if (config.train.dataset) {
+        const all = await dataset(config.train.dataset);
+        if (all.length === 0) return [];
+        return Array.from({ length: Math.min(n, all.length) }, (_, i) => all[((round - 1) * n + i) % all.length]!);
+      }
+      return generated(n, config.train.levels, deriveSeed(config.seed, "train-round", round), "train", `r${round}`);
+    },
+
+    async testProblems(config: EvolveConfig): Promise<Problem[]> {
+      if (config.test.dataset) return (await dataset(config.test.dataset)).slice(0, config.test.problems);
+      return generated(config.test.problems, config.test.levels, deriveSeed(config.seed, "test"), "test", "t");
+    },
+
+    async search(req: SearchRequest, onResult: (r: SearchOutcome) => Promise<void>, _ctx: ServiceContext) {
+      const keep = [req.policy, req.scorer].flatMap((r) => (r && r.kind === "checkpoint" ? [r.dir] : []));
+      release(keep);
+      const policy = new BatchingProposer(await policyOf(req.policy));
+      const inner = await scorerOf(req.scorer);
+      const scorer = inner ? new BatchingScorer(inner) : undefined;
+      const exec = executor ??= new SafeExecutor();
+      let chain = Promise.resolve();
+      await mapConcurrent(req.problems, req.concurrency, async (p) => {
+        const t0 = performance.now();
+        const result = await runMcts(
+          { id: p.id, problem: p.problem, answer: p.answer },
+          { proposer: policy, executor: exec, ...(scorer ? { scorer } : {}), answersEqual },
+          {
+            rollouts: req.knobs.rollouts,
+            k: req.knobs.k,
+            c: req.knobs.c,
+            maxDepth: req.knobs.maxDepth,
+            ppmSeed: scorer !== undefined,
+          },
+          requestSeed(req.seed, p.id),
+          { temperature: req.knobs.temperature, topP: req.knobs.topP, usePpm: scorer !== undefined, batch: 16 },
+        );
+        const tree = result.tree;
+        const st = stats(tree);
+        const all = trajectories(tree);
+        const sft: SftExample[] = sftPicks(tree, req.sftPerProblem).map((t) => ({
+          problemId: p.id,
+          problem: p.problem,
+          steps: t.steps,
+          answer: t.answer ?? "",
+          meanQ: t.meanQ,
+        }));
+        const pairs: PairExample[] = preferencePairs(tree, req.pairs)
+          .filter((x) => x.kind === "step" && x.chosen.length === 1 && x.rejected.length === 1)
+          .map((x) => ({
+            problemId: p.id,
+            problem: p.problem,
+            steps: x.prefix,
+            chosen: x.chosen[0]!,
+            rejected: x.rejected[0]!,
+            margin: x.chosenQ - x.rejectedQ,
+          }));
+        const answer = chooseAnswer(tree, "q");
+        const outcome: SearchOutcome = {
+          problemId: p.id,
+          solved: st.solved,
+          ...(answer !== undefined ? { answer } : {}),
+          rollouts: st.rolloutsDone,
+          tokens: result.tokens,
+          wallMs: Math.round(performance.now() - t0),
+          trajectories: { total: all.length, correct: all.filter((t) => t.correct).length },
+          sft,
+          pairs,
+          versions: { policy: policy.version, ...(scorer ? { scorer: scorer.version } : {}) },
+          tree,
+        };
+        // Results are handed over one at a time, in completion order.
+        chain = chain.then(() => onResult(outcome));
+        await chain;
+      });
+    },
+
+    async train(req: TrainRequest, ctx: ServiceContext): Promise<TrainOutcome> {
+      await backend();
+      release([]);
+      const c = req.config;
+      let policy: TinyPolicy;
+      if (req.init && req.init.kind === "checkpoint") policy = await loadPolicy(req.init.dir);
+      else {
+        const texts: string[] = [];
+        for (let r = 1; r <= c.rounds; r++) for (const p of await services.trainProblems(c, r)) texts.push(p.problem);
+        for (const p of await services.testProblems(c)) texts.push(p.problem);
+        const render = (s: Step) => `# ${s.text}\n${s.code}`;
+        for (const e of req.sft) for (const s of e.steps) texts.push(render(s));
+        for (const e of req.pairs) texts.push(render(e.chosen), render(e.rejected));
+        policy = TinyPolicy.create(PRESETS[c.model.size], Tokenizer.build(texts), req.seed);
+      }
+      const sftBar = ctx.progress.phase(`round ${req.round} SFT`, c.sft.epochs, "epochs");
+      let lastEpoch = -1;
+      const pres = await trainPolicy(policy, req.sft, {
+        epochs: c.sft.epochs,
+        batchSize: c.sft.batchSize,
+        lr: c.sft.lr,
+        seed: req.seed,
+        onProgress: (p) => {
+          if (p.epoch !== lastEpoch && p.step > 0) {
+            if (lastEpoch >= 0) sftBar.tick(1, `loss ${p.loss.toFixed(3)} ${Math.round(p.tokPerS)} tok/s`);
+            lastEpoch = p.epoch;
+          }
+        },
+      });
+      sftBar.done(`loss ${pres.losses.at(-1)?.toFixed(3) ?? "-"}`);
+      policy.version = `policy-r${req.round}`;
+      await saveCheckpoint(req.policyDir, policy, { round: req.round, data: { sft: req.sft.length } });
+      const ppm = TinyScorer.fromPolicy(policy, "ppm", req.seed);
+      const ppmBar = ctx.progress.phase(`round ${req.round} PPM`, c.ppm.epochs, "epochs");
+      let ppmEpoch = -1;
+      const sres = req.pairs.length === 0 ? { losses: [], tokens: 0 } : await trainScorer(ppm, req.pairs, {
+        epochs: c.ppm.epochs,
+        batchSize: c.ppm.batchSize,
+        lr: c.ppm.lr,
+        seed: req.seed,
+        onProgress: (p) => {
+          if (p.epoch !== ppmEpoch && p.step > 0) {
+            if (ppmEpoch >= 0) ppmBar.tick(1, `loss ${p.loss.toFixed(3)}`);
+            ppmEpoch = p.epoch;
+          }
+        },
+      });
+      ppmBar.done(`loss ${sres.losses.at(-1)?.toFixed(3) ?? "-"}`);
+      ppm.version = `ppm-r${req.round}`;
+      await saveCheckpoint(req.ppmDir, ppm, { round: req.round, data: { pairs: req.pairs.length } });
+      policy.dispose();
+      ppm.dispose();
+      return {
+        losses: { policy: pres.losses, ppm: sres.losses },
+        versions: { policy: `policy-r${req.round}`, scorer: `ppm-r${req.round}` },
+        tokens: pres.tokens + sres.tokens,
+      };
+    },
+
+    async evaluate(req: EvalRequest, ctx: ServiceContext): Promise<EvalOutcome> {
+      const policy = new BatchingProposer(await policyOf(req.policy));
+      const inner = await scorerOf(req.scorer);
+      const scorer = inner ? new BatchingScorer(inner) : undefined;
+      const exec = executor ??= new SafeExecutor();
+      const answers = new Map<string, string | undefined>();
+      let samples = 0;
+      let tokens = 0;
+      const bar = ctx.progress.phase(`round ${req.round} eval ${req.strategy}`, req.problems.length, "problems");
+      await mapConcurrent(req.problems, 16, async (p) => {
+        const problem = { id: p.id, problem: p.problem };
+        const seed = requestSeed(req.seed, p.id);
+        const deps = { proposer: policy, executor: exec, ...(scorer ? { scorer } : {}), answersEqual };
+        const maxDepth = 8;
+        let r: { answer?: string; samples: number; tokens: number };
+        switch (req.strategy) {
+          case "greedy":
+            r = await greedy(problem, deps, { maxDepth, seed });
+            break;
+          case "bon-vote":
+          case "bon-ppm":
+            r = await bestOfN(problem, req.strategy === "bon-vote" ? { proposer: policy, executor: exec } : deps, {
+              n: req.samples,
+              maxSamples: req.samples,
+              choose: req.strategy === "bon-vote" ? "vote" : "scorer",
+              temperature: req.temperature,
+              maxDepth,
+              seed,
+            });
+            break;
+          case "mcts":
+            r = await runMcts(problem, deps, { rollouts: req.samples, k: req.k, maxDepth, ppmSeed: scorer !== undefined }, seed, {
+              temperature: req.temperature,
+              maxSamples: req.samples,
+              choose: "q",
+              usePpm: scorer !== undefined,
+              batch: 8,
+            });
+            break;
+        }
+        answers.set(p.id, r.answer);
+        samples += r.samples;
+        tokens += r.tokens;
+        bar.tick(1);
+      });
+      bar.done();
+      return {
+        answers,
+        samples: req.problems.length === 0 ? 0 : samples / req.problems.length,
+        tokens,
+        versions: { policy: policy.version, ...(scorer ? { scorer: scorer.version } : {}) },
+      };
+    },
+
+    answersEqual,
+
+    async close() {
+      release([]);
+      await executor?.close?.();
+    },
+
+    async models(ref: ModelRef, s?: ModelRef) {
+      const proposer = await policyOf(ref);
+      const scorer = await scorerOf(s);
+      return scorer ? { proposer, scorer } : { proposer };
+    },
+
+    executor: getExecutor,
+  };
+  return services;
+}
