@@ -8,10 +8,10 @@ import { ReplyCache } from "../../actors/replyCache.ts";
 import type { ExpandReply } from "../../actors/wire.ts";
 import { call, checkExpandReply, encode, subjects } from "../../actors/wire.ts";
 import { ScriptedPolicy } from "./scripted.ts";
-import { TestBus } from "./testBus.ts";
+import { InProcessBus } from "../../protocols/inProcessBus.ts";
 
 function setup(maxBatch = 64) {
-  const bus = new TestBus();
+  const bus = new InProcessBus();
   const policy = new ScriptedPolicy();
   const handle = startExpander({
     bus,

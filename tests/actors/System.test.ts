@@ -7,14 +7,9 @@ import type { ProblemResult } from "../../actors/searchService.ts";
 import { startSystem } from "../../actors/system.ts";
 import { call, checkAny, subjects } from "../../actors/wire.ts";
 import { ConstantScorer, exactGrade, ScriptedPolicy } from "./scripted.ts";
-import { TestBus } from "./testBus.ts";
+import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts";
 
-const blobs = {
-  put: () => Promise.resolve(),
-  get: () => Promise.resolve(undefined),
-  list: () => Promise.resolve([]),
-  delete: () => Promise.resolve(),
-};
+const blobs = new InMemoryBlobStore();
 
 const problems: Problem[] = Array.from({ length: 6 }, (_, i) => ({
   id: `p${i}`,
@@ -25,7 +20,7 @@ const problems: Problem[] = Array.from({ length: 6 }, (_, i) => ({
 }));
 
 function system(crashRate = 0, seed = 7) {
-  const bus = new TestBus();
+  const bus = new InProcessBus();
   const crash = createCrashInjector({ seed, rates: { expander: crashRate } });
   const sys = startSystem({
     bus,
@@ -93,7 +88,7 @@ describe("startSystem", () => {
   });
 
   it("the supervisor gives up after its limit with an error naming the actor and its last failure", async () => {
-    const bus = new TestBus();
+    const bus = new InProcessBus();
     const sys = startSystem({
       bus,
       blobs,
