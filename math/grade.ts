@@ -326,7 +326,7 @@ function scalarEqual(a: string, b: string): boolean {
   const vb = evalReal(tb);
   if (va === undefined || vb === undefined) return false;
   // A written decimal is an approximation: grade it with the decimal tolerance.
-  const tol = /\d\.\d/.test(ta + tb) ? 1e-4 : 1e-9;
+  const tol = /\d\.\d/.test(a + b) ? 1e-4 : 1e-9;
   return Math.abs(va - vb) <= tol * Math.max(1, Math.abs(va), Math.abs(vb));
 }
 
