@@ -95,6 +95,8 @@ export const ExpandReply = Schema.Struct({
   candidates: Schema.Array(CandidateSchema),
   policyVersion: Schema.String,
   tokens: Count.annotate({ description: "Tokens generated for this request" }),
+  worker: Schema.optionalKey(Schema.String.annotate({ description: "The answering worker's actor name" })),
+  batchSize: Schema.optionalKey(Count.annotate({ description: "Requests folded into the batch that served this one" })),
 }).annotate({ title: "ExpandReply", description: "Candidate next steps, executed" });
 /** An expansion reply. */
 export type ExpandReply = typeof ExpandReply.Type;
@@ -132,6 +134,7 @@ export const ScoreReply = Schema.Struct({
   scores: Schema.Array(Schema.Finite.check(Schema.isBetween({ minimum: -1, maximum: 1 }))),
   grades: Schema.optionalKey(Schema.Array(Schema.Boolean)),
   scorerVersion: Schema.String,
+  worker: Schema.optionalKey(Schema.String.annotate({ description: "The answering worker's actor name" })),
 }).annotate({ title: "ScoreReply", description: "Step values in [-1, 1] and grades" });
 /** A scoring reply. */
 export type ScoreReply = typeof ScoreReply.Type;
