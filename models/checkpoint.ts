@@ -182,7 +182,7 @@ function build(config: CheckpointConfig, arrays: Map<string, { shape: number[]; 
     }
   }
   const params: Params = new Map();
-  for (const [name, a] of arrays) params.set(name, tf.variable(tf.tensor(a.data, a.shape), true));
+  for (const [name, a] of arrays) params.set(name, tf.tidy(() => tf.variable(tf.tensor(a.data, a.shape), true)));
   try {
     if (config.kind === "policy") return new TinyPolicy(s, tokenizer, params, config.version);
     if (!SCORER_KINDS.includes(config.kind)) throw new Error(`unknown kind ${JSON.stringify(config.kind)}`);

@@ -60,7 +60,7 @@ export class TinyScorer implements StepScorer {
   /** A scorer whose trunk is a copy of the policy's weights (as rStar initialises the PPM). */
   static fromPolicy(policy: TinyPolicy, kind: ScorerKind, seed = 0): TinyScorer {
     const params: Params = new Map();
-    for (const [name, v] of policy.params) params.set(name, tf.variable(v.clone() as tf.Tensor, true));
+    for (const [name, v] of policy.params) params.set(name, tf.tidy(() => tf.variable(v.clone() as tf.Tensor, true)));
     addHead(params, policy.config.dModel, Prng.fromSeed(seed).fork(`scorer-head-${kind}`));
     return new TinyScorer(kind, policy.config, policy.tokenizer, params, `${kind}-from-${policy.version}`);
   }
@@ -101,8 +101,8 @@ export class TinyScorer implements StepScorer {
 function addHead(params: Params, d: number, prng: Prng): void {
   const w = new Float32Array(d);
   for (let i = 0; i < d; i++) w[i] = prng.normal() * 0.02;
-  params.set("head.w", tf.variable(tf.tensor2d(w, [d, 1]), true, "head.w"));
-  params.set("head.b", tf.variable(tf.zeros([1]), true, "head.b"));
+  params.set("head.w", tf.tidy(() => tf.variable(tf.tensor2d(w, [d, 1]), true)));
+  params.set("head.b", tf.tidy(() => tf.variable(tf.zeros([1]), true)));
 }
 
 /** Right-padded id matrix [b, t] and the index of each row's last token. */

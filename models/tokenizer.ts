@@ -13,6 +13,7 @@
  * rendered as `# text\ncode` (math/contracts.ts `renderStep`).
  */
 import { renderStep, type Step } from "../math/contracts.ts";
+import { FAMILIES, generateProblems, MAX_LEVEL, MIN_LEVEL } from "../math/generator.ts";
 
 /** Special tokens, in vocabulary order (ids 0..). */
 export const SPECIALS = ["<pad>", "<bos>", "<sep>", "<step>", "<eos>", "<unk>"] as const;
@@ -146,6 +147,25 @@ export class Tokenizer {
       .map(([t]) => t)
       .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     return new Tokenizer([...fixed, ...words], slots);
+  }
+
+  /**
+   * The project's default tokenizer: built from `perCell` generated problems (statements and
+   * reference steps) of every family × level × split. Deterministic: same arguments, same vocab.
+   */
+  static forDomain(opts: { perCell?: number; seed?: number; slots?: number; extra?: Iterable<string> } = {}): Tokenizer {
+    const texts: string[] = [...(opts.extra ?? [])];
+    for (const family of FAMILIES) {
+      for (let level = MIN_LEVEL; level <= MAX_LEVEL; level++) {
+        for (const split of ["train", "test"] as const) {
+          const count = opts.perCell ?? 40;
+          for (const p of generateProblems({ count, seed: opts.seed ?? 0, family, level, split })) {
+            texts.push(p.problem, ...(p.solution ?? []).map(renderStep));
+          }
+        }
+      }
+    }
+    return Tokenizer.build(texts, opts.slots === undefined ? {} : { slots: opts.slots });
   }
 
   /** Restores a tokenizer saved by `toJSON`; throws a TypeError naming what is wrong. */

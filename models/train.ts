@@ -100,15 +100,18 @@ export function lrAt(step: number, total: number, peak: number): number {
 class Adam {
   private readonly m = new Map<string, tf.Variable>();
   private readonly v = new Map<string, tf.Variable>();
+  private readonly byVarName = new Map<string, string>();
   private t = 0;
   constructor(private readonly params: Params, private readonly decay: number) {
     for (const [k, p] of params) {
-      this.m.set(k, tf.variable(tf.zerosLike(p), false));
-      this.v.set(k, tf.variable(tf.zerosLike(p), false));
+      this.byVarName.set(p.name, k);
+      // Variables share the initial tensor's storage; tidy frees the temporary handle.
+      this.m.set(k, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      this.v.set(k, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
     }
   }
 
-  /** Applies clipped gradients in place. */
+  /** Applies clipped gradients (keyed by TF variable name, as `tf.variableGrads` gives them) in place. */
   apply(grads: tf.NamedTensorMap, lr: number, clip: number): void {
     this.t++;
     const b1 = 0.9;
@@ -120,9 +123,11 @@ class Adam {
       const sq = names.map((k) => tf.sum(tf.square(grads[k]!)));
       const norm = tf.sqrt(tf.addN(sq));
       const scale = tf.div(clip, tf.maximum(norm, clip));
-      for (const k of names) {
+      for (const name of names) {
+        const k = this.byVarName.get(name);
+        if (k === undefined) throw new Error(`Gradient for unknown variable ${name}`);
         const p = this.params.get(k)!;
-        const g = tf.mul(grads[k]!, scale);
+        const g = tf.mul(grads[name]!, scale);
         const m = this.m.get(k)!;
         const v = this.v.get(k)!;
         m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));

@@ -81,7 +81,7 @@ export function initParams(c: PolicyConfig, vocabSize: number, prng: Prng): Para
   const p: Params = new Map();
   const d = c.dModel;
   const add = (name: string, t: tf.Tensor) => {
-    p.set(name, tf.variable(t, true, name));
+    p.set(name, tf.variable(t, true));
     t.dispose();
   };
   const resStd = 0.02 / Math.sqrt(2 * c.nLayers);

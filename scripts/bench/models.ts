@@ -1,0 +1,125 @@
+/**
+ * Model benchmarks: the backend's matmul peak, policy training throughput and model FLOP
+ * utilisation (MFU), batched generation throughput at batch 1/16/64, and PPM scoring rate.
+ *
+ * Workload: synthetic word problems shaped like the generator's (a ~40-token problem, 3–4 steps,
+ * ~130-token sequences) on the `quick` preset. FLOPs are counted as 6 × params × real tokens plus
+ * attention (models/transformer.ts `trainFlops`); padding is not counted as useful work.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Step } from "../../math/contracts.ts";
+import { renderStep } from "../../math/contracts.ts";
+import { Prng } from "../../math/prng.ts";
+import { initBackend } from "../../models/backend.ts";
+import { TinyPolicy } from "../../models/policy.ts";
+import { TinyScorer } from "../../models/ppm.ts";
+import { Tokenizer } from "../../models/tokenizer.ts";
+import { countParams, PRESETS, trainFlops } from "../../models/transformer.ts";
+import { trainPolicy } from "../../models/train.ts";
+import type { BenchFigure, BenchOptions } from "./index.ts";
+
+const NAMES = ["Ava", "Ben", "Cleo", "Dan", "Eli", "Fay"];
+const ITEMS = ["apples", "pencils", "stickers", "marbles", "books", "coins"];
+
+/** A synthetic multi-step word problem with its reference steps (bench workload only). */
+export function syntheticExample(rng: Prng): { problem: string; steps: Step[] } {
+  const who = rng.pick(NAMES);
+  const what = rng.pick(ITEMS);
+  const a = rng.range(2, 300);
+  const b = rng.range(2, 99);
+  const c = rng.range(2, 9);
+  const problem = `${who} has ${a} ${what}. ${who} buys ${b} more ${what} and then gives away ` +
+    `a group of ${c} ${what} to each of ${c} friends. How many ${what} does ${who} have left?`;
+  const steps: Step[] = [
+    { text: `${what} at the start`, code: `start = ${a}` },
+    { text: `${what} after buying`, code: `after = start + ${b}` },
+    { text: `${what} given away`, code: `given = ${c} * ${c}` },
+    { text: "what is left", code: "left = after - given\nprint(left)" },
+  ];
+  return { problem, steps };
+}
+
+function time(f: () => void): number {
+  const t0 = performance.now();
+  f();
+  return (performance.now() - t0) / 1000;
+}
+
+/** Peak GFLOP/s of the backend on a large square matmul. */
+export function matmulGflops(n: number, reps: number): number {
+  const a = tf.randomNormal([n, n], 0, 1, "float32", 1);
+  const b = tf.randomNormal([n, n], 0, 1, "float32", 2);
+  const run = () => {
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    c.dispose();
+  };
+  run();
+  let best = Infinity;
+  for (let i = 0; i < reps; i++) best = Math.min(best, time(run));
+  tf.dispose([a, b]);
+  return (2 * n * n * n) / best / 1e9;
+}
+
+/** Runs the model benchmarks. */
+export async function benchModels(opts: BenchOptions): Promise<BenchFigure[]> {
+  const backend = await initBackend();
+  const figures: BenchFigure[] = [];
+  const peak = matmulGflops(1024, opts.quick ? 3 : 6);
+  figures.push({ name: "backend.matmul_gflops", value: peak, unit: "GFLOP/s", detail: { backend, n: 1024 } });
+
+  const rng = Prng.fromSeed(7);
+  const examples = Array.from({ length: opts.quick ? 256 : 1024 }, () => syntheticExample(rng));
+  const tok = Tokenizer.build(examples.flatMap((e) => [e.problem, ...e.steps.map(renderStep)]));
+  const config = PRESETS.quick;
+  const policy = TinyPolicy.create(config, tok, 1);
+  try {
+    const nParams = countParams(policy.params) - config.maxLen * config.dModel;
+    // Warm-up (kernel compilation, allocator), then the measured run.
+    await trainPolicy(policy, examples.slice(0, 64), { epochs: 1, batchSize: 32, lr: 1e-3, seed: 1 });
+    let flops = 0;
+    const lens = examples.map((e) => tok.encodeExample(e.problem, e.steps).ids.length);
+    const meanLen = lens.reduce((a, b) => a + b, 0) / lens.length;
+    const res = await trainPolicy(policy, examples, { epochs: 1, batchSize: 32, lr: 1e-3, seed: 2 });
+    flops = trainFlops(config, nParams, res.tokens, meanLen);
+    const tokS = res.tokens / res.seconds;
+    figures.push({ name: "policy.train_tok_s", value: tokS, unit: "tok/s", detail: { preset: "quick", params: nParams, meanLen } });
+    figures.push({ name: "policy.train_mfu", value: flops / res.seconds / 1e9 / peak, unit: "ratio", detail: { gflops: flops / res.seconds / 1e9 } });
+
+    for (const b of [1, 16, 64]) {
+      const reqs = examples.slice(0, b).map((e, i) => ({
+        problem: e.problem,
+        steps: e.steps.slice(0, 1),
+        k: 1,
+        temperature: 1,
+        topP: 1,
+        seed: i,
+      }));
+      policy.proposeSync(reqs.slice(0, 1));
+      let tokens = 0;
+      const reps = opts.quick ? (b === 1 ? 3 : 1) : (b === 1 ? 6 : 2);
+      const secs = time(() => {
+        for (let r = 0; r < reps; r++) {
+          for (const cands of policy.proposeSync(reqs)) for (const c of cands) tokens += c.tokens;
+        }
+      });
+      figures.push({ name: `policy.gen_tok_s.b${b}`, value: tokens / secs, unit: "tok/s" });
+    }
+
+    const scorer = TinyScorer.fromPolicy(policy, "ppm");
+    try {
+      const items = examples.slice(0, 64).map((e) => ({ problem: e.problem, steps: e.steps.slice(0, 2), candidate: e.steps[2]! }));
+      scorer.scoreSync(items);
+      const reps = opts.quick ? 2 : 5;
+      const secs = time(() => {
+        for (let r = 0; r < reps; r++) scorer.scoreSync(items);
+      });
+      figures.push({ name: "ppm.score_per_s.b64", value: (64 * reps) / secs, unit: "items/s" });
+    } finally {
+      scorer.dispose();
+    }
+  } finally {
+    policy.dispose();
+  }
+  return figures;
+}
