@@ -68,6 +68,10 @@ export interface WorkerInfo {
   readonly id: string;
   readonly role: string;
   readonly version?: string;
+  readonly host?: string;
+  readonly pid?: number;
+  /** Requests in flight or queued. */
+  readonly load?: number;
   readonly lastSeen: number;
 }
 

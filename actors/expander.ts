@@ -14,8 +14,11 @@ import type { ExpanderInput, ExpandOutcome } from "./expanderMachine.ts";
 import { expanderMachine } from "./expanderMachine.ts";
 import type { Logger } from "./log.ts";
 import { ReplyCache } from "./replyCache.ts";
-import type { ExpandReply, ExpandRequest } from "./wire.ts";
-import { checkExpandRequest, checkModelAnnouncement, decode, isBad, serve, subjects } from "./wire.ts";
+import { listen, ProtocolError, serve } from "../protocols/codec.ts";
+import type { Candidate as WireCandidate } from "../protocols/messages.ts";
+import { ExpandReply, ExpandRequest, ModelPublished, PROTOCOL_VERSION } from "../protocols/messages.ts";
+import { QueueGroups, runSubjects } from "../protocols/subjects.ts";
+import type { Candidate } from "../search/types.ts";
 
 /** What an Expander needs. */
 export interface ExpanderOptions {
@@ -101,7 +104,7 @@ export function startExpanderCore(
 
 /** Starts an Expander on the bus. */
 export function startExpander(options: ExpanderOptions): Promise<ExpanderHandle> {
-  const s = subjects(options.run);
+  const s = runSubjects(options.run);
   const log = options.log.child({ actor: "expander", run: options.run, worker: options.id });
   let lastBeat = options.clock.now();
   const core = startExpanderCore({
@@ -119,20 +122,27 @@ export function startExpander(options: ExpanderOptions): Promise<ExpanderHandle>
   const submit = (req: ExpandRequest): Promise<ExpandOutcome> =>
     core.submit({ problem: req.problem, steps: req.steps, k: req.k, temperature: req.temperature, topP: req.topP, seed: req.seed });
 
-  const expandSub = serve(bus(options), s.expand, checkExpandRequest, (req) =>
-    options.cache.getOrCreate(req.id, async () => {
-      const out = await submit(req);
-      return { id: req.id, candidates: out.candidates, policyVersion: out.policyVersion, batchSize: out.batchSize, worker: options.id };
-    }), {
-    queue: "expanders",
-    deadLetter: s.deadLetter,
-    onError: (err) => log.warn(`Expand request failed: ${err instanceof Error ? err.message : String(err)}`),
-  });
-  const modelSub = options.bus.subscribe(s.model, (msg) => {
-    const ann = decode(msg.data, checkModelAnnouncement);
-    if (isBad(ann)) return log.warn(`Ignored model announcement: ${ann.message}`);
-    if (ann.role === "policy") core.announce(ann.version);
-  });
+  const expandSub = serve(options.bus, s.expand, ExpandRequest, async (req) => {
+    try {
+      return await options.cache.getOrCreate(req.id, async () => {
+        const out = await submit(req);
+        const reply: ExpandReply = {
+          v: PROTOCOL_VERSION,
+          id: req.id,
+          candidates: out.candidates.map(toWire),
+          policyVersion: out.policyVersion,
+          tokens: out.tokens,
+        };
+        return reply;
+      });
+    } catch (err) {
+      // The machine crashed or is stopping: the caller should retry (elsewhere or after the restart).
+      return new ProtocolError({ code: "Unavailable", message: `Retry the request: the expander failed: ${describe(err)}` });
+    }
+  }, { queue: QueueGroups.expander, replySchema: ExpandReply, log: (e) => log.warn(String(e.msg ?? "codec"), e) });
+  const modelSub = listen(options.bus, s.model, ModelPublished, (ann) => {
+    if (ann.name === "policy") core.announce(ann.version);
+  }, { log: (e) => log.warn(String(e.msg ?? "codec"), e) });
   let cleaned = false;
   function cleanup() {
     if (cleaned) return;
@@ -153,6 +163,19 @@ export function startExpander(options: ExpanderOptions): Promise<ExpanderHandle>
   });
 }
 
-function bus(options: ExpanderOptions): Bus {
-  return options.bus;
+
+/** A search candidate in its wire shape. */
+export function toWire(c: Candidate): WireCandidate {
+  return {
+    step: { text: c.step.text, code: c.step.code },
+    stdout: c.stdout,
+    ...(c.error === undefined ? {} : { error: { kind: c.error.kind, message: c.error.message, line: c.error.line } }),
+    terminal: c.terminal,
+    ...(c.answer === undefined ? {} : { answer: c.answer }),
+    logprob: Number.isFinite(c.logprob) ? c.logprob : -1e9,
+  };
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

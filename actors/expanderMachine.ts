@@ -9,26 +9,15 @@
 import { assign, fromPromise, setup } from "xstate";
 import type { ProposeRequest, ProposedStep, StepExecutor, StepProposer } from "../math/contracts.ts";
 import { toCandidate } from "../search/strategies.ts";
+import type { Candidate } from "../search/types.ts";
 import type { CrashInjector } from "./crashInjector.ts";
-
-/** A candidate step after its code ran. */
-export interface ExpandedCandidate {
-  readonly text: string;
-  readonly code: string;
-  /** What the step printed. */
-  readonly stdout: string;
-  readonly error?: { readonly kind: string; readonly message: string; readonly line: number };
-  /** Printed an answer or failed: no children follow it. */
-  readonly terminal: boolean;
-  /** Last printed line of a terminal step that ran. */
-  readonly answer?: string;
-  readonly logprob: number;
-  readonly tokens: number;
-}
 
 /** The result of one job. */
 export interface ExpandOutcome {
-  readonly candidates: ExpandedCandidate[];
+  /** Candidates after their code ran (search's `toCandidate`). */
+  readonly candidates: Candidate[];
+  /** Tokens generated for this job. */
+  readonly tokens: number;
   /** Version of the policy that proposed them. */
   readonly policyVersion: string;
   /** Size of the batch the job ran in. */
@@ -78,29 +67,19 @@ export async function expandBatch(
   policy: StepProposer,
   executor: StepExecutor,
   requests: readonly ProposeRequest[],
-): Promise<ExpandedCandidate[][]> {
+): Promise<{ candidates: Candidate[]; tokens: number }[]> {
   const proposals = await policy.propose(requests);
   if (proposals.length !== requests.length) {
     throw new Error(`Policy ${policy.name} returned ${proposals.length} proposal lists for ${requests.length} requests`);
   }
-  return await Promise.all(
-    proposals.map((steps, i) => Promise.all(steps.map((s) => runCandidate(executor, requests[i]!, s)))),
-  );
-}
-
-async function runCandidate(executor: StepExecutor, request: ProposeRequest, step: ProposedStep): Promise<ExpandedCandidate> {
-  const result = await executor.runStep(request.steps, { text: step.text, code: step.code });
-  const c = toCandidate(step, result);
-  return {
-    text: step.text,
-    code: step.code,
-    stdout: c.stdout,
-    ...(c.error === undefined ? {} : { error: { kind: c.error.kind, message: c.error.message, line: c.error.line } }),
-    terminal: c.terminal,
-    ...(c.answer === undefined ? {} : { answer: c.answer }),
-    logprob: step.logprob,
-    tokens: step.tokens,
-  };
+  return await Promise.all(proposals.map(async (steps, i) => {
+    const prefix = requests[i]!.steps;
+    const candidates = await Promise.all(steps.map(async (step: ProposedStep) => {
+      const result = await executor.runStep(prefix, { text: step.text, code: step.code });
+      return toCandidate(step, result);
+    }));
+    return { candidates, tokens: steps.reduce((n, s) => n + s.tokens, 0) };
+  }));
 }
 
 /** The Expander machine. */
@@ -116,7 +95,7 @@ export const expanderMachine = setup({
       ctx.crash.maybeCrash(ctx.name);
       const policy = ctx.policy;
       const results = await expandBatch(policy, ctx.executor, jobs.map((j) => j.request));
-      return results.map((candidates) => ({ candidates, policyVersion: policy.version, batchSize: jobs.length }));
+      return results.map((r) => ({ ...r, policyVersion: policy.version, batchSize: jobs.length }));
     }),
     loadModel: fromPromise<StepProposer, { ctx: ExpanderContext; version: string }>(({ input }) =>
       input.ctx.loadPolicy(input.version)

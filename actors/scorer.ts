@@ -10,8 +10,9 @@ import type { Clock } from "./clock.ts";
 import type { CrashInjector } from "./crashInjector.ts";
 import type { ExpanderHandle } from "./expander.ts";
 import type { Logger } from "./log.ts";
-import type { ScoreReply } from "./wire.ts";
-import { checkModelAnnouncement, checkScoreRequest, decode, isBad, serve, subjects } from "./wire.ts";
+import { listen, ProtocolError, serve } from "../protocols/codec.ts";
+import { ModelPublished, PROTOCOL_VERSION, ScoreReply, ScoreRequest } from "../protocols/messages.ts";
+import { QueueGroups, runSubjects } from "../protocols/subjects.ts";
 
 /** Grades an answer against a reference (math's `answersEqual`). */
 export type Grader = (answer: string, reference: string) => boolean;
@@ -32,38 +33,39 @@ export interface ScorerOptions {
 
 /** Starts a Scorer on the bus; the handle's `policyVersion` reports the scorer version. */
 export function startScorer(options: ScorerOptions): Promise<ExpanderHandle> {
-  const s = subjects(options.run);
+  const s = runSubjects(options.run);
   const log = options.log.child({ actor: "scorer", run: options.run, worker: options.id });
   let scorer = options.scorer;
   let resolveExit!: (exit: ChildExit) => void;
   const exited = new Promise<ChildExit>((r) => (resolveExit = r));
   let lastBeat = options.clock.now();
-  const sub = serve(bus(options), s.score, checkScoreRequest, async (req): Promise<ScoreReply> => {
+  const codecLog = (e: Record<string, unknown>) => log.warn(String(e.msg ?? "codec"), e);
+  const sub = serve(options.bus, s.score, ScoreRequest, async (req): Promise<ScoreReply | ProtocolError> => {
     lastBeat = options.clock.now();
     try {
       options.crash.maybeCrash("scorer");
     } catch (err) {
       stopNow({ error: err });
-      throw err;
+      return new ProtocolError({ code: "Unavailable", message: `Retry the request: ${(err as Error).message}` });
     }
     const current = scorer;
-    if (req.items.length > 0 && current === undefined) throw new Error("No scorer model is loaded");
-    const values = req.items.length > 0 && current !== undefined
-      ? await current.score(req.items.map((i) => ({ problem: req.problem, steps: i.steps, candidate: i.candidate })))
-      : [];
-    const grades = req.grades.map((g) => options.grade(g.answer, g.reference));
-    return { id: req.id, values, grades, scorerVersion: current?.version ?? "none", worker: options.id };
-  }, { queue: "scorers", deadLetter: s.deadLetter });
-  const modelSub = options.bus.subscribe(s.model, async (msg) => {
-    const ann = decode(msg.data, checkModelAnnouncement);
-    if (isBad(ann) || ann.role !== "scorer" || ann.version === scorer?.version) return;
+    if (req.items.length > 0 && current === undefined) {
+      return new ProtocolError({ code: "Unavailable", message: "Retry later: no scorer model is loaded" });
+    }
+    const raw = req.items.length > 0 && current !== undefined ? await current.score(req.items) : [];
+    const scores = raw.map((x) => Math.max(-1, Math.min(1, Number.isFinite(x) ? x : 0)));
+    const grades = (req.grade ?? []).map((g) => options.grade(g.answer, g.reference));
+    return { v: PROTOCOL_VERSION, id: req.id, scores, grades, scorerVersion: current?.version ?? "none" };
+  }, { queue: QueueGroups.scorer, replySchema: ScoreReply, log: codecLog });
+  const modelSub = listen(options.bus, s.model, ModelPublished, async (ann) => {
+    if (ann.name === "policy" || ann.version === scorer?.version) return;
     try {
       scorer = await options.loadScorer(ann.version);
       log.info("Scorer swapped model", { version: ann.version });
     } catch (err) {
       log.warn(`Cannot load scorer version ${ann.version}: ${err instanceof Error ? err.message : String(err)}`);
     }
-  });
+  }, { log: codecLog });
   let done = false;
   function stopNow(exit: ChildExit) {
     if (done) return;
@@ -81,8 +83,4 @@ export function startScorer(options: ScorerOptions): Promise<ExpanderHandle> {
       stopNow({});
     },
   });
-}
-
-function bus(options: ScorerOptions): Bus {
-  return options.bus;
 }

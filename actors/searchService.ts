@@ -15,8 +15,19 @@ import type { Clock } from "./clock.ts";
 import { sleep, systemClock } from "./clock.ts";
 import type { ControlState, Knobs } from "./controlState.ts";
 import type { Logger } from "./log.ts";
-import type { CallError, ExpandReply, ExpandRequest, ScoreReply, ScoreRequest } from "./wire.ts";
-import { call, checkExpandReply, checkScoreReply, encode, subjects } from "./wire.ts";
+import { Result } from "effect";
+import type { CallError, MessageSchema } from "../protocols/codec.ts";
+import { call, publish } from "../protocols/codec.ts";
+import {
+  ExpandReply,
+  ExpandRequest,
+  NodeExpandedEvent,
+  ProblemSolvedEvent,
+  PROTOCOL_VERSION,
+  ScoreReply,
+  ScoreRequest,
+} from "../protocols/messages.ts";
+import { runSubjects } from "../protocols/subjects.ts";
 
 /** One batch of problems to search in a round. */
 export interface SearchBatch {
@@ -114,7 +125,7 @@ function effectiveConfig(batch: SearchBatch, knobs: Knobs): Partial<SearchConfig
 /** Builds the search service (the Searcher actor's bus side). */
 export function createSearchService(options: SearchServiceOptions): SearchService {
   const clock = options.clock ?? systemClock;
-  const s = subjects(options.run);
+  const s = runSubjects(options.run);
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
   const maxAttempts = options.maxAttempts ?? 10;
   const trialsPerTree = options.trialsPerTree ?? 4;
@@ -132,22 +143,25 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
     while (isPaused()) await new Promise<void>((r) => waiters.push(r));
   };
 
-  /** Sends a request until it gets a decodable reply, with backoff; the id stays the same. */
-  async function withRetry<Rep>(
+  /**
+   * Sends a request until it gets a reply, with capped exponential backoff and jitter (Effect
+   * Schedule, seeded); the id stays the same so responders answer repeats from cache. A refused
+   * request (BadRequest, VersionMismatch, TooLarge) fails at once.
+   */
+  async function withRetry<A extends { readonly id: string }, R>(
     subject: string,
-    request: { readonly id: string },
-    check: Parameters<typeof call<Rep>>[3],
+    requestSchema: MessageSchema<A>,
+    replySchema: MessageSchema<R>,
+    request: A,
     seed: number,
     problemId: string,
-  ): Promise<Rep> {
+  ): Promise<R> {
     const backoff = createBackoff({ baseMs: 20, maxMs: 2000, maxAttempts, seed });
     for (;;) {
-      const rep = await call<Rep>(options.bus, subject, request, check, timeoutMs);
-      const err = rep as CallError;
-      if (err._tag !== "BusFailure" && err._tag !== "ErrorReply" && err._tag !== "BadMessage") return rep as Rep;
-      if (err._tag === "ErrorReply" && err.code === "BadRequest") {
-        throw new SearchFailed(problemId, `request refused: ${err.message}`);
-      }
+      const rep = await call(options.bus, subject, requestSchema, replySchema, request, { timeoutMs });
+      if (Result.isSuccess(rep)) return rep.success;
+      const err: CallError = rep.failure;
+      if (!retryable(err)) throw new SearchFailed(problemId, `request refused: ${err.message}`);
       const delay = backoff.next();
       if (delay === undefined) {
         throw new SearchFailed(problemId, `gave up after ${maxAttempts} retries on ${subject}: ${err.message}`);
@@ -179,7 +193,9 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
       const replies = await Promise.all(step.asks.map((a) => {
         counters.expandRequests++;
         const req: ExpandRequest = {
+          v: PROTOCOL_VERSION,
           id: `${options.run}:${batch.round}:${problem.id}:${a.trialId}`,
+          run: options.run,
           problem: problem.problem,
           steps: a.steps,
           k: tree.config.k,
@@ -187,23 +203,23 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
           topP: 1,
           seed: requestSeed(seed, a.trialId),
         };
-        return withRetry<ExpandReply>(s.expand, req, checkExpandReply, requestSeed(seed, "retry", a.trialId), problem.id);
+        return withRetry(s.expand, ExpandRequest, ExpandReply, req, requestSeed(seed, "retry", a.trialId), problem.id);
       }));
       // Grades (train) and PPM values, in one score request for this wave of expansions.
-      const items: ScoreRequest["items"] = [];
-      const grades: ScoreRequest["grades"] = [];
+      const items: ScoreRequest["items"][number][] = [];
+      const grades: { answer: string; reference: string }[] = [];
       replies.forEach((rep, i) => {
         for (const c of rep.candidates) {
-          if (batch.usePpm && c.error === undefined) items.push({ steps: step.asks[i]!.steps, candidate: { text: c.text, code: c.code } });
+          if (batch.usePpm && c.error === undefined) items.push({ problem: problem.problem, steps: step.asks[i]!.steps, candidate: c.step });
           if (train && c.terminal && c.answer !== undefined) grades.push({ answer: c.answer, reference: problem.answer });
         }
       });
       let scored: ScoreReply | undefined;
       if (items.length > 0 || grades.length > 0) {
         counters.scoreRequests++;
-        const req: ScoreRequest = { id: `${options.run}:${batch.round}:${problem.id}:score:${wave}`, problem: problem.problem, items, grades };
-        scored = await withRetry<ScoreReply>(s.score, req, checkScoreReply, requestSeed(seed, "score", wave), problem.id);
-        if (scored.values.length !== items.length || scored.grades.length !== grades.length) {
+        const req: ScoreRequest = { v: PROTOCOL_VERSION, id: `${options.run}:${batch.round}:${problem.id}:score:${wave}`, items, grade: grades };
+        scored = await withRetry(s.score, ScoreRequest, ScoreReply, req, requestSeed(seed, "score", wave), problem.id);
+        if (scored.scores.length !== items.length || (scored.grades ?? []).length !== grades.length) {
           throw new SearchFailed(problem.id, "score reply does not match its request");
         }
         if (items.length > 0) scorerVersion = scored.scorerVersion;
@@ -215,13 +231,13 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
       step.asks.forEach((a, i) => {
         const rep = replies[i]!;
         policyVersion = rep.policyVersion;
+        tokens += rep.tokens;
         const candidates: Candidate[] = rep.candidates.map((c) => {
-          tokens += c.tokens;
-          const value = batch.usePpm && c.error === undefined ? scored!.values[vi++] : undefined;
-          const graded = train && c.terminal && c.answer !== undefined ? (scored!.grades[gi++] ? 1 : -1) : undefined;
+          const value = batch.usePpm && c.error === undefined ? scored!.scores[vi++] : undefined;
+          const graded = train && c.terminal && c.answer !== undefined ? (scored!.grades![gi++] ? 1 : -1) : undefined;
           const reward = graded ?? (c.terminal && c.answer !== undefined && value !== undefined ? value : undefined);
           return {
-            step: { text: c.text, code: c.code },
+            step: { text: c.step.text, code: c.step.code },
             stdout: c.stdout,
             ...(c.error === undefined ? {} : { error: c.error as ExecError }),
             terminal: c.terminal,
@@ -233,7 +249,16 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
         });
         tree = tell(tree, a.trialId, candidates);
         if (emit) {
-          options.bus.publish(s.event("node-expanded"), encode({ problemId: problem.id, round: batch.round, nodeId: a.nodeId, children: candidates.length }));
+          publish(options.bus, s.events("node-expanded"), NodeExpandedEvent, {
+            v: PROTOCOL_VERSION,
+            run: options.run,
+            kind: "node-expanded",
+            problemId: problem.id,
+            node: a.nodeId,
+            depth: a.steps.length,
+            children: candidates.length,
+            policyVersion: rep.policyVersion,
+          });
         }
       });
     }
@@ -242,13 +267,27 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
     if (!train) {
       solved = false;
       if (answer !== undefined && problem.answer !== "") {
-        const req: ScoreRequest = { id: `${options.run}:${batch.round}:${problem.id}:final`, problem: problem.problem, items: [], grades: [{ answer, reference: problem.answer }] };
-        const rep = await withRetry<ScoreReply>(s.score, req, checkScoreReply, requestSeed(seed, "final"), problem.id);
-        solved = rep.grades[0] === true;
+        const req: ScoreRequest = {
+          v: PROTOCOL_VERSION,
+          id: `${options.run}:${batch.round}:${problem.id}:final`,
+          items: [],
+          grade: [{ answer, reference: problem.answer }],
+        };
+        const rep = await withRetry(s.score, ScoreRequest, ScoreReply, req, requestSeed(seed, "final"), problem.id);
+        solved = rep.grades?.[0] === true;
       }
     }
     if (emit) {
-      options.bus.publish(s.event("problem-solved"), encode({ problemId: problem.id, round: batch.round, solved, ...(answer === undefined ? {} : { answer }) }));
+      publish(options.bus, s.events("problem-solved"), ProblemSolvedEvent, {
+        v: PROTOCOL_VERSION,
+        run: options.run,
+        kind: "problem-solved",
+        problemId: problem.id,
+        round: batch.round,
+        answer: answer ?? "",
+        correct: solved,
+        rollouts: tree.rolloutsDone,
+      });
     }
     return {
       problemId: problem.id,
@@ -305,4 +344,11 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
     },
     stats: () => ({ ...counters }),
   };
+}
+
+/** Failures worth another attempt: the bus, an Unavailable or Internal reply (a crashed worker). */
+function retryable(err: CallError): boolean {
+  if (err._tag === "BusError") return err.reason !== "Closed";
+  if (err._tag === "RemoteError") return err.code === "Unavailable" || err.code === "Internal";
+  return false;
 }

@@ -22,8 +22,20 @@ import type { SearchService } from "./searchService.ts";
 import { createSearchService } from "./searchService.ts";
 import type { Supervisor, SupervisorFailed } from "./supervisorMachine.ts";
 import { startSupervisor } from "./supervisorMachine.ts";
-import type { ExpandReply } from "./wire.ts";
-import { checkAny, serve, subjects } from "./wire.ts";
+import { ProtocolError, serve } from "../protocols/codec.ts";
+import type { ExpandReply, RunStateReply } from "../protocols/messages.ts";
+import {
+  PauseReply,
+  PauseRequest,
+  PROTOCOL_VERSION,
+  ResumeReply,
+  ResumeRequest,
+  SetReply,
+  SetRequest,
+  StatusReply,
+  StatusRequest,
+} from "../protocols/messages.ts";
+import { QueueGroups, runSubjects } from "../protocols/subjects.ts";
 
 /** A role an actor plays. */
 export type Role = "expander" | "scorer" | "trainer" | "searcher";
@@ -176,26 +188,49 @@ export function startSystem(options: SystemOptions): SystemHandle {
 
 /** Answers `.control.status|pause|resume|set` from the ControlState. */
 function serveControl(options: SystemOptions, control: ControlState, refresh: () => number): Subscription[] {
-  const s = subjects(options.run);
-  const opts = { deadLetter: s.deadLetter };
+  const s = runSubjects(options.run);
+  const log = options.log.child({ actor: "control", run: options.run });
+  const opts = { queue: QueueGroups.control, log: (e: Record<string, unknown>) => log.warn(String(e.msg ?? "codec"), e) };
+  const state = () => (control.paused ? "paused" as const : "running" as const);
   return [
-    serve(options.bus, s.control("status"), checkAny, (req) => {
+    serve(options.bus, s.control("status"), StatusRequest, (req): StatusReply => {
       refresh();
-      return Promise.resolve({ id: String(req.id ?? ""), status: control.snapshot() });
-    }, opts),
-    serve(options.bus, s.control("pause"), checkAny, (req) => {
+      const snap = control.snapshot();
+      const now = (options.clock ?? systemClock).now();
+      return {
+        v: PROTOCOL_VERSION,
+        id: req.id,
+        run: snap.run,
+        round: snap.round,
+        phase: snap.phase,
+        paused: snap.paused,
+        progress: snap.progress,
+        workers: snap.workers.map((w) => ({
+          actor: w.id,
+          role: w.role as StatusReply["workers"][number]["role"],
+          host: w.host ?? "local",
+          pid: w.pid ?? 0,
+          load: w.load ?? 0,
+          lastSeenMs: Math.max(0, now - w.lastSeen),
+        })),
+        models: snap.models,
+        knobs: { ...snap.knobs } as Record<string, number>,
+      };
+    }, { ...opts, replySchema: StatusReply }),
+    serve(options.bus, s.control("pause"), PauseRequest, (req): RunStateReply => {
       control.setPaused(true);
-      return Promise.resolve({ id: String(req.id ?? ""), paused: true });
-    }, opts),
-    serve(options.bus, s.control("resume"), checkAny, (req) => {
+      return { v: PROTOCOL_VERSION, id: req.id, state: state() };
+    }, { ...opts, replySchema: PauseReply }),
+    serve(options.bus, s.control("resume"), ResumeRequest, (req): RunStateReply => {
       control.setPaused(false);
-      return Promise.resolve({ id: String(req.id ?? ""), paused: false });
-    }, opts),
-    serve(options.bus, s.control("set"), checkAny, (req) => {
-      const knob = checkKnob(String(req.key), typeof req.value === "number" ? req.value : Number.NaN);
-      if ("_tag" in knob) return Promise.reject(new Error(knob.message));
+      return { v: PROTOCOL_VERSION, id: req.id, state: state() };
+    }, { ...opts, replySchema: ResumeReply }),
+    serve(options.bus, s.control("set"), SetRequest, (req): SetReply | ProtocolError => {
+      const knob = checkKnob(req.key, req.value);
+      if ("_tag" in knob) return new ProtocolError({ code: "BadRequest", message: knob.message });
+      const previous = control.knobs[knob.key] ?? Number.NaN;
       control.setKnob(knob.key, knob.value);
-      return Promise.resolve({ id: String(req.id ?? ""), knobs: control.knobs });
-    }, opts),
+      return { v: PROTOCOL_VERSION, id: req.id, key: knob.key, value: knob.value, previous: Number.isFinite(previous) ? previous : -1 };
+    }, { ...opts, replySchema: SetReply }),
   ];
 }

@@ -5,8 +5,10 @@ import { noCrashes } from "../../actors/crashInjector.ts";
 import { startExpander } from "../../actors/expander.ts";
 import { silentLogger } from "../../actors/log.ts";
 import { ReplyCache } from "../../actors/replyCache.ts";
-import type { ExpandReply } from "../../actors/wire.ts";
-import { call, checkExpandReply, encode, subjects } from "../../actors/wire.ts";
+import { Result } from "effect";
+import { call } from "../../protocols/codec.ts";
+import { ExpandReply, ExpandRequest, PROTOCOL_VERSION } from "../../protocols/messages.ts";
+import { runSubjects } from "../../protocols/subjects.ts";
 import { ScriptedPolicy } from "./scripted.ts";
 import { InProcessBus } from "../../protocols/inProcessBus.ts";
 
@@ -30,16 +32,30 @@ function setup(maxBatch = 64) {
   return { bus, policy, handle };
 }
 
-const req = (id: string, seed = 1) => ({ id, problem: "p", steps: [], k: 3, temperature: 1, topP: 1, seed });
+const req = (id: string, seed = 1, steps: ExpandRequest["steps"] = []): ExpandRequest => ({
+  v: PROTOCOL_VERSION,
+  id,
+  run: "t",
+  problem: "p",
+  steps,
+  k: 3,
+  temperature: 1,
+  topP: 1,
+  seed,
+});
+
+async function expand(bus: InProcessBus, r: ExpandRequest): Promise<ExpandReply> {
+  const rep = await call(bus, runSubjects("t").expand, ExpandRequest, ExpandReply, r, { timeoutMs: 5000 });
+  if (Result.isFailure(rep)) throw new Error(rep.failure.message);
+  return rep.success;
+}
 
 describe("Expander", () => {
   it("dynamic batching folds 64 concurrent requests into few propose calls", async () => {
     const { bus, policy, handle } = setup(64);
     const h = await handle;
-    const replies = await Promise.all(
-      Array.from({ length: 64 }, (_, i) => call(bus, subjects("t").expand, req(`r${i}`, i), checkExpandReply, 5000)),
-    );
-    for (const r of replies) assert.isTrue("candidates" in r && r.candidates.length === 3);
+    const replies = await Promise.all(Array.from({ length: 64 }, (_, i) => expand(bus, req(`r${i}`, i))));
+    for (const r of replies) assert.strictEqual(r.candidates.length, 3);
     assert.isAtMost(policy.calls, 4);
     assert.strictEqual(policy.batchSizes.reduce((a, b) => a + b, 0), 64);
     await h.stop();
@@ -48,8 +64,8 @@ describe("Expander", () => {
   it("a retried request id returns the cached reply without a second propose", async () => {
     const { bus, policy, handle } = setup(8);
     const h = await handle;
-    const a = await call(bus, subjects("t").expand, req("same", 3), checkExpandReply, 5000);
-    const b = await call(bus, subjects("t").expand, req("same", 3), checkExpandReply, 5000);
+    const a = await expand(bus, req("same", 3));
+    const b = await expand(bus, req("same", 3));
     assert.deepStrictEqual(a, b);
     assert.strictEqual(policy.calls, 1);
     await h.stop();
@@ -58,27 +74,22 @@ describe("Expander", () => {
   it("a malformed request gets a BadRequest error reply and the expander keeps serving", async () => {
     const { bus, handle } = setup(8);
     const h = await handle;
-    const bad = await bus.request(subjects("t").expand, new TextEncoder().encode("{not json"), { timeoutMs: 2000 });
+    const subject = runSubjects("t").expand;
+    const bad = await bus.request(subject, new TextEncoder().encode("{not json"), { timeoutMs: 2000 });
     assert.strictEqual(bad.headers["Rstar-Error"], "BadRequest");
-    const wrong = await bus.request(subjects("t").expand, encode({ id: "x", k: "many" }), { timeoutMs: 2000 });
+    const wrong = await bus.request(subject, new TextEncoder().encode(JSON.stringify({ v: 1, id: "x", k: "many" })), { timeoutMs: 2000 });
     assert.strictEqual(wrong.headers["Rstar-Error"], "BadRequest");
-    const ok = await call(bus, subjects("t").expand, req("good"), checkExpandReply, 5000);
-    assert.isTrue("candidates" in ok);
+    const ok = await expand(bus, req("good"));
+    assert.strictEqual(ok.candidates.length, 3);
     await h.stop();
   });
 
   it("runs each candidate's code: a print is a terminal with its answer", async () => {
     const { bus, handle } = setup(1);
     const h = await handle;
-    const r = await call(bus, subjects("t").expand, {
-      ...req("deep"),
-      steps: [{ text: "a", code: "x = 2" }, { text: "b", code: "y = x + 1" }],
-    }, checkExpandReply, 5000);
-    assert.isTrue("candidates" in r);
-    if ("candidates" in r) {
-      assert.isTrue(r.candidates.every((c) => c.terminal && c.answer === "3"));
-      assert.strictEqual(r.policyVersion, "scripted-v1");
-    }
+    const r = await expand(bus, req("deep", 1, [{ text: "a", code: "x = 2" }, { text: "b", code: "y = x + 1" }]));
+    assert.isTrue(r.candidates.every((c) => c.terminal && c.answer === "3"));
+    assert.strictEqual(r.policyVersion, "scripted-v1");
     await h.stop();
   });
 });

@@ -5,7 +5,11 @@ import { createCrashInjector } from "../../actors/crashInjector.ts";
 import { silentLogger } from "../../actors/log.ts";
 import type { ProblemResult } from "../../actors/searchService.ts";
 import { startSystem } from "../../actors/system.ts";
-import { call, checkAny, subjects } from "../../actors/wire.ts";
+import { Result } from "effect";
+import type { MessageSchema } from "../../protocols/codec.ts";
+import { call } from "../../protocols/codec.ts";
+import { ControlMessages, ExpandReply, ExpandRequest, PROTOCOL_VERSION } from "../../protocols/messages.ts";
+import { runSubjects } from "../../protocols/subjects.ts";
 import { ConstantScorer, exactGrade, ScriptedPolicy } from "./scripted.ts";
 import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts";
 
@@ -103,8 +107,10 @@ describe("startSystem", () => {
       restart: { baseMs: 1, maxMs: 5, maxAttempts: 3, seed: 3 },
     });
     // Keep poking the expander so it keeps crashing.
+    let n = 0;
     const poke = setInterval(() => {
-      void call(bus, subjects("t").expand, { id: crypto.randomUUID(), problem: "p", steps: [], k: 1, temperature: 1, topP: 1, seed: 1 }, checkAny, 500);
+      const r: ExpandRequest = { v: PROTOCOL_VERSION, id: `poke-${n++}`, run: "t", problem: "p", steps: [], k: 1, temperature: 1, topP: 1, seed: 1 };
+      void call(bus, runSubjects("t").expand, ExpandRequest, ExpandReply, r, { timeoutMs: 500 });
     }, 2);
     const failure = await sys.done;
     clearInterval(poke);
@@ -116,17 +122,24 @@ describe("startSystem", () => {
   it("control status, pause, resume and set round-trip over the bus", async () => {
     const { bus, sys } = system();
     sys.control.setPhase(2, "search", { done: 1, total: 6 });
-    const s = subjects("t");
-    const status = await call(bus, s.control("status"), { id: "1" }, checkAny, 1000);
-    assert.deepInclude((status as { status: object }).status, { round: 2, phase: "search", paused: false });
-    await call(bus, s.control("pause"), { id: "2" }, checkAny, 1000);
+    const verb = async <A, R>(v: keyof typeof ControlMessages, body: object) => {
+      const m = ControlMessages[v] as unknown as { request: MessageSchema<A>; reply: MessageSchema<R> };
+      return await call(bus, runSubjects("t").control(v), m.request, m.reply, { v: PROTOCOL_VERSION, id: v, ...body } as A, { timeoutMs: 1000 });
+    };
+    const status = await verb("status", {});
+    assert.isTrue(Result.isSuccess(status));
+    assert.deepInclude(Result.getOrThrow(status) as object, { round: 2, phase: "search", paused: false });
+    await verb("pause", {});
     assert.isTrue(sys.control.paused);
-    await call(bus, s.control("resume"), { id: "3" }, checkAny, 1000);
+    await verb("resume", {});
     assert.isFalse(sys.control.paused);
-    const set = await call(bus, s.control("set"), { id: "4", key: "rollouts", value: 3 }, checkAny, 1000);
-    assert.deepStrictEqual((set as { knobs: object }).knobs, { rollouts: 3 });
-    const badSet = await call(bus, s.control("set"), { id: "5", key: "depth", value: 3 }, checkAny, 1000);
-    assert.strictEqual((badSet as { _tag: string })._tag, "ErrorReply");
+    const set = await verb("set", { key: "rollouts", value: 3 });
+    assert.deepInclude(Result.getOrThrow(set) as object, { key: "rollouts", value: 3 });
+    const raw = JSON.stringify({ v: PROTOCOL_VERSION, id: "bad", key: "depth", value: 3 });
+    const badSet = await bus.request(runSubjects("t").control("set"), new TextEncoder().encode(raw), { timeoutMs: 1000 });
+    assert.strictEqual(badSet.headers["Rstar-Error"], "BadRequest");
+    const zero = await verb("set", { key: "k", value: 0 });
+    assert.isTrue(Result.isFailure(zero));
     // The knob applies to problems started afterwards.
     const results = await search(sys);
     assert.isTrue(results.every((r) => r.tree.config.rollouts === 3));
