@@ -1427,6 +1427,7 @@ interface PrefixState {
 }
 
 const envCache = new Lru<string, PrefixState>(16384);
+const resultCache = new Lru<string, ExecResult>(16384);
 const EMPTY_STATE: PrefixState = { env: new Map() };
 const SEP = "\u0000\u0001";
 
@@ -1467,20 +1468,30 @@ function prefixState(codes: readonly string[], limits: ExecLimits): PrefixState 
  */
 export function runStepSync(prefix: readonly Step[], step: Step, limits?: Partial<ExecLimits>): ExecResult {
   const lim = resolve(limits);
+  const codes = prefix.map((s) => s.code);
+  // Steps are deterministic, so a repeated (path, step) pair is answered from the cache.
+  const key = lim === DEFAULT_LIMITS ? codes.join(SEP) + SEP + SEP + step.code : undefined;
+  if (key !== undefined) {
+    const hit = resultCache.get(key);
+    if (hit) return hit;
+  }
   let state: PrefixState;
   try {
-    state = prefixState(prefix.map((s) => s.code), lim);
+    state = prefixState(codes, lim);
   } catch (e) {
     return { ok: false, stdout: "", error: toError(e) };
   }
-  if (state.error) return { ok: false, stdout: "", error: state.error };
-  return runIn(new Map(state.env), step.code, lim);
+  const result: ExecResult = state.error ? { ok: false, stdout: "", error: state.error } : runIn(new Map(state.env), step.code, lim);
+  // Wall-time failures depend on the machine's load: never cache them.
+  if (key !== undefined && !(result.error && /time limit/.test(result.error.message))) resultCache.set(key, result);
+  return result;
 }
 
 /** Drops the parse and environment caches (for tests and memory pressure). */
 export function clearInterpreterCaches(): void {
   parseCache.clear();
   envCache.clear();
+  resultCache.clear();
 }
 
 /** The built-in safe interpreter as a `StepExecutor`. */
