@@ -1073,18 +1073,33 @@ function valuesEqual(a: Value, b: Value): boolean {
   return a === b;
 }
 
-/** Canonical printed form of a value (what `print` writes). */
-function show(v: Value): string {
-  if (v instanceof Rational) return v.toString();
-  if (typeof v === "boolean") return v ? "True" : "False";
-  if (typeof v === "string") return v;
-  if (v === null) return "None";
-  if (v instanceof Seq) {
-    const inner = v.items.map((x) => (typeof x === "string" ? `'${x}'` : show(x))).join(", ");
-    return v.kind === "list" ? `[${inner}]` : v.items.length === 1 ? `(${inner},)` : `(${inner})`;
-  }
-  if (v instanceof RangeVal) return v.step === 1n ? `range(${v.start}, ${v.stop})` : `range(${v.start}, ${v.stop}, ${v.step})`;
-  return `<built-in function ${v.name}>`;
+/** Canonical printed form of a value (what `print` writes), failing once it passes `max` characters. */
+function show(v: Value, max = Number.POSITIVE_INFINITY, line = 0): string {
+  const parts: string[] = [];
+  let len = 0;
+  const emit = (s: string) => {
+    len += s.length;
+    if (len > max) fail("LimitExceeded", `Cannot convert a value to text: longer than ${max} characters`, line);
+    parts.push(s);
+  };
+  const walk = (x: Value, quote: boolean): void => {
+    if (x instanceof Rational) emit(x.toString());
+    else if (typeof x === "boolean") emit(x ? "True" : "False");
+    else if (typeof x === "string") emit(quote ? `'${x}'` : x);
+    else if (x === null) emit("None");
+    else if (x instanceof Seq) {
+      emit(x.kind === "list" ? "[" : "(");
+      x.items.forEach((item, i) => {
+        if (i > 0) emit(", ");
+        walk(item, true);
+      });
+      emit(x.kind === "list" ? "]" : x.items.length === 1 ? ",)" : ")");
+    } else if (x instanceof RangeVal) {
+      emit(x.step === 1n ? `range(${x.start}, ${x.stop})` : `range(${x.start}, ${x.stop}, ${x.step})`);
+    } else emit(`<built-in function ${x.name}>`);
+  };
+  walk(v, false);
+  return parts.join("");
 }
 
 /** Integer square root (floor) of a non-negative BigInt. */
@@ -1199,7 +1214,7 @@ function permBig(n: bigint, k: bigint, it: Interp, line: number): bigint {
 
 const builtinList: Builtin[] = [
   new Builtin("print", (args, line, it) => {
-    it.write(args.map(show).join(" ") + "\n", line);
+    it.write(args.map((a) => show(a, it.limits.maxOutputChars, line)).join(" ") + "\n", line);
     return null;
   }),
   new Builtin("abs", (args, line) => {
@@ -1330,9 +1345,9 @@ const builtinList: Builtin[] = [
     }
     return numArg("float", v, line);
   }),
-  new Builtin("str", (args, line) => {
+  new Builtin("str", (args, line, it) => {
     argN("str", args, 1, 1, line);
-    return show(args[0]!);
+    return show(args[0]!, it.limits.maxStringChars, line);
   }),
   new Builtin("pow", (args, line, it) => {
     argN("pow", args, 2, 3, line);
