@@ -1,12 +1,94 @@
-/** `rstar worker`. */
-import { Command } from "commander";
-import { CommandFailed } from "../cli.ts";
+/**
+ * `rstar worker --role expander|scorer --nats URL [--run NAME]`: joins a run over NATS, loads the
+ * latest published weights from the run's object store, serves until SIGINT/SIGTERM, then drains
+ * in-flight work and exits 0. Logs are JSON lines on stderr.
+ *
+ * Test hook: `RSTAR_TEST_POLICY=scripted` serves the scripted policy and constant scorer
+ * (actors/scriptedPolicy.ts) instead of published weights, so tests get repeatable searches.
+ */
+import { Command, InvalidArgumentError } from "commander";
+import { SafeExecutor } from "../../math/interpreter.ts";
+import { answersEqual } from "../../math/grade.ts";
+import { connectNatsBus, natsBlobStore } from "../../protocols/natsBus.ts";
+import { validateRunName } from "../../protocols/subjects.ts";
+import { createLogger } from "../../actors/log.ts";
+import { startSystem } from "../../actors/system.ts";
+import { loadWorkerModels, scriptedRequested } from "../../actors/workerModels.ts";
+import { choiceOption, CommandFailed, intOption } from "../cli.ts";
+
+/** Options of `rstar worker`. */
+interface WorkerOptions {
+  role: "expander" | "scorer";
+  nats: string;
+  run: string;
+  maxBatch: number;
+  maxWaitMs: number;
+  id?: string;
+}
+
+/** Parses a run name option. */
+export function runOption(value: string): string {
+  const bad = validateRunName(value);
+  if (bad !== undefined) throw new InvalidArgumentError(bad.message);
+  return value;
+}
 
 /** Builds the `worker` subcommand. */
 export function command(): Command {
   return new Command("worker")
-    .description("(worker: not built yet)")
-    .action(() => {
-      throw new CommandFailed("worker is not built yet");
+    .description("join a running system over NATS as an expander or scorer; Ctrl-C drains and exits")
+    .requiredOption("--role <role>", "expander|scorer", choiceOption("--role", ["expander", "scorer"] as const))
+    .requiredOption("--nats <url>", "NATS server URL, e.g. nats://127.0.0.1:4222")
+    .option("--run <name>", "run name (subjects rstar.<run>.*)", runOption, "default")
+    .option("--max-batch <n>", "largest expansion batch", intOption("--max-batch", 1), 64)
+    .option("--max-wait-ms <n>", "longest wait to fill a batch", intOption("--max-wait-ms", 0), 5)
+    .option("--id <id>", "worker id in logs and replies (default role-pid)")
+    .action(async (opts: WorkerOptions) => {
+      await runWorker(opts);
     });
+}
+
+async function runWorker(opts: WorkerOptions): Promise<void> {
+  const id = opts.id ?? `${opts.role}-${Deno.pid}`;
+  const log = createLogger({ fields: { actor: opts.role, run: opts.run, worker: id } });
+  let bus;
+  try {
+    bus = await connectNatsBus(opts.nats, { name: `rstar-${id}`, log: (e) => log.info(String(e.msg ?? "nats"), e) });
+  } catch (err) {
+    throw new CommandFailed(`Cannot connect to NATS at ${opts.nats}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const blobs = await natsBlobStore(bus.nc, `rstar-${opts.run}`);
+  const models = await loadWorkerModels(blobs, scriptedRequested((n) => Deno.env.get(n)));
+  const system = startSystem({
+    bus,
+    blobs,
+    run: opts.run,
+    roles: [opts.role],
+    policy: models.policy,
+    scorer: models.scorer,
+    executor: new SafeExecutor(),
+    log,
+    grade: answersEqual,
+    loadPolicy: models.loadPolicy,
+    loadScorer: models.loadScorer,
+    maxBatch: opts.maxBatch,
+    maxWaitMs: opts.maxWaitMs,
+    id,
+    serveControl: false,
+  });
+  await bus.flush();
+  log.info("Worker ready", { role: opts.role, policy: models.policy.version, scorer: models.scorer?.version ?? "none" });
+  const stopSignal = new Promise<string>((resolve) => {
+    for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => resolve(sig));
+  });
+  const outcome = await Promise.race([stopSignal, system.done.then((f) => f)]);
+  if (typeof outcome === "string") {
+    log.info("Draining", { signal: outcome });
+    await system.stop();
+    await bus.drain();
+    log.info("Worker stopped");
+    return;
+  }
+  await bus.close();
+  if (outcome !== undefined) throw new CommandFailed(outcome.message);
 }

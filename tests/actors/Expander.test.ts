@@ -9,7 +9,7 @@ import { Result } from "effect";
 import { call } from "../../protocols/codec.ts";
 import { ExpandReply, ExpandRequest, PROTOCOL_VERSION } from "../../protocols/messages.ts";
 import { runSubjects } from "../../protocols/subjects.ts";
-import { ScriptedPolicy } from "./scripted.ts";
+import { ScriptedPolicy } from "../../actors/scriptedPolicy.ts";
 import { InProcessBus } from "../../protocols/inProcessBus.ts";
 
 function setup(maxBatch = 64) {

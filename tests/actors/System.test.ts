@@ -10,7 +10,7 @@ import type { MessageSchema } from "../../protocols/codec.ts";
 import { call } from "../../protocols/codec.ts";
 import { ControlMessages, ExpandReply, ExpandRequest, PROTOCOL_VERSION } from "../../protocols/messages.ts";
 import { runSubjects } from "../../protocols/subjects.ts";
-import { ConstantScorer, exactGrade, ScriptedPolicy } from "./scripted.ts";
+import { ConstantScorer, exactGrade, ScriptedPolicy } from "../../actors/scriptedPolicy.ts";
 import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts";
 
 const blobs = new InMemoryBlobStore();

@@ -1,13 +1,22 @@
-/** Scripted models for the actor tests: a policy that proposes fixed steps, and a counting scorer. */
-import type { ProposedStep, ProposeRequest, StepProposer, StepScorer } from "../../math/contracts.ts";
+/**
+ * Scripted models: a policy whose candidates depend only on the request (its depth and seed), a
+ * scorer that gives every step the same value, and exact grading. They make searches repeatable
+ * across transports and processes; `rstar worker` uses them when `RSTAR_TEST_POLICY=scripted`
+ * is set (a test hook, see docs/ACTORS.md).
+ */
+import type { ProposedStep, ProposeRequest, ScoreItem, StepProposer, StepScorer } from "../math/contracts.ts";
 
-/** A policy whose candidates depend only on the request (depth and seed); counts its calls. */
+/** A three-step scripted policy: assign x, derive y, print y; counts its calls and batch sizes. */
 export class ScriptedPolicy implements StepProposer {
+  /** Implementation name. */
   readonly name = "scripted";
+  /** Propose calls so far. */
   calls = 0;
+  /** Size of each propose call. */
   batchSizes: number[] = [];
   constructor(readonly version = "scripted-v1") {}
 
+  /** Returns k fixed candidates per request. */
   propose(requests: readonly ProposeRequest[]): Promise<ProposedStep[][]> {
     this.calls++;
     this.batchSizes.push(requests.length);
@@ -23,11 +32,14 @@ export class ScriptedPolicy implements StepProposer {
   }
 }
 
-/** A scorer that gives every step the same value. */
+/** A scorer that gives every step the value 0.5. */
 export class ConstantScorer implements StepScorer {
+  /** Implementation name. */
   readonly name = "constant";
+  /** Fixed version. */
   readonly version = "const-v1";
-  score(items: readonly { candidate: { code: string } }[]): Promise<number[]> {
+  /** Scores every item 0.5. */
+  score(items: readonly ScoreItem[]): Promise<number[]> {
     return Promise.resolve(items.map(() => 0.5));
   }
 }

@@ -1,0 +1,94 @@
+import { assert, describe, it } from "vitest";
+import type { Problem } from "../../math/contracts.ts";
+import { SafeExecutor } from "../../math/interpreter.ts";
+import { silentLogger } from "../../actors/log.ts";
+import { ConstantScorer, exactGrade, ScriptedPolicy } from "../../actors/scriptedPolicy.ts";
+import type { ProblemResult } from "../../actors/searchService.ts";
+import { startSystem } from "../../actors/system.ts";
+import type { Bus } from "../../protocols/bus.ts";
+import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts";
+import { connectNatsBus } from "../../protocols/natsBus.ts";
+
+const NATS = "nats://127.0.0.1:4222";
+const problems: Problem[] = Array.from({ length: 4 }, (_, i) => ({
+  id: `n${i}`,
+  family: "toy",
+  level: 2,
+  problem: `problem ${i}`,
+  answer: String((i * 2) % 5),
+}));
+
+async function smokeSearch(bus: Bus, run: string, withExpander: boolean): Promise<Record<string, string>> {
+  const sys = startSystem({
+    bus,
+    blobs: new InMemoryBlobStore(),
+    run,
+    roles: withExpander ? ["expander", "scorer", "searcher"] : ["scorer", "searcher"],
+    policy: new ScriptedPolicy(),
+    scorer: new ConstantScorer(),
+    executor: new SafeExecutor(),
+    log: silentLogger,
+    grade: exactGrade,
+    requestTimeoutMs: 5000,
+  });
+  const results: ProblemResult[] = [];
+  await sys.search!.run(
+    { round: 1, mode: "train", problems, config: { rollouts: 5, k: 3, maxDepth: 4 }, usePpm: true, seed: 5, concurrency: 2 },
+    (r) => {
+      results.push(r);
+      return Promise.resolve();
+    },
+  );
+  await sys.stop();
+  return Object.fromEntries(results.map((r) => [r.problemId, JSON.stringify(r.tree)]));
+}
+
+function spawnWorker(run: string, id: string): Deno.ChildProcess {
+  return new Deno.Command("node_modules/.bin/deno", {
+    args: ["run", "-A", "--quiet", "scripts/rstar.ts", "worker", "--role", "expander", "--nats", NATS, "--run", run, "--id", id],
+    env: { RSTAR_TEST_POLICY: "scripted" },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function waitForLine(stderr: ReadableStream<Uint8Array>, needle: string): Promise<string[]> {
+  const lines: string[] = [];
+  const reader = stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += value;
+    if (buf.includes(needle)) break;
+  }
+  lines.push(...buf.split("\n"));
+  reader.releaseLock();
+  return lines;
+}
+
+describe("rstar worker over NATS", () => {
+  it("the same smoke search yields identical trees in-process and over NATS with 2 worker processes", async () => {
+    const run = `actors-${Deno.pid}-${Date.now()}`;
+    const local = await smokeSearch(new InProcessBus(), run, true);
+    const workers = [spawnWorker(run, "w1"), spawnWorker(run, "w2")];
+    try {
+      await Promise.all(workers.map((w) => waitForLine(w.stderr, "Worker ready")));
+      const bus = await connectNatsBus(NATS, { log: () => {} });
+      try {
+        const remote = await smokeSearch(bus, run, false);
+        assert.deepStrictEqual(Object.keys(remote).sort(), problems.map((p) => p.id));
+        assert.deepStrictEqual(remote, local);
+      } finally {
+        await bus.close();
+      }
+    } finally {
+      for (const w of workers) w.kill("SIGTERM");
+      const codes = await Promise.all(workers.map(async (w) => {
+        await w.stderr.cancel().catch(() => {});
+        return (await w.status).code;
+      }));
+      assert.deepStrictEqual(codes, [0, 0]);
+    }
+  });
+});
