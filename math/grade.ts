@@ -100,6 +100,13 @@ function strip(raw: string): string {
   s = s.replace(/\\cdot|\\times/g, "*");
   s = s.replace(/\s+/g, " ").trim();
   s = s.replace(/[.。]+$/, "").trim();
+  s = s.replace(/^[a-zA-Z]\s*\\in\s*/, "");
+  s = s.replace(/\s*(?:percent|per cent)$/i, "%");
+  // "x = 2, y = 3" (or "x = 2 and y = 3"): the tuple of right-hand sides.
+  const defs = s.split(/\s*(?:,|\band\b)\s*/);
+  if (defs.length >= 2 && defs.every((d) => /^[a-zA-Z]\w*\s*=\s*[^=]+$/.test(d))) {
+    s = `(${defs.map((d) => d.replace(/^[a-zA-Z]\w*\s*=\s*/, "")).join(", ")})`;
+  }
   // "x = 5", "y=(1,2)": keep the right-hand side of a single-name definition.
   const def = /^[a-zA-Z]\w*\s*=\s*(.+)$/.exec(s);
   if (def && !def[1]!.includes("=")) s = def[1]!.trim();
@@ -305,6 +312,8 @@ function parseAnswer(raw: string): Parsed {
   if (set && set[1]!.includes(",")) return { t: "seq", open: "{", close: "}", items: splitTop(set[1]!) };
   const seq = /^([([])(.*)([)\]])$/.exec(s);
   if (seq && splitTop(seq[2]!).length >= 2) return { t: "seq", open: seq[1]!, close: seq[3]!, items: splitTop(seq[2]!) };
+  const anded = s.split(/\s+and\s+|\s*,\s*and\s+/);
+  if (anded.length >= 2 && anded.every((x) => parseNumber(x) !== undefined)) return { t: "seq", open: "", close: "", items: anded };
   if (/,/.test(s) && splitTop(s).length >= 2 && !/^\d{1,3}(,\d{3})+$/.test(s)) {
     return { t: "seq", open: "", close: "", items: splitTop(s) };
   }
@@ -319,8 +328,8 @@ function scalarEqual(a: string, b: string): boolean {
   if (pa.t === "seq" || pb.t === "seq") return pa.t === "seq" && pb.t === "seq" && seqEqual(pa, pb);
   const ta = pa.t === "num" ? pa.n.value.toString() : pa.t === "choice" ? pa.letter : pa.s;
   const tb = pb.t === "num" ? pb.n.value.toString() : pb.t === "choice" ? pb.letter : pb.s;
-  const ka = ta.replace(/\s+/g, "").toLowerCase();
-  const kb = tb.replace(/\s+/g, "").toLowerCase();
+  const ka = textKey(ta);
+  const kb = textKey(tb);
   if (ka === kb) return true;
   const va = evalReal(ta);
   const vb = evalReal(tb);
@@ -328,6 +337,18 @@ function scalarEqual(a: string, b: string): boolean {
   // A written decimal is an approximation: grade it with the decimal tolerance.
   const tol = /\d\.\d/.test(a + b) ? 1e-4 : 1e-9;
   return Math.abs(va - vb) <= tol * Math.max(1, Math.abs(va), Math.abs(vb));
+}
+
+/** Text form for comparing symbolic answers: \frac{a}{b} as a/b, no spaces, braces or case. */
+function textKey(t: string): string {
+  let s = t;
+  let prev;
+  do {
+    prev = s;
+    s = s.replace(/\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}/g, "($1)/($2)");
+  } while (s !== prev);
+  s = s.replace(/\(([a-zA-Z0-9.]+)\)/g, "$1");
+  return s.replace(/[\s{}]/g, "").toLowerCase();
 }
 
 function seqEqual(a: Parsed & { t: "seq" }, b: Parsed & { t: "seq" }): boolean {
@@ -363,7 +384,7 @@ export function answersEqual(pred: string, gold: string): boolean {
 
 /** A bare answer passes through; text with a `\boxed{}` or `####` gives its extracted answer. */
 function extractIfNeeded(s: string): string | undefined {
-  if (/\\boxed|\\fbox|####/.test(s)) return extractAnswer(s);
+  if (/\\boxed|\\fbox|####|answer is/i.test(s)) return extractAnswer(s);
   return s;
 }
 

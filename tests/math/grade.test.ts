@@ -51,6 +51,9 @@ const TABLE: readonly [string, string, boolean][] = [
   // full model text vs gold
   ["The answer is \\boxed{42}.", "42", true], ["so \\boxed{\\frac{3}{4}}", "0.75", true], ["... #### 1,200", "1200", true],
   ["\\boxed{7}", "8", false], ["\\boxed{(2, 3)}", "(2,3)", true],
+  ["x = 2, y = 3", "(2, 3)", true], ["(2, 3)", "x=2 and y=3", true], ["x = 3, y = 2", "(2, 3)", false], ["x \\in [1, 2]", "[1, 2]", true],
+  ["25 percent", "0.25", true], ["\\frac{x}{2}", "x/2", true], ["\\frac{x+1}{2}", "(x+1)/2", true], ["1.5 \\times 10^3", "1500", true],
+  ["10^{3}", "1000", true], ["2^{-1}", "0.5", true], ["The answer is 12.", "12", true], ["c", "C", true], ["2 and 3", "3, 2", true], ["2 and 4", "2, 3", false],
   // things that must not match
   ["", "5", false], ["5", "", false], ["abc", "5", false], ["5", "50", false], ["1/0", "0", false], ["-", "0", false],
   ["12", "1.2", false], ["0.1", "0.01", false], ["100", "1000", false], ["99.99", "100", false], ["3", "3/4", false],
