@@ -1,0 +1,56 @@
+import { assert, describe, it } from "vitest";
+import { SafeExecutor } from "../../math/interpreter.ts";
+import { silentLogger } from "../../actors/log.ts";
+import { ConstantScorer, exactGrade, ScriptedPolicy } from "../../actors/scriptedPolicy.ts";
+import { startSystem } from "../../actors/system.ts";
+import { InMemoryBlobStore } from "../../protocols/inProcessBus.ts";
+import { connectNatsBus } from "../../protocols/natsBus.ts";
+import { main } from "../../scripts/rstar.ts";
+
+const NATS = "nats://127.0.0.1:4222";
+
+describe("rstar ctl", () => {
+  it("status, pause, resume and set round-trip with a running system over NATS", async () => {
+    const run = `ctl-${Deno.pid}-${Date.now()}`;
+    const bus = await connectNatsBus(NATS, { log: () => {} });
+    const sys = startSystem({
+      bus,
+      blobs: new InMemoryBlobStore(),
+      run,
+      roles: ["searcher"],
+      policy: new ScriptedPolicy(),
+      scorer: new ConstantScorer(),
+      executor: new SafeExecutor(),
+      log: silentLogger,
+      grade: exactGrade,
+    });
+    try {
+      await bus.flush();
+      sys.control.setPhase(3, "search", { done: 2, total: 10 });
+      const flags = ["--nats", NATS, "--run", run];
+      assert.strictEqual(await main(["ctl", "pause", ...flags]), 0);
+      assert.isTrue(sys.control.paused);
+      assert.strictEqual(await main(["ctl", "resume", ...flags]), 0);
+      assert.isFalse(sys.control.paused);
+      assert.strictEqual(await main(["ctl", "set", "temperature=0.7", ...flags]), 0);
+      assert.strictEqual(sys.control.knobs.temperature, 0.7);
+      assert.strictEqual(await main(["ctl", "set", "rollouts=abc", ...flags]), 2);
+      assert.strictEqual(await main(["ctl", "set", "depth=3", ...flags]), 2);
+      assert.deepStrictEqual(sys.control.knobs, { temperature: 0.7 });
+
+      const out = await new Deno.Command("node_modules/.bin/deno", {
+        args: ["run", "-A", "--quiet", "scripts/rstar.ts", "ctl", "status", ...flags],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.strictEqual(out.code, 0, new TextDecoder().decode(out.stderr));
+      const status = JSON.parse(new TextDecoder().decode(out.stdout));
+      assert.deepInclude(status, { run, round: 3, phase: "search", paused: false });
+      assert.deepStrictEqual(status.progress, { done: 2, total: 10 });
+      assert.deepStrictEqual(status.knobs, { temperature: 0.7 });
+    } finally {
+      await sys.stop();
+      await bus.close();
+    }
+  });
+});
