@@ -128,7 +128,7 @@ function chainOp(rng: Prng, d: ChainDomain, cur: { ref: string; value: Rational 
       if (ds.length === 0) continue;
       k = rng.pick(ds);
       value = v.div(R(k));
-      expr = `${cur.ref} / ${k}`;
+      expr = `${cur.ref} // ${k}`;
     }
     const clause = fill(rng.pick(d.phrases[kind]), { ...vars, k });
     const op: Op = { text: fill(d.comments[kind], { ...vars, k }), name: d.names[kind], expr, value };
@@ -320,7 +320,7 @@ function ages(rng: Prng, level: number): Draft {
     if (ds.length > 0) {
       choices.push(() => {
         const k = rng.pick(ds);
-        return [`${X} is ${k} times as old as ${Y}.`, `Divide ${X}'s age by ${k}`, `${cur.ref} / ${k}`, cur.value.div(R(k))];
+        return [`${X} is ${k} times as old as ${Y}.`, `Divide ${X}'s age by ${k}`, `${cur.ref} // ${k}`, cur.value.div(R(k))];
       });
     }
     const [clause, text, expr, value] = rng.pick(choices)();
@@ -399,7 +399,7 @@ function linear(rng: Prng, level: number): Draft {
         comment = `Undo subtracting ${k}: add ${k}`;
       } else if (kind === "mul") {
         cur = cur.div(R(k));
-        expr = `${ref} / ${k}`;
+        expr = `${ref} // ${k}`;
         comment = `Undo multiplying by ${k}: divide by ${k}`;
       } else {
         cur = cur.mul(R(k));
@@ -435,7 +435,7 @@ function system(rng: Prng, level: number): Draft {
     return finish([text], "", [
       { text: "Subtract the equations to remove y", name: "diff", expr: `${c1} - ${c2}`, value: R(c1 - c2) },
       { text: "The x terms differ by this much", name: "coef", expr: `${a} - ${b}`, value: R(a - b) },
-      { text: "Solve for x", name: "x", expr: "diff / coef", value: R(x) },
+      { text: "Solve for x", name: "x", expr: "diff // coef", value: R(x) },
       { text: `Find ${a} times x`, name: "ax", expr: `${a} * x`, value: R(a * x) },
       { text: "Solve for y from the first equation", name: "y", expr: `${c1} - ax`, value: R(y) },
     ]);
@@ -450,7 +450,7 @@ function system(rng: Prng, level: number): Draft {
       : `x + y = ${S} and x = ${k}y. What is x?`;
     return finish([text], "", [
       { text: "Count the parts: x is k parts and y is 1 part", name: "parts", expr: `${k} + 1`, value: R(k + 1) },
-      { text: "Find y as one part", name: "y", expr: `${S} / parts`, value: R(y) },
+      { text: "Find y as one part", name: "y", expr: `${S} // parts`, value: R(y) },
       { text: `Multiply y by ${k}`, name: "x", expr: `${k} * y`, value: R(k * y) },
     ]);
   }
@@ -468,7 +468,7 @@ function system(rng: Prng, level: number): Draft {
   const head = word ? `The sum of two numbers is ${S} and their difference is ${D}.` : `x + y = ${S} and x - y = ${D}.`;
   const ops: Op[] = [
     { text: "Add the equations to get twice x", name: "twice", expr: `${S} + ${D}`, value: R(2 * x) },
-    { text: "Halve it to get x", name: "x", expr: "twice / 2", value: R(x) },
+    { text: "Halve it to get x", name: "x", expr: "twice // 2", value: R(x) },
   ];
   if (level === 2) return finish([head], word ? "What is the larger number?" : "What is x?", ops);
   ops.push({ text: "Subtract x from the sum to get y", name: "y", expr: `${S} - x`, value: R(y) });
@@ -762,7 +762,7 @@ function sequence(rng: Prng, level: number): Draft {
     const t2 = geo ? t1 * d : t1 + d;
     clauses.push(`The ${kind} sequence starts ${a}, ${t1}, ${t2}.`);
     ops.push(geo
-      ? { text: "The ratio is the second term over the first", name: "r", expr: `${t1} / ${a}`, value: R(d) }
+      ? { text: "The ratio is the second term over the first", name: "r", expr: `${t1} // ${a}`, value: R(d) }
       : { text: "The difference is the second term minus the first", name: "d", expr: `${t1} - ${a}`, value: R(d) });
   } else {
     clauses.push(geo
@@ -775,8 +775,8 @@ function sequence(rng: Prng, level: number): Draft {
     clauses.push(`Find the sum of the first ${n} terms.`);
     cur = geo ? R(a * (d ** n - 1) / (d - 1)) : R((n * (2 * a + (n - 1) * d)) / 2);
     ops.push(geo
-      ? { text: `Sum of ${n} terms: a (r^n - 1) / (r - 1)`, name: "result", expr: `${a} * (${step} ** ${n} - 1) / (${step} - 1)`, value: cur }
-      : { text: `Sum of ${n} terms: n (2a + (n - 1) d) / 2`, name: "result", expr: `${n} * (2 * ${a} + (${n} - 1) * ${step}) / 2`, value: cur });
+      ? { text: `Sum of ${n} terms: a (r^n - 1) / (r - 1)`, name: "result", expr: `${a} * (${step} ** ${n} - 1) // (${step} - 1)`, value: cur }
+      : { text: `Sum of ${n} terms: n (2a + (n - 1) d) / 2`, name: "result", expr: `${n} * (2 * ${a} + (${n} - 1) * ${step}) // 2`, value: cur });
   } else {
     clauses.push(`Find term number ${n}.`);
     cur = geo ? R(a * d ** (n - 1)) : R(a + (n - 1) * d);

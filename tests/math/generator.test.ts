@@ -1,6 +1,7 @@
 import { assert, describe, it } from "vitest";
 import { draftProblem, FAMILIES, generateProblems, splitOf } from "../../math/generator.ts";
-import { runCode, runStepSync } from "../../math/interpreter.ts";
+import { PYTHON_PRELUDE, runCode, runStepSync } from "../../math/interpreter.ts";
+import { answersEqual } from "../../math/grade.ts";
 import { Prng } from "../../math/prng.ts";
 import type { Problem } from "../../math/contracts.ts";
 
@@ -91,5 +92,29 @@ describe("generateProblems", () => {
     assert.throws(() => generateProblems({ count: 1, seed: 1, family: "poetry" }), /Cannot generate family/);
     assert.throws(() => generateProblems({ count: 1, seed: 1, level: 6 }), /Cannot generate level/);
     assert.throws(() => draftProblem(Prng.fromSeed(1), "poetry", 1), /Cannot generate family/);
+  });
+});
+
+function hasPython(): boolean {
+  try {
+    return new Deno.Command("python3", { args: ["-I", "-c", "pass"], stdout: "null", stderr: "null" }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+describe("reference solutions under real Python", () => {
+  it.skipIf(!hasPython())("print answers equal to the reference when run by python3 with the prelude", () => {
+    const ps = generateProblems({ count: 400, seed: 13 });
+    let prog = PYTHON_PRELUDE + "\n";
+    ps.forEach((p, i) => {
+      prog += `def _p${i}():\n${p.solution!.map((s) => `    ${s.code}`).join("\n")}\n`;
+      prog += `try:\n    _p${i}()\nexcept Exception as e:\n    print("ERR", type(e).__name__)\n`;
+    });
+    const out = new Deno.Command("python3", { args: ["-I", "-c", prog], stdout: "piped", stderr: "piped" }).outputSync();
+    const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+    assert.equal(lines.length, ps.length);
+    const bad = ps.flatMap((p, i) => (answersEqual(lines[i]!, p.answer) ? [] : [`${p.id}: ${lines[i]} vs ${p.answer}`]));
+    assert.deepEqual(bad, []);
   });
 });
