@@ -168,7 +168,7 @@ export function serve<A, R>(
   bus: Bus,
   subject: string,
   requestSchema: MessageSchema<A>,
-  handler: (request: A, msg: BusMessage) => ServeResult<R> | Promise<ServeResult<R>>,
+  handler: (request: A, msg: BusMessage) => ServeResult<NoInfer<R>> | Promise<ServeResult<NoInfer<R>>>,
   options: ServeOptions<R>,
 ): Served {
   const log = options.log ?? stderrLog;

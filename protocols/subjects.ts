@@ -129,15 +129,15 @@ export function runOfSubject(subject: string): string | undefined {
 export function subjectPatterns(): { subject: string; queue?: string; what: string }[] {
   const p = `${SUBJECT_ROOT}.<run>`;
   return [
-    { subject: `${p}.expand`, queue: QueueGroups.expander, what: "ExpandRequest → ExpandReply | ErrorReply" },
-    { subject: `${p}.score`, queue: QueueGroups.scorer, what: "ScoreRequest → ScoreReply | ErrorReply" },
-    { subject: `${p}.train`, queue: QueueGroups.trainer, what: "TrainRequest → TrainReply | ErrorReply" },
+    { subject: `${p}.expand`, queue: QueueGroups.expander, what: "ExpandRequest → ExpandReply or ErrorReply" },
+    { subject: `${p}.score`, queue: QueueGroups.scorer, what: "ScoreRequest → ScoreReply or ErrorReply" },
+    { subject: `${p}.train`, queue: QueueGroups.trainer, what: "TrainRequest → TrainReply or ErrorReply" },
     { subject: `${p}.model`, what: "ModelPublished (broadcast)" },
     ...EventKinds.map((k) => ({ subject: `${p}.events.${k}`, what: `Event with kind "${k}" (broadcast)` })),
     ...ControlVerbs.map((v) => ({
       subject: `${p}.control.${v}`,
       queue: QueueGroups.control,
-      what: `${controlName(v)}Request → ${controlName(v)}Reply | ErrorReply`,
+      what: `${controlName(v)}Request → ${v === "pause" || v === "resume" ? "RunState" : controlName(v)}Reply or ErrorReply`,
     })),
     { subject: `${p}.heartbeat`, what: "Heartbeat (broadcast, every few seconds per worker)" },
     { subject: `${p}.deadletter`, what: "DeadLetter (broadcast)" },

@@ -1,0 +1,154 @@
+import { Result } from "effect";
+import { assert, describe, it } from "vitest";
+import { BusError } from "../../protocols/bus.ts";
+import { call, decode, encode, isRetryable, ProtocolError, serve } from "../../protocols/codec.ts";
+import { InProcessBus } from "../../protocols/inProcessBus.ts";
+import { DeadLetter, ScoreReply, ScoreRequest } from "../../protocols/messages.ts";
+import { runSubjects } from "../../protocols/subjects.ts";
+import { settle } from "./manualClock.ts";
+
+const enc = new TextEncoder();
+const quiet = () => {};
+
+function codeOf(r: Result.Result<unknown, ProtocolError>): string {
+  if (Result.isSuccess(r)) return assert.fail("expected a decode failure");
+  return r.failure.code;
+}
+
+const scoreRequest = (id: string): ScoreRequest => ({
+  v: 1,
+  id,
+  items: [{ problem: "1+1?", steps: [], candidate: { text: "add", code: "print(1 + 1)" } }],
+});
+
+describe("decode", () => {
+  it("never throws, and names the problem of each bad payload", () => {
+    const cases: [Uint8Array, string, RegExp][] = [
+      [enc.encode("{oops"), "BadRequest", /^Send valid JSON: /],
+      [new Uint8Array([0xff, 0xfe, 0x7b]), "BadRequest", /UTF-8/],
+      [enc.encode("[1,2]"), "BadRequest", /an array/],
+      [enc.encode("null"), "BadRequest", /null/],
+      [enc.encode(JSON.stringify({ ...scoreRequest("a"), v: 3 })), "VersionMismatch", /version 3.*speaks 1/],
+      [enc.encode(JSON.stringify({ v: 1, id: "a", items: [{ problem: 1 }] })), "BadRequest", /ScoreRequest.*items/],
+      [enc.encode(JSON.stringify({ id: "a", items: [] })), "BadRequest", /\["v"\]/],
+    ];
+    for (const [bytes, code, message] of cases) {
+      const r = decode(ScoreRequest, bytes);
+      assert.equal(codeOf(r), code);
+      assert.match((r as Result.Failure<never, ProtocolError>).failure.message, message);
+    }
+  });
+
+  it("refuses a payload above the limit before parsing it", () => {
+    const r = decode(ScoreRequest, enc.encode(JSON.stringify(scoreRequest("x".repeat(2000)))), { maxBytes: 1000 });
+    assert.equal(codeOf(r), "TooLarge");
+  });
+
+  it("ignores unknown fields so newer peers can add optional ones", () => {
+    const r = decode(ScoreRequest, enc.encode(JSON.stringify({ ...scoreRequest("a"), future: { x: 1 } })));
+    assert.deepEqual(Result.getOrThrow(r), scoreRequest("a"));
+  });
+
+  it("round-trips through encode", () => {
+    assert.deepEqual(Result.getOrThrow(decode(ScoreRequest, encode(ScoreRequest, scoreRequest("rt")))), scoreRequest("rt"));
+  });
+});
+
+describe("serve", () => {
+  it("records a bad message without a reply subject on the run's dead-letter subject", async () => {
+    const bus = new InProcessBus();
+    const s = runSubjects("dl");
+    const letters: DeadLetter[] = [];
+    bus.subscribe(s.deadletter, (m) => void letters.push(Result.getOrThrow(decode(DeadLetter, m.data))));
+    const served = serve(bus, s.score, ScoreRequest, () => ({ v: 1 as const, id: "x", scores: [], scorerVersion: "t" }), {
+      replySchema: ScoreReply,
+      log: quiet,
+    });
+    bus.publish(s.score, enc.encode("not json at all"));
+    await bus.flush();
+    await settle();
+    assert.equal(letters.length, 1);
+    assert.equal(letters[0]!.subject, s.score);
+    assert.equal(letters[0]!.reason, "BadRequest");
+    assert.equal(letters[0]!.sample, "not json at all");
+    assert.equal(letters[0]!.size, 15);
+    assert.equal(served.stats.deadLettered, 1);
+  });
+
+  it("sends a handler's ProtocolError as an error reply of that code", async () => {
+    const bus = new InProcessBus();
+    const s = runSubjects("unavail");
+    serve(bus, s.score, ScoreRequest, () => new ProtocolError({ code: "Unavailable", message: "Retry later: model loading" }), {
+      replySchema: ScoreReply,
+      log: quiet,
+    });
+    const r = await call(bus, s.score, ScoreRequest, ScoreReply, scoreRequest("u1"), { timeoutMs: 500 });
+    if (Result.isSuccess(r)) return assert.fail("expected an error");
+    assert.equal(r.failure._tag, "RemoteError");
+    assert.isTrue(isRetryable(r.failure));
+  });
+
+  it("answers Internal when the handler returns a reply that breaks its schema", async () => {
+    const bus = new InProcessBus();
+    const s = runSubjects("badreply");
+    serve(bus, s.score, ScoreRequest, () => ({ v: 1 as const, id: "x", scores: [7], scorerVersion: "t" }), {
+      replySchema: ScoreReply,
+      log: quiet,
+    });
+    const r = await call(bus, s.score, ScoreRequest, ScoreReply, scoreRequest("b1"), { timeoutMs: 500 });
+    if (Result.isSuccess(r)) return assert.fail("expected an error");
+    assert.equal(r.failure._tag === "RemoteError" && r.failure.code, "Internal");
+  });
+});
+
+describe("call", () => {
+  it("retries a timed-out request with the same request id, then succeeds", async () => {
+    const bus = new InProcessBus();
+    const s = runSubjects("retry");
+    const ids: string[] = [];
+    let n = 0;
+    bus.subscribe(s.score, (m) => {
+      ids.push(m.headers["Rstar-Request-Id"]!);
+      if (++n < 3) return; // the first two attempts get no answer
+      m.respond(encode(ScoreReply, { v: 1, id: "r1", scores: [0.5], scorerVersion: "t" }));
+    });
+    const waits: number[] = [];
+    const r = await call(bus, s.score, ScoreRequest, ScoreReply, scoreRequest("r1"), {
+      timeoutMs: 20,
+      retries: 3,
+      backoffMs: 10,
+      sleep: (ms) => {
+        waits.push(ms);
+        return Promise.resolve();
+      },
+    });
+    assert.deepEqual(Result.getOrThrow(r).scores, [0.5]);
+    assert.deepEqual(ids, ["r1", "r1", "r1"]);
+    assert.deepEqual(waits, [10, 20]);
+  });
+
+  it("gives up after the retries with the bus failure as a value", async () => {
+    const bus = new InProcessBus();
+    const r = await call(bus, "rstar.none.score", ScoreRequest, ScoreReply, scoreRequest("g1"), {
+      timeoutMs: 20,
+      retries: 2,
+      sleep: () => Promise.resolve(),
+    });
+    if (Result.isSuccess(r)) return assert.fail("expected a failure");
+    assert.instanceOf(r.failure, BusError);
+    assert.equal((r.failure as BusError).reason, "NoResponders");
+  });
+
+  it("does not retry a BadRequest", async () => {
+    const bus = new InProcessBus();
+    const s = runSubjects("noretry");
+    let seen = 0;
+    bus.subscribe(s.score, (m) => {
+      seen++;
+      m.respond(enc.encode(JSON.stringify({ v: 1, id: "x", error: { code: "BadRequest", message: "Fix it: wrong" } })));
+    });
+    const r = await call(bus, s.score, ScoreRequest, ScoreReply, scoreRequest("n1"), { timeoutMs: 200, retries: 3 });
+    assert.isTrue(Result.isFailure(r));
+    assert.equal(seen, 1);
+  });
+});
