@@ -532,7 +532,7 @@ function fraction(rng: Prng, level: number): Draft {
   if (mode === "percent") {
     const item = rng.pick(ITEM_NAMES);
     const price = rng.range(2, 20) * 20;
-    clauses.push(`A ${item} costs ${price} dollars.`);
+    clauses.push(`${P} wants a ${item} that costs ${price} dollars.`);
     cur = R(price);
     ref = String(price);
     name = "price";
@@ -545,44 +545,47 @@ function fraction(rng: Prng, level: number): Draft {
     name = "left";
   }
   for (let i = 0; i < level; i++) {
-    const kind = rng.pick(mode === "percent" ? ["off", "up", "of", "times"] as const : ["spend", "keep", "off", "times"] as const);
-    let value: Rational;
-    let expr: string;
-    let clause: string;
-    let comment: string;
-    if (kind === "off" || kind === "up") {
-      const k = rng.pick(PERCENTS);
-      const s = kind === "off" ? -1 : 1;
-      value = cur.mul(R(100 + s * k)).div(R(100));
-      expr = `${ref} * (100 ${s < 0 ? "-" : "+"} ${k}) / 100`;
-      clause = mode === "percent"
-        ? (kind === "off" ? rng.pick([`It is on sale for ${k}% off.`, `Then the price drops by ${k}%.`]) : rng.pick([`Then the price goes up by ${k}%.`, `A tax of ${k}% is added.`]))
-        : `${cap(p)} gives away ${k}% of them.`;
-      comment = kind === "off" ? `Take ${k}% off` : `Add ${k}%`;
-    } else if (kind === "of") {
-      const k = rng.pick(PERCENTS);
-      value = cur.mul(R(k)).div(R(100));
-      expr = `${ref} * ${k} / 100`;
-      clause = `${P} pays only ${k}% of that price.`;
-      comment = `Take ${k}% of the price`;
-    } else if (kind === "times") {
-      const k = rng.range(2, 5);
-      value = cur.mul(R(k));
-      expr = `${ref} * ${k}`;
-      clause = mode === "percent" ? `${P} buys ${k} of them at that price.` : `${cap(p)} then gets ${k} times as many.`;
-      comment = `Multiply by ${k}`;
-    } else {
-      const [a, b] = rng.pick(FRACS);
-      if (kind === "spend") {
-        value = cur.mul(frac(b - a, b));
-        expr = `${ref} - ${ref} * ${a}/${b}`;
-        clause = `${cap(p)} gives away ${a}/${b} of them.`;
-        comment = `Subtract ${a}/${b} of them`;
+    let value: Rational = cur;
+    let expr = "";
+    let clause = "";
+    let comment = "";
+    // Counts and prices stay whole: redraw an operation that would give a fraction.
+    for (let attempt = 0; attempt === 0 || !value.isInteger(); attempt++) {
+      const kind = attempt >= 20 ? "times" : rng.pick(mode === "percent" ? ["off", "up", "of", "times"] as const : ["spend", "keep", "off", "times"] as const);
+      if (kind === "off" || kind === "up") {
+        const k = rng.pick(PERCENTS);
+        const s = kind === "off" ? -1 : 1;
+        value = cur.mul(R(100 + s * k)).div(R(100));
+        expr = `${ref} * (100 ${s < 0 ? "-" : "+"} ${k}) / 100`;
+        clause = mode === "percent"
+          ? (kind === "off" ? rng.pick([`It is on sale for ${k}% off.`, `Then the price drops by ${k}%.`]) : rng.pick([`Then the price goes up by ${k}%.`, `A tax of ${k}% is added.`]))
+          : `${cap(p)} gives away ${k}% of them.`;
+        comment = kind === "off" ? `Take ${k}% off` : `Add ${k}%`;
+      } else if (kind === "of") {
+        const k = rng.pick(PERCENTS);
+        value = cur.mul(R(k)).div(R(100));
+        expr = `${ref} * ${k} / 100`;
+        clause = `${P} pays only ${k}% of that price.`;
+        comment = `Take ${k}% of the price`;
+      } else if (kind === "times") {
+        const k = rng.range(2, 5);
+        value = cur.mul(R(k));
+        expr = `${ref} * ${k}`;
+        clause = mode === "percent" ? `${P} buys ${k} of them at that price.` : `${cap(p)} then gets ${k} times as many.`;
+        comment = `Multiply by ${k}`;
       } else {
-        value = cur.mul(frac(a, b));
-        expr = `${ref} * ${a}/${b}`;
-        clause = `${cap(p)} keeps ${a}/${b} of them.`;
-        comment = `Take ${a}/${b} of them`;
+        const [a, b] = rng.pick(FRACS);
+        if (kind === "spend") {
+          value = cur.mul(frac(b - a, b));
+          expr = `${ref} - ${ref} * ${a}/${b}`;
+          clause = `${cap(p)} gives away ${a}/${b} of them.`;
+          comment = `Subtract ${a}/${b} of them`;
+        } else {
+          value = cur.mul(frac(a, b));
+          expr = `${ref} * ${a}/${b}`;
+          clause = `${cap(p)} keeps ${a}/${b} of them.`;
+          comment = `Take ${a}/${b} of them`;
+        }
       }
     }
     clauses.push(clause);
