@@ -699,7 +699,7 @@ function counting(rng: Prng, level: number): Draft {
     const clauses: string[] = [];
     const ops: Op[] = [];
     let cur = R(1);
-    const people = rng.pick(["students", "players", "friends", "workers"]);
+    const people = rng.pick(["students", "players", "friends", "workers", "children", "runners"]);
     for (let i = 0; i < level; i++) {
       // A bare choice is no operation on its own, so it never opens the chain.
       const kind = rng.pick(i === 0 ? ["comb", "perm", "fact"] as const : ["comb", "perm", "fact", "pick"] as const);
@@ -708,14 +708,14 @@ function counting(rng: Prng, level: number): Draft {
       let clause: string;
       let comment: string;
       if (kind === "comb") {
-        const n = rng.range(4, 10);
+        const n = rng.range(4, 12);
         const k = rng.range(2, Math.min(4, n - 1));
         v = combN(n, k);
         call = `comb(${n}, ${k})`;
         clause = rng.pick([`Choose ${k} of ${n} ${people} for a team.`, `Pick a group of ${k} from ${n} ${people}.`]);
         comment = `Ways to choose ${k} of ${n}`;
       } else if (kind === "perm") {
-        const n = rng.range(4, 10);
+        const n = rng.range(4, 12);
         const k = rng.range(2, 3);
         v = factorialN(n) / factorialN(n - k);
         call = `perm(${n}, ${k})`;
@@ -724,7 +724,7 @@ function counting(rng: Prng, level: number): Draft {
           : `Give a first, second and third prize to ${k} of ${n} ${people}.`;
         comment = `Ordered choices of ${k} from ${n}`;
       } else if (kind === "fact") {
-        const n = rng.range(3, 6);
+        const n = rng.range(3, 7);
         v = factorialN(n);
         call = `factorial(${n})`;
         clause = rng.pick([`Line up ${n} ${people} in a row.`, `Arrange ${n} books on a shelf.`]);
