@@ -5,7 +5,8 @@ import { createLocalServices } from "../run/localServices.ts";
 import { roundModels } from "../run/runModels.ts";
 import { pathIds, q, stats } from "../../search/SearchTree.ts";
 import { chooseAnswer } from "../../search/extract.ts";
-import { runMcts, sameAnswerText as answersEqual } from "../../search/strategies.ts";
+import { answersEqual } from "../../math/grade.ts";
+import { runMcts } from "../../search/strategies.ts";
 import { defaultRunDir } from "./evolve.ts";
 
 /** What `rstar solve --json` prints. */

@@ -18,7 +18,8 @@ import { Tokenizer } from "../../models/tokenizer.ts";
 import { trainPolicy, trainScorer } from "../../models/train.ts";
 import { stats } from "../../search/SearchTree.ts";
 import { chooseAnswer, preferencePairs, sftPicks, trajectories } from "../../search/extract.ts";
-import { bestOfN, greedy, requestSeed, runMcts, sameAnswerText as answersEqual } from "../../search/strategies.ts";
+import { answersEqual } from "../../math/grade.ts";
+import { bestOfN, greedy, requestSeed, runMcts } from "../../search/strategies.ts";
 import type {
   EvalOutcome,
   EvalRequest,

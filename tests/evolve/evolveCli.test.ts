@@ -1,0 +1,161 @@
+import { assert, describe, it } from "vitest";
+import { join } from "node:path";
+
+const deno = join(Deno.cwd(), "node_modules", ".bin", "deno");
+const env = { DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.cwd(), ".cache", "deno") };
+
+function rstar(args: string[]): Deno.ChildProcess {
+  return new Deno.Command(deno, {
+    args: ["run", "-A", "--quiet", "scripts/rstar.ts", ...args],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await rstar(args).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+interface Event {
+  type: string;
+  round?: number;
+  phase?: string;
+  problemId?: string;
+  strategy?: string;
+}
+
+function ledger(dir: string): Event[] {
+  try {
+    const text = Deno.readTextFileSync(join(dir, "ledger.jsonl"));
+    const lines = text.split("\n");
+    lines.pop(); // an unfinished last line is not an event yet
+    return lines.map((l) => JSON.parse(l));
+  } catch {
+    return [];
+  }
+}
+
+/** Starts `rstar evolve`, SIGKILLs it as soon as `when(events)` holds; returns the events then. */
+async function killWhen(args: string[], dir: string, when: (events: Event[]) => boolean): Promise<Event[]> {
+  const child = rstar(args);
+  let killed = false;
+  const status = child.status;
+  let finished = false;
+  status.then(() => (finished = true));
+  while (!finished) {
+    const events = ledger(dir);
+    if (when(events)) {
+      child.kill("SIGKILL");
+      killed = true;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await status;
+  await child.stdout.cancel();
+  await child.stderr.cancel();
+  assert.isTrue(killed, "the run finished before the phase to kill it in was reached");
+  return ledger(dir);
+}
+
+function assertComplete(dir: string, rounds: number, perRound: number): void {
+  const summary = JSON.parse(Deno.readTextFileSync(join(dir, "summary.json")));
+  assert.equal(summary.lost, 0);
+  assert.isTrue(summary.finished);
+  assert.equal(summary.rounds.length, rounds);
+  for (const r of summary.rounds) {
+    assert.isTrue(r.complete);
+    assert.equal(r.train.problems, perRound);
+    assert.deepEqual(Object.keys(r.evaluation).sort(), ["bon-ppm", "bon-vote", "greedy", "mcts"]);
+  }
+  // The raw ledger holds every (round, phase, problem), training and evaluation exactly once.
+  const seen = new Set<string>();
+  for (const e of ledger(dir)) {
+    let key: string | undefined;
+    if (e.type === "problem-searched") key = `s:${e.round}:${e.phase}:${e.problemId}`;
+    if (e.type === "round-trained") key = `t:${e.round}`;
+    if (e.type === "evaluation-done") key = `e:${e.round}:${e.strategy}`;
+    if (key === undefined) continue;
+    assert.isFalse(seen.has(key), `recorded twice: ${key}`);
+    seen.add(key);
+  }
+}
+
+describe("rstar evolve --preset smoke", () => {
+  it("completes, writes summary and report, and --resume on the finished run only prints the table", async () => {
+    const dir = join(Deno.makeTempDirSync(), "run");
+    const r = await run(["evolve", "--preset", "smoke", "--run", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /round\s+solve%/);
+    assertComplete(dir, 3, 10);
+    assert.include(Deno.readTextFileSync(join(dir, "report.html")), "<svg");
+    const ev = await run(["eval", "--run", dir, "--strategy", "greedy", "--json"]);
+    assert.equal(ev.code, 0, ev.stderr);
+    const line = JSON.parse(ev.stdout.trim());
+    const summary = JSON.parse(Deno.readTextFileSync(join(dir, "summary.json")));
+    assert.equal(line.round, 3);
+    assert.equal(line.accuracy, summary.rounds[2].evaluation.greedy.accuracy);
+    const sv = await run(["solve", "Ann has 3 apples and buys 4 more. How many apples does she have?", "--run", dir, "--json"]);
+    assert.equal(sv.code, 0, sv.stderr);
+    const solved = JSON.parse(sv.stdout.trim());
+    assert.isAbove(solved.tree.nodes, 1);
+    assert.equal(solved.models.round, 3);
+    const before = ledger(dir).length;
+    const again = await run(["evolve", "--resume", "--run", dir]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /round\s+solve%/);
+    assert.equal(ledger(dir).length, before);
+  }, 240_000);
+
+  it("SIGKILLed during search, training and evaluation, it resumes each time to a complete, duplicate-free summary", async () => {
+    const dir = join(Deno.makeTempDirSync(), "run");
+    const last = (events: Event[]) => events[events.length - 1];
+    // 1. During the search of round 1.
+    let events = await killWhen(["evolve", "--preset", "smoke", "--run", dir], dir, (es) =>
+      es.filter((e) => e.type === "problem-searched").length >= 3);
+    assert.notInclude(events.map((e) => e.type), "data-persisted");
+    // 2. During training (round data persisted, checkpoints not yet recorded).
+    events = await killWhen(["evolve", "--resume", "--run", dir], dir, (es) =>
+      last(es)?.type === "data-persisted");
+    assert.equal(last(events)?.type, "data-persisted");
+    // 3. During evaluation.
+    events = await killWhen(["evolve", "--resume", "--run", dir], dir, (es) =>
+      last(es)?.type === "evaluation-done");
+    assert.equal(last(events)?.type, "evaluation-done");
+    const r = await run(["evolve", "--resume", "--run", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assertComplete(dir, 3, 10);
+    const summary = JSON.parse(Deno.readTextFileSync(join(dir, "summary.json")));
+    assert.equal(summary.faults.resumes, 3);
+  }, 300_000);
+});
+
+describe("rstar evolve / eval / solve command lines", () => {
+  it("bad flags exit 2 with a one-line reason", async () => {
+    for (
+      const args of [
+        ["evolve", "--preset", "huge"],
+        ["evolve", "--rounds", "0"],
+        ["evolve", "--policy", "openai"],
+        ["evolve", "--resume"],
+        ["eval", "--run", "x", "--strategy", "magic"],
+      ]
+    ) {
+      const r = await run(args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+  });
+
+  it("a missing run directory is a clear error with exit 1", async () => {
+    const missing = join(Deno.makeTempDirSync(), "nope");
+    for (const args of [["eval", "--run", missing], ["solve", "2 plus 3", "--run", missing], ["evolve", "--resume", "--run", missing]]) {
+      const r = await run(args);
+      assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+      assert.include(r.stderr, "does not exist");
+    }
+  });
+});
