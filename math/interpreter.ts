@@ -1444,19 +1444,23 @@ interface PrefixState {
 const envCache = new Lru<string, PrefixState>(16384);
 const resultCache = new Lru<string, ExecResult>(16384);
 const EMPTY_STATE: PrefixState = { env: new Map() };
-const SEP = "\u0000\u0001";
+
+/** Unambiguous cache key of a list of code strings (each length-prefixed). */
+function codesKey(codes: readonly string[], limits: ExecLimits): string {
+  let key = limits === DEFAULT_LIMITS ? "" : `${limitsKey(limits)}:${limits.maxOps}:${limits.maxIterations}:${limits.maxOutputChars}:${limits.maxWallMs}|`;
+  for (const c of codes) key += `${c.length}:${c}`;
+  return key;
+}
 
 function prefixState(codes: readonly string[], limits: ExecLimits): PrefixState {
   if (codes.length === 0) return EMPTY_STATE;
-  const lk = limits === DEFAULT_LIMITS ? "" : limitsKey(limits) + `:${limits.maxOps}:${limits.maxIterations}:${limits.maxOutputChars}:${limits.maxWallMs}` + SEP;
-  const key = lk + codes.join(SEP);
-  const hit = envCache.get(key);
+  const hit = envCache.get(codesKey(codes, limits));
   if (hit) return hit;
   // Find the longest cached prefix, then run forward from it, caching each level.
   let k = codes.length - 1;
   let state: PrefixState = EMPTY_STATE;
   for (; k > 0; k--) {
-    const h = envCache.get(lk + codes.slice(0, k).join(SEP));
+    const h = envCache.get(codesKey(codes.slice(0, k), limits));
     if (h) {
       state = h;
       break;
@@ -1471,7 +1475,7 @@ function prefixState(codes: readonly string[], limits: ExecLimits): PrefixState 
         error: { kind: r.error!.kind, message: `Cannot run the path: step ${i + 1} failed: ${r.error!.message}`, line: 0 },
       };
     }
-    envCache.set(lk + codes.slice(0, i + 1).join(SEP), state);
+    envCache.set(codesKey(codes.slice(0, i + 1), limits), state);
   }
   return state;
 }
@@ -1484,10 +1488,10 @@ function prefixState(codes: readonly string[], limits: ExecLimits): PrefixState 
 export function runStepSync(prefix: readonly Step[], step: Step, limits?: Partial<ExecLimits>): ExecResult {
   const lim = resolve(limits);
   const codes = prefix.map((s) => s.code);
+  const pathKey = codesKey([...codes, step.code], lim);
   // Steps are deterministic, so a repeated (path, step) pair is answered from the cache.
-  const key = lim === DEFAULT_LIMITS ? codes.join(SEP) + SEP + SEP + step.code : undefined;
-  if (key !== undefined) {
-    const hit = resultCache.get(key);
+  if (lim === DEFAULT_LIMITS) {
+    const hit = resultCache.get(pathKey);
     if (hit) return hit;
   }
   let state: PrefixState;
@@ -1496,9 +1500,16 @@ export function runStepSync(prefix: readonly Step[], step: Step, limits?: Partia
   } catch (e) {
     return { ok: false, stdout: "", error: toError(e) };
   }
-  const result: ExecResult = state.error ? { ok: false, stdout: "", error: state.error } : runIn(new Map(state.env), step.code, lim);
+  let result: ExecResult;
+  if (state.error) result = { ok: false, stdout: "", error: state.error };
+  else {
+    const env = new Map(state.env);
+    result = runIn(env, step.code, lim);
+    // This step's environment is the prefix state of its children: keep it.
+    if (result.ok) envCache.set(pathKey, { env });
+  }
   // Wall-time failures depend on the machine's load: never cache them.
-  if (key !== undefined && !(result.error && /time limit/.test(result.error.message))) resultCache.set(key, result);
+  if (lim === DEFAULT_LIMITS && !(result.error && /time limit/.test(result.error.message))) resultCache.set(pathKey, result);
   return result;
 }
 
