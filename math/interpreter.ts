@@ -99,6 +99,14 @@ const OPS3 = ["**=", "//=", ">>=", "<<="];
 const OPS2 = ["**", "//", "==", "!=", "<=", ">=", "+=", "-=", "*=", "/=", "%=", "<<", ">>", "->", ":=", "&=", "|=", "^="];
 const OPS1 = "+-*/%<>=()[]{},:;.|&^~@!";
 
+function isIdentStart(ch: number): boolean {
+  return (ch >= 97 && ch <= 122) || (ch >= 65 && ch <= 90) || ch === 95;
+}
+
+function isIdentPart(ch: number): boolean {
+  return isIdentStart(ch) || (ch >= 48 && ch <= 57);
+}
+
 function tokenize(code: string, limits: ExecLimits): Token[] {
   const toks: Token[] = [];
   const indents = [0];
@@ -171,9 +179,9 @@ function tokenize(code: string, limits: ExecLimits): Token[] {
       i += text.length;
       continue;
     }
-    if (/[A-Za-z_]/.test(c)) {
+    if (isIdentStart(code.charCodeAt(i))) {
       let j = i + 1;
-      while (j < n && /[A-Za-z0-9_]/.test(code[j]!)) j++;
+      while (j < n && isIdentPart(code.charCodeAt(j))) j++;
       const text = code.slice(i, j);
       if ((code[j] === "'" || code[j] === '"') && /^[rRbBfFuU]{1,2}$/.test(text)) {
         fail("Unsupported", `Cannot parse string: ${text}-prefixed strings are not supported`, line);
