@@ -18,6 +18,7 @@ import type { Logger } from "./log.ts";
 import { ReplyCache } from "./replyCache.ts";
 import type { Grader } from "./scorer.ts";
 import { startScorer } from "./scorer.ts";
+import { startTrainer } from "./trainer.ts";
 import type { SearchService } from "./searchService.ts";
 import { createSearchService } from "./searchService.ts";
 import type { Supervisor, SupervisorFailed } from "./supervisorMachine.ts";
@@ -148,6 +149,12 @@ export function startSystem(options: SystemOptions): SystemHandle {
           clock,
           crash,
         }),
+    });
+  }
+  if (options.roles.includes("trainer")) {
+    specs.push({
+      name: "trainer",
+      start: () => startTrainer({ bus: options.bus, blobs: options.blobs, run: options.run, log: options.log, now: () => clock.now() }),
     });
   }
   const supervisor = startSupervisor({

@@ -6,8 +6,8 @@ import { startExpander } from "../../actors/expander.ts";
 import { silentLogger } from "../../actors/log.ts";
 import { ReplyCache } from "../../actors/replyCache.ts";
 import { Result } from "effect";
-import { call } from "../../protocols/codec.ts";
-import { ExpandReply, ExpandRequest, PROTOCOL_VERSION } from "../../protocols/messages.ts";
+import { call, publish } from "../../protocols/codec.ts";
+import { ExpandReply, ExpandRequest, ModelPublished, PROTOCOL_VERSION } from "../../protocols/messages.ts";
 import { runSubjects } from "../../protocols/subjects.ts";
 import { ScriptedPolicy } from "../../actors/scriptedPolicy.ts";
 import { InProcessBus } from "../../protocols/inProcessBus.ts";
@@ -81,6 +81,18 @@ describe("Expander", () => {
     assert.strictEqual(wrong.headers["Rstar-Error"], "BadRequest");
     const ok = await expand(bus, req("good"));
     assert.strictEqual(ok.candidates.length, 3);
+    await h.stop();
+  });
+
+  it("swaps to an announced policy version between batches and names it in replies", async () => {
+    const { bus, handle } = setup(4);
+    const h = await handle;
+    assert.strictEqual((await expand(bus, req("before"))).policyVersion, "scripted-v1");
+    publish(bus, runSubjects("t").model, ModelPublished, { v: PROTOCOL_VERSION, name: "policy", version: "scripted-v2", blob: "b" });
+    await bus.flush();
+    await new Promise((r) => setTimeout(r, 10));
+    assert.strictEqual((await expand(bus, req("after"))).policyVersion, "scripted-v2");
+    assert.strictEqual(h.policyVersion(), "scripted-v2");
     await h.stop();
   });
 
