@@ -22,6 +22,13 @@ export const FAMILIES: readonly string[] = [
   "sequence",
 ];
 
+/** Every variable name a reference solution assigns (a small, meaningful set). */
+export const VARIABLE_NAMES: readonly string[] = [
+  "total", "left", "share", "cost", "change", "good", "per_box", "distance", "part", "future",
+  "ann", "ben", "carla", "dan", "eva", "finn", "gina", "hugo", "iris", "jack",
+  "x", "y", "value", "diff", "coef", "ax", "parts", "twice", "product", "price", "result", "ways", "r", "d",
+];
+
 /** Lowest and highest difficulty level. */
 export const MIN_LEVEL = 1;
 /** Highest difficulty level. */

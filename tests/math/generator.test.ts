@@ -1,5 +1,5 @@
 import { assert, describe, it } from "vitest";
-import { draftProblem, FAMILIES, generateProblems, splitOf } from "../../math/generator.ts";
+import { draftProblem, FAMILIES, generateProblems, splitOf, VARIABLE_NAMES } from "../../math/generator.ts";
 import { PYTHON_PRELUDE, runCode, runStepSync } from "../../math/interpreter.ts";
 import { answersEqual } from "../../math/grade.ts";
 import { Prng } from "../../math/prng.ts";
@@ -80,6 +80,16 @@ describe("generateProblems", () => {
     const small = ps.filter((p) => Math.abs(Number(p.answer.split("/")[0])) < 1e6).length;
     assert.isAbove(small / ps.length, 0.95);
     assert.isTrue(ps.every((p) => !/\b(one|two|three|four|five|six|seven|eight|nine|ten)\b/i.test(p.problem.replace(/\bone (of|box|bag|part|shop)\b|\bthe one\b|\btwo numbers\b/gi, ""))));
+  });
+
+  it("assigns only the documented variable names in reference solutions", () => {
+    const names = new Set(VARIABLE_NAMES);
+    for (const p of generateProblems({ count: 2000, seed: 6 })) {
+      for (const s of p.solution!) {
+        const m = /^(\w+) = /.exec(s.code);
+        if (m) assert.isTrue(names.has(m[1]!), `${m[1]} in ${p.id}`);
+      }
+    }
   });
 
   it("covers every family and level when none is given", () => {
