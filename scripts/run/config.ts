@@ -65,6 +65,8 @@ export interface EvolveConfig {
     readonly init: "scratch" | "previous";
     /** Train on the picks of every round so far (true) or this round's only (false). */
     readonly accumulate: boolean;
+    /** Stop training after this many seconds (bounds a preset's wall time). */
+    readonly maxSeconds?: number;
   };
   readonly ppm: {
     readonly epochs: number;
@@ -74,6 +76,9 @@ export interface EvolveConfig {
     readonly margin: number;
     readonly perSide: number;
     readonly accumulate: boolean;
+    /** Most pairs trained on per round (widest Q margins first). */
+    readonly maxPairs: number;
+    readonly maxSeconds?: number;
   };
   readonly eval: {
     readonly strategies: readonly Strategy[];
@@ -113,7 +118,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
       concurrency: 4,
     },
     sft: { perProblem: 2, epochs: 4, batchSize: 16, lr: 3e-3, init: "scratch", accumulate: true },
-    ppm: { epochs: 2, batchSize: 16, lr: 1e-3, margin: 0.5, perSide: 2, accumulate: true },
+    ppm: { epochs: 2, batchSize: 16, lr: 1e-3, margin: 0.5, perSide: 2, accumulate: true, maxPairs: 64 },
     eval: { strategies: STRATEGIES, samples: 12, temperature: 0.8, k: 4 },
     model: { policy: "tiny", size: "smoke" },
     executor: "builtin",
@@ -133,7 +138,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
       concurrency: 8,
     },
     sft: { perProblem: 2, epochs: 12, batchSize: 32, lr: 2e-3, init: "scratch", accumulate: true },
-    ppm: { epochs: 4, batchSize: 32, lr: 5e-4, margin: 0.5, perSide: 2, accumulate: true },
+    ppm: { epochs: 2, batchSize: 32, lr: 5e-4, margin: 0.5, perSide: 2, accumulate: true, maxPairs: 400, maxSeconds: 90 },
     eval: { strategies: STRATEGIES, samples: 32, temperature: 0.8, k: 4 },
     model: { policy: "tiny", size: "quick" },
     executor: "builtin",
@@ -153,7 +158,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
       concurrency: 16,
     },
     sft: { perProblem: 2, epochs: 20, batchSize: 32, lr: 1e-3, init: "scratch", accumulate: true },
-    ppm: { epochs: 6, batchSize: 32, lr: 5e-4, margin: 0.5, perSide: 2, accumulate: true },
+    ppm: { epochs: 4, batchSize: 32, lr: 5e-4, margin: 0.5, perSide: 2, accumulate: true, maxPairs: 20000 },
     eval: { strategies: STRATEGIES, samples: 64, temperature: 0.8, k: 4 },
     model: { policy: "tiny", size: "full" },
     executor: "builtin",

@@ -15,7 +15,7 @@ import { OpenAIPolicy } from "../../models/openaiPolicy.ts";
 import { PRESETS, TinyPolicy } from "../../models/policy.ts";
 import { TinyScorer } from "../../models/ppm.ts";
 import { Tokenizer } from "../../models/tokenizer.ts";
-import { trainPolicy, trainScorer } from "../../models/train.ts";
+import { type TrainProgress, trainPolicy, trainScorer } from "../../models/train.ts";
 import { stats } from "../../search/SearchTree.ts";
 import { chooseAnswer, preferencePairs, sftPicks, trajectories } from "../../search/extract.ts";
 import { answersEqual } from "../../math/grade.ts";
@@ -35,6 +35,7 @@ import { deriveSeed } from "../../actors/coordinator.ts";
 import type { EvolveConfig } from "./config.ts";
 import type { PairExample, SftExample } from "./ledger.ts";
 import { BatchingProposer, BatchingScorer, mapConcurrent } from "./batching.ts";
+import type { PhaseProgress } from "./progress.ts";
 
 /** Options of the local services. */
 export interface LocalServicesOptions {
@@ -77,6 +78,22 @@ function generated(count: number, levels: readonly number[], seed: number, split
       .map((p) => ({ ...p, id: `${prefix}-${p.id}` }))
   );
   return interleaveByLevel(groups);
+}
+
+/** A progress callback that draws one bar over all optimiser steps, closing it at the last one. */
+function stepBar(ctx: ServiceContext, label: string): (p: TrainProgress) => void {
+  let bar: PhaseProgress | undefined;
+  return (p) => {
+    bar ??= ctx.progress.phase(label, p.steps, "steps");
+    bar.tick(1, `epoch ${p.epoch + 1} loss ${p.loss.toFixed(3)} ${Math.round(p.tokPerS)} tok/s`);
+    if (p.step >= p.steps) bar.done();
+  };
+}
+
+/** At most `max` pairs, the widest Q margins first (ties keep the recorded order). */
+export function selectPairs<T extends { readonly margin: number }>(pairs: readonly T[], max: number): T[] {
+  if (pairs.length <= max) return pairs.slice();
+  return pairs.map((p, i) => ({ p, i })).sort((a, b) => b.p.margin - a.p.margin || a.i - b.i).slice(0, max).map((x) => x.p);
 }
 
 /** Builds the in-process services for a run's config. */
@@ -243,39 +260,26 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         for (const e of req.pairs) texts.push(render(e.chosen), render(e.rejected));
         policy = TinyPolicy.create(PRESETS[c.model.size], Tokenizer.build(texts), req.seed);
       }
-      const sftBar = ctx.progress.phase(`round ${req.round} SFT`, c.sft.epochs, "epochs");
-      let lastEpoch = -1;
       const pres = await trainPolicy(policy, req.sft, {
         epochs: c.sft.epochs,
         batchSize: c.sft.batchSize,
         lr: c.sft.lr,
         seed: req.seed,
-        onProgress: (p) => {
-          if (p.epoch !== lastEpoch && p.step > 0) {
-            if (lastEpoch >= 0) sftBar.tick(1, `loss ${p.loss.toFixed(3)} ${Math.round(p.tokPerS)} tok/s`);
-            lastEpoch = p.epoch;
-          }
-        },
+        ...(c.sft.maxSeconds !== undefined ? { maxSeconds: c.sft.maxSeconds } : {}),
+        onProgress: stepBar(ctx, `round ${req.round} SFT`),
       });
-      sftBar.done(`loss ${pres.losses.at(-1)?.toFixed(3) ?? "-"}`);
       policy.version = `policy-r${req.round}`;
       await saveCheckpoint(req.policyDir, policy, { round: req.round, data: { sft: req.sft.length } });
       const ppm = TinyScorer.fromPolicy(policy, "ppm", req.seed);
-      const ppmBar = ctx.progress.phase(`round ${req.round} PPM`, c.ppm.epochs, "epochs");
-      let ppmEpoch = -1;
-      const sres = req.pairs.length === 0 ? { losses: [], tokens: 0 } : await trainScorer(ppm, req.pairs, {
+      const pairs = selectPairs(req.pairs, c.ppm.maxPairs);
+      const sres = pairs.length === 0 ? { losses: [], tokens: 0 } : await trainScorer(ppm, pairs, {
         epochs: c.ppm.epochs,
         batchSize: c.ppm.batchSize,
         lr: c.ppm.lr,
         seed: req.seed,
-        onProgress: (p) => {
-          if (p.epoch !== ppmEpoch && p.step > 0) {
-            if (ppmEpoch >= 0) ppmBar.tick(1, `loss ${p.loss.toFixed(3)}`);
-            ppmEpoch = p.epoch;
-          }
-        },
+        ...(c.ppm.maxSeconds !== undefined ? { maxSeconds: c.ppm.maxSeconds } : {}),
+        onProgress: stepBar(ctx, `round ${req.round} PPM`),
       });
-      ppmBar.done(`loss ${sres.losses.at(-1)?.toFixed(3) ?? "-"}`);
       ppm.version = `ppm-r${req.round}`;
       await saveCheckpoint(req.ppmDir, ppm, { round: req.round, data: { pairs: req.pairs.length } });
       policy.dispose();
