@@ -140,8 +140,16 @@ export interface ServeOptions<R> {
   readonly maxBytes?: number;
   /** Where bad messages without a reply subject are recorded (default: the run's `deadletter`). */
   readonly deadLetterSubject?: string;
+  /**
+   * Most requests handled at once (default 1024); beyond it a request is answered `Unavailable`
+   * at once (callers retry with backoff), so a flood cannot grow memory without bound.
+   */
+  readonly maxInFlight?: number;
   readonly log?: LogFn;
 }
+
+/** Default of `ServeOptions.maxInFlight`. */
+export const DEFAULT_MAX_IN_FLIGHT = 1024;
 
 /** A handler's answer: the reply, or a `ProtocolError` sent back as an `ErrorReply` (e.g. Unavailable). */
 export type ServeResult<R> = R | ProtocolError;
@@ -152,6 +160,10 @@ export interface ServeStats {
   rejected: number;
   failed: number;
   deadLettered: number;
+  /** Requests answered Unavailable because `maxInFlight` were already being handled. */
+  shed: number;
+  /** Requests being handled now. */
+  inFlight: number;
 }
 
 /** A serving subscription with its counters. */
@@ -172,7 +184,8 @@ export function serve<A, R>(
   options: ServeOptions<R>,
 ): Served {
   const log = options.log ?? stderrLog;
-  const stats: ServeStats = { served: 0, rejected: 0, failed: 0, deadLettered: 0 };
+  const stats: ServeStats = { served: 0, rejected: 0, failed: 0, deadLettered: 0, shed: 0, inFlight: 0 };
+  const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   const deadLetterSubject = options.deadLetterSubject ?? defaultDeadLetter(subject);
 
   const refuse = (msg: BusMessage, error: ProtocolError, id: string | undefined, phase: "decode" | "handle") => {
@@ -203,7 +216,19 @@ export function serve<A, R>(
       refuse(msg, decoded.failure, id, "decode");
       return;
     }
+    if (stats.inFlight >= maxInFlight) {
+      stats.shed++;
+      const message = `Retry later: ${stats.inFlight} requests are already being handled on ${msg.subject}`;
+      if (msg.reply !== undefined) {
+        msg.respond(encodeErrorReply("Unavailable", message, id), { [Headers.errorCode]: "Unavailable" });
+      } else if (deadLetterSubject !== undefined) {
+        stats.deadLettered++;
+        publishDeadLetter(bus, deadLetterSubject, msg, new ProtocolError({ code: "Unavailable", message }), log);
+      }
+      return;
+    }
     let result: ServeResult<R>;
+    stats.inFlight++;
     try {
       result = await handler(decoded.success, msg);
     } catch (e) {
@@ -211,6 +236,8 @@ export function serve<A, R>(
       const message = `Retry later or report a bug: the handler failed: ${e instanceof Error ? e.message : String(e)}`;
       refuse(msg, new ProtocolError({ code: "Internal", message }), id, "handle");
       return;
+    } finally {
+      stats.inFlight--;
     }
     if (result instanceof ProtocolError) {
       stats.failed++;

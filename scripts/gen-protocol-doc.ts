@@ -12,6 +12,9 @@ import { DEFAULT_MAX_BYTES } from "../protocols/codec.ts";
 import { ErrorCodes, PROTOCOL_VERSION } from "../protocols/messages.ts";
 import { ControlVerbs, EventKinds, QueueGroups, subjectPatterns } from "../protocols/subjects.ts";
 
+/** The chaos spec the document shows as its example. */
+export const EXAMPLE_CHAOS = "drop=0.1,dup=0.05,delay=0-100ms,crash=expander:0.02,kill-worker=30s,reorder=0.2@rstar.*.events.>";
+
 /** Where the generated document lives, relative to the repository root. */
 export const PROTOCOL_DOC_PATH = "docs/PROTOCOL.md";
 
@@ -108,6 +111,26 @@ ${errors}
 ${subjects}
 
 Event kinds: ${EventKinds.map((k) => `\`${k}\``).join(", ")}. Control verbs: ${ControlVerbs.map((k) => `\`${k}\``).join(", ")}.
+
+## Chaos spec (\`rstar.<run>.control.chaos\`, \`rstar evolve --chaos\`)
+
+Comma-separated \`key=value\` items; bus faults may be scoped to a subject pattern with \`@pattern\`
+(a pattern without a dot names a run subject: \`@expand\` is \`rstar.*.expand\`). For each subject
+and fault the first matching scoped item wins, else the unscoped one. A reply is judged by the
+subject of the request it answers. Decisions are drawn from a PRNG seeded by (seed, subject,
+message number), so the same traffic gets the same faults. Empty or \`none\`: no faults.
+
+| key | value | meaning |
+| --- | --- | --- |
+| \`drop\` | probability | the message is not sent (a dropped request times out) |
+| \`dup\` | probability | the message is sent twice |
+| \`delay\` | \`A-Bms\`, \`A-Bs\`, \`Nms\` | each message waits a uniform time in [A, B] first |
+| \`reorder\` | probability | a publication is held back and sent after the next one on its subject |
+| \`crash\` | \`actor:probability\` | the actor throws on a message (applied by the actors; repeatable) |
+| \`kill-worker\` | duration, e.g. \`30s\` | SIGKILL a worker process this often (applied by the evolve job) |
+| \`seed\` | integer | seed of the fault decisions (default 0) |
+
+Example: \`${EXAMPLE_CHAOS}\`. An unknown key or a bad value is refused with a message naming it.
 
 ## Joining from Python
 

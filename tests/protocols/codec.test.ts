@@ -1,9 +1,9 @@
 import { Result } from "effect";
 import { assert, describe, it } from "vitest";
 import { BusError } from "../../protocols/bus.ts";
-import { call, decode, encode, isRetryable, ProtocolError, serve } from "../../protocols/codec.ts";
+import { call, decode, encode, isRetryable, listen, ProtocolError, publish, serve } from "../../protocols/codec.ts";
 import { InProcessBus } from "../../protocols/inProcessBus.ts";
-import { DeadLetter, ScoreReply, ScoreRequest } from "../../protocols/messages.ts";
+import { DeadLetter, Heartbeat, ScoreReply, ScoreRequest } from "../../protocols/messages.ts";
 import { runSubjects } from "../../protocols/subjects.ts";
 import { settle } from "./manualClock.ts";
 
@@ -98,6 +98,56 @@ describe("serve", () => {
     const r = await call(bus, s.score, ScoreRequest, ScoreReply, scoreRequest("b1"), { timeoutMs: 500 });
     if (Result.isSuccess(r)) return assert.fail("expected an error");
     assert.equal(r.failure._tag === "RemoteError" && r.failure.code, "Internal");
+  });
+});
+
+describe("serve under load", () => {
+  it("answers Unavailable beyond maxInFlight, then serves again once the load drops", async () => {
+    const bus = new InProcessBus();
+    const s = runSubjects("shed");
+    const gates: (() => void)[] = [];
+    const served = serve(bus, s.score, ScoreRequest, (req) =>
+      new Promise<ScoreReply>((resolve) => gates.push(() => resolve({ v: 1, id: req.id, scores: [0], scorerVersion: "t" }))), {
+      replySchema: ScoreReply,
+      maxInFlight: 2,
+      log: quiet,
+    });
+    const calls = [1, 2, 3].map((i) => call(bus, s.score, ScoreRequest, ScoreReply, scoreRequest(`s${i}`), { timeoutMs: 1000 }));
+    for (let i = 0; i < 50 && gates.length < 2; i++) await settle();
+    const third = await calls[2]!;
+    if (Result.isSuccess(third)) return assert.fail("expected the third request to be shed");
+    assert.equal(third.failure._tag === "RemoteError" && third.failure.code, "Unavailable");
+    for (const g of gates) g();
+    assert.isTrue(Result.isSuccess(await calls[0]!) && Result.isSuccess(await calls[1]!));
+    assert.equal(served.stats.shed, 1);
+    assert.equal(served.stats.inFlight, 0);
+    const again = call(bus, s.score, ScoreRequest, ScoreReply, scoreRequest("s4"), { timeoutMs: 1000 });
+    for (let i = 0; i < 50 && gates.length < 3; i++) await settle();
+    gates[2]!();
+    assert.isTrue(Result.isSuccess(await again));
+  });
+});
+
+describe("listen", () => {
+  it("hands decoded broadcasts to the handler and dead-letters the bad ones", async () => {
+    const bus = new InProcessBus();
+    const s = runSubjects("hb");
+    const beats: Heartbeat[] = [];
+    const letters: DeadLetter[] = [];
+    listen(bus, s.heartbeat, Heartbeat, (hb) => {
+      if (hb.actor === "bad-handler") throw new Error("handler bug");
+      beats.push(hb);
+    }, { log: quiet });
+    listen(bus, s.deadletter, DeadLetter, (d) => void letters.push(d), { log: quiet });
+    const hb = (actor: string): Heartbeat => ({ v: 1, actor, role: "expander", pid: 1, host: "h", load: 0, versions: {} });
+    publish(bus, s.heartbeat, Heartbeat, hb("bad-handler"));
+    bus.publish(s.heartbeat, enc.encode(JSON.stringify({ v: 1, actor: "no-role" })));
+    publish(bus, s.heartbeat, Heartbeat, hb("expander-1"));
+    for (let i = 0; i < 20 && letters.length < 1; i++) await settle();
+    assert.deepEqual(beats.map((b) => b.actor), ["expander-1"]);
+    assert.equal(letters.length, 1);
+    assert.equal(letters[0]!.reason, "BadRequest");
+    assert.match(letters[0]!.message, /Heartbeat/);
   });
 });
 

@@ -3,7 +3,8 @@ import { assert, describe, it } from "vitest";
 import { catalog } from "../../protocols/catalog.ts";
 import { decodeValue, type MessageSchema } from "../../protocols/codec.ts";
 import { EventKinds } from "../../protocols/subjects.ts";
-import { jsonSchemaOf, PROTOCOL_DOC_PATH, renderProtocolDoc } from "../../scripts/gen-protocol-doc.ts";
+import { parseChaosSpec } from "../../protocols/chaosBus.ts";
+import { EXAMPLE_CHAOS, jsonSchemaOf, PROTOCOL_DOC_PATH, renderProtocolDoc } from "../../scripts/gen-protocol-doc.ts";
 
 describe("docs/PROTOCOL.md", () => {
   it("matches what scripts/gen-protocol-doc.ts generates from the schemas", async () => {
@@ -31,6 +32,11 @@ describe("docs/PROTOCOL.md", () => {
       const branches = (js.anyOf ?? js.oneOf ?? [js]) as { required?: string[] }[];
       for (const b of branches) assert.include(b.required ?? [], "v", `${e.message.name} must require v`);
     }
+  });
+
+  it("shows chaos specs that parse", () => {
+    const specs = [EXAMPLE_CHAOS, ...catalog.filter((e) => e.message.name === "ChaosRequest").map((e) => (e.message.example as { spec: string }).spec)];
+    for (const text of specs) assert.isTrue(Result.isSuccess(parseChaosSpec(text)), text);
   });
 
   it("documents every event kind", () => {
