@@ -23,9 +23,10 @@ import type { SearchService } from "./searchService.ts";
 import { createSearchService } from "./searchService.ts";
 import type { Supervisor, SupervisorFailed } from "./supervisorMachine.ts";
 import { startSupervisor } from "./supervisorMachine.ts";
-import { ProtocolError, serve } from "../protocols/codec.ts";
+import { listen, ProtocolError, publish, serve } from "../protocols/codec.ts";
 import type { ExpandReply, RunStateReply } from "../protocols/messages.ts";
 import {
+  Heartbeat,
   PauseReply,
   PauseRequest,
   PROTOCOL_VERSION,
@@ -68,6 +69,8 @@ export interface SystemOptions {
   /** Answer `.control.*` (default: when the searcher role runs here). */
   readonly serveControl?: boolean;
   readonly requestTimeoutMs?: number;
+  /** Heartbeat period on `.heartbeat` (default 2000 ms; 0 = none). */
+  readonly heartbeatMs?: number;
 }
 
 /** A started system. */
@@ -176,10 +179,44 @@ export function startSystem(options: SystemOptions): SystemHandle {
     })
     : undefined;
   const subs: Subscription[] = [];
-  if (options.serveControl ?? options.roles.includes("searcher")) subs.push(...serveControl(options, control, () => {
-    control.setModel("policy", currentPolicy.version);
-    return expanders.filter((e) => e !== undefined).length;
-  }));
+  // Heartbeats: each local actor announces itself; the control side records who it hears.
+  const heartbeatMs = options.heartbeatMs ?? 2000;
+  const hbTimer: { handle: unknown } = { handle: undefined };
+  const beat = () => {
+    const models: Record<string, string> = { policy: currentPolicy.version };
+    if (options.scorer !== undefined) models.ppm = options.scorer.version;
+    for (const spec of specs) {
+      const role = spec.name.startsWith("expander") ? "expander" as const : spec.name as "scorer" | "trainer";
+      publish(options.bus, runSubjects(options.run).heartbeat, Heartbeat, {
+        v: PROTOCOL_VERSION,
+        actor: `${id}-${spec.name}`,
+        role,
+        pid: Deno.pid,
+        host: Deno.hostname(),
+        load: 0,
+        versions: models,
+        at: clock.now(),
+      });
+    }
+    if (heartbeatMs > 0 && supervisor.actor.getSnapshot().status === "active") {
+      hbTimer.handle = clock.setTimeout(beat, heartbeatMs);
+    }
+  };
+  if (heartbeatMs > 0 && specs.length > 0) beat();
+  void supervisor.done.then(() => {
+    if (hbTimer.handle !== undefined) clock.clearTimeout(hbTimer.handle);
+    hbTimer.handle = undefined;
+  });
+  if (options.serveControl ?? options.roles.includes("searcher")) {
+    subs.push(...serveControl(options, control, () => {
+      control.setModel("policy", currentPolicy.version);
+      return expanders.filter((e) => e !== undefined).length;
+    }));
+    subs.push(listen(options.bus, runSubjects(options.run).heartbeat, Heartbeat, (hb) => {
+      control.seeWorker({ id: hb.actor, role: hb.role, host: hb.host, pid: hb.pid, load: hb.load, lastSeen: clock.now() });
+      for (const [name, version] of Object.entries(hb.versions)) control.setModel(name, version);
+    }, { log: (e) => options.log.warn(String(e.msg ?? "codec"), e) }));
+  }
   return {
     control,
     search,
@@ -187,6 +224,7 @@ export function startSystem(options: SystemOptions): SystemHandle {
     done: supervisor.done,
     batchStats: () => ({ ...batches }),
     async stop() {
+      if (hbTimer.handle !== undefined) clock.clearTimeout(hbTimer.handle);
       for (const sub of subs) sub.unsubscribe();
       await supervisor.stop();
     },

@@ -24,6 +24,20 @@ describe("rstar ctl", () => {
       log: silentLogger,
       grade: exactGrade,
     });
+    const workerBus = await connectNatsBus(NATS, { log: () => {} });
+    const worker = startSystem({
+      bus: workerBus,
+      blobs: new InMemoryBlobStore(),
+      run,
+      roles: ["expander"],
+      policy: new ScriptedPolicy(),
+      scorer: undefined,
+      executor: new SafeExecutor(),
+      log: silentLogger,
+      grade: exactGrade,
+      id: "w9",
+      heartbeatMs: 50,
+    });
     try {
       await bus.flush();
       sys.control.setPhase(3, "search", { done: 2, total: 10 });
@@ -48,7 +62,11 @@ describe("rstar ctl", () => {
       assert.deepInclude(status, { run, round: 3, phase: "search", paused: false });
       assert.deepStrictEqual(status.progress, { done: 2, total: 10 });
       assert.deepStrictEqual(status.knobs, { temperature: 0.7 });
+      assert.deepInclude(status.workers.map((w: { actor: string; role: string }) => [w.actor, w.role]), ["w9-expander-0", "expander"]);
+      assert.strictEqual(status.models.policy, "scripted-v1");
     } finally {
+      await worker.stop();
+      await workerBus.close();
       await sys.stop();
       await bus.close();
     }

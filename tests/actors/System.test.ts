@@ -117,6 +117,7 @@ describe("startSystem", () => {
     assert.strictEqual(failure?._tag, "SupervisorFailed");
     assert.strictEqual(failure?.actor, "expander-0");
     assert.match(failure!.message, /gave up after 3 restarts: last failure: Injected crash in expander/);
+    await sys.stop();
   });
 
   it("control status, pause, resume and set round-trip over the bus", async () => {
