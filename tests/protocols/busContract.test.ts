@@ -293,6 +293,11 @@ for (const transport of [inproc, natsTransport()]) {
       assert.isTrue(Result.isSuccess(ok));
     });
 
+    it("publish() refuses a payload above the transport's maximum (1 MiB by default)", () => {
+      const s = runSubjects(freshRun(transport.name));
+      assert.throws(() => bus.publish(s.expand, new Uint8Array(1024 * 1024 + 1)), RangeError);
+    });
+
     it("encode() output decodes back to the same message", () => {
       const req = expandRequest("rt", "r1");
       const r = decode(ExpandRequest, encode(ExpandRequest, req));

@@ -11,6 +11,7 @@ import {
   parseChaosSpec,
 } from "../../protocols/chaosBus.ts";
 import { InProcessBus } from "../../protocols/inProcessBus.ts";
+import { connectNatsBus } from "../../protocols/natsBus.ts";
 import { ManualClock, settle } from "./manualClock.ts";
 
 const enc = new TextEncoder();
@@ -216,5 +217,32 @@ describe("ChaosBus", () => {
     await settle();
     assert.deepEqual(got, ["kept"]);
     assert.equal(bus.stats().dropped, 1);
+  });
+});
+
+describe("ChaosBus over NATS", () => {
+  it("wraps a NATS bus the same way: a dropped request times out, a duplicated one is served twice", async () => {
+    const nats = await connectNatsBus("nats://127.0.0.1:4222", { name: "chaos-test", log: () => {}, maxReconnectAttempts: 0 });
+    try {
+      const run = `chaos-${Deno.pid}`;
+      const bus = new ChaosBus(nats, spec(`drop=1@rstar.${run}.train,dup=1@rstar.${run}.score`));
+      const seen: string[] = [];
+      for (const subject of [`rstar.${run}.train`, `rstar.${run}.score`]) {
+        nats.subscribe(subject, (m) => {
+          seen.push(`${subject.split(".").pop()}:${dec.decode(m.data)}`);
+          m.respond(enc.encode("ok"));
+        });
+      }
+      await nats.flush();
+      const dropped = await bus.request(`rstar.${run}.train`, enc.encode("t"), { timeoutMs: 150 }).then(() => "replied", (e) => e.reason);
+      assert.equal(dropped, "Timeout");
+      const reply = await bus.request(`rstar.${run}.score`, enc.encode("s"), { timeoutMs: 2000 });
+      assert.equal(dec.decode(reply.data), "ok");
+      for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(seen, ["score:s", "score:s"]);
+      assert.deepEqual({ dropped: bus.stats().dropped, duplicated: bus.stats().duplicated }, { dropped: 1, duplicated: 1 });
+    } finally {
+      await nats.close();
+    }
   });
 });
