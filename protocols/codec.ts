@@ -13,7 +13,7 @@
 import { Effect, Result, Schema } from "effect";
 import type { Prng } from "../math/prng.ts";
 import { type Bus, BusError, type BusMessage, Headers, type Subscription } from "./bus.ts";
-import { DeadLetter, ErrorCode, ErrorReply, PROTOCOL_VERSION } from "./messages.ts";
+import { DeadLetter, ErrorCode, ErrorReply, Event, PROTOCOL_VERSION } from "./messages.ts";
 import { runOfSubject, runSubjects } from "./subjects.ts";
 
 /** Largest payload decoded by default: NATS's default `max_payload` (1 MiB). */
@@ -308,6 +308,11 @@ export function listen<A>(
 /** Encodes and publishes a message. */
 export function publish<A>(bus: Bus, subject: string, schema: MessageSchema<A>, value: A): void {
   bus.publish(subject, encode(schema, value));
+}
+
+/** Publishes an event on `rstar.<run>.events.<kind>`, the subject its own `run` and `kind` name. */
+export function publishEvent(bus: Bus, event: Event): void {
+  publish(bus, runSubjects(event.run).events(event.kind), Event, event);
 }
 
 function defaultDeadLetter(subject: string): string | undefined {

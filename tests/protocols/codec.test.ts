@@ -1,9 +1,9 @@
-import { Result } from "effect";
 import { assert, describe, it } from "vitest";
 import { BusError } from "../../protocols/bus.ts";
-import { call, decode, encode, isRetryable, listen, ProtocolError, publish, serve } from "../../protocols/codec.ts";
+import { Effect, Exit, Result } from "effect";
+import { call, callEffect, decode, encode, isRetryable, listen, ProtocolError, publish, publishEvent, serve } from "../../protocols/codec.ts";
 import { InProcessBus } from "../../protocols/inProcessBus.ts";
-import { DeadLetter, Heartbeat, ScoreReply, ScoreRequest } from "../../protocols/messages.ts";
+import { DeadLetter, Event, Heartbeat, ScoreReply, ScoreRequest } from "../../protocols/messages.ts";
 import { runSubjects } from "../../protocols/subjects.ts";
 import { settle } from "./manualClock.ts";
 
@@ -200,5 +200,33 @@ describe("call", () => {
     const r = await call(bus, s.score, ScoreRequest, ScoreReply, scoreRequest("n1"), { timeoutMs: 200, retries: 3 });
     assert.isTrue(Result.isFailure(r));
     assert.equal(seen, 1);
+  });
+});
+
+describe("callEffect", () => {
+  it("succeeds with the reply and fails with the typed error", async () => {
+    const bus = new InProcessBus();
+    const s = runSubjects("effect");
+    serve(bus, s.score, ScoreRequest, (req) =>
+      req.id === "bad"
+        ? new ProtocolError({ code: "BadRequest", message: "Send fewer items: too many" })
+        : { v: 1 as const, id: req.id, scores: [0.25], scorerVersion: "t" }, { replySchema: ScoreReply, log: quiet });
+    const ok = await Effect.runPromise(callEffect(bus, s.score, ScoreRequest, ScoreReply, scoreRequest("good"), { timeoutMs: 500 }));
+    assert.deepEqual(ok.scores, [0.25]);
+    const exit = await Effect.runPromiseExit(callEffect(bus, s.score, ScoreRequest, ScoreReply, scoreRequest("bad"), { timeoutMs: 500 }));
+    assert.isTrue(Exit.isFailure(exit));
+    assert.include(JSON.stringify(exit), "RemoteError");
+  });
+});
+
+describe("publishEvent", () => {
+  it("publishes an event on the subject of its run and kind", async () => {
+    const bus = new InProcessBus();
+    const got: [string, Event][] = [];
+    listen(bus, runSubjects("ev").eventsAll, Event, (e, m) => void got.push([m.subject, e]), { log: quiet });
+    const e: Event = { v: 1, run: "ev", kind: "round-phase", round: 2, phase: "train-ppm" };
+    publishEvent(bus, e);
+    for (let i = 0; i < 10 && got.length < 1; i++) await settle();
+    assert.deepEqual(got, [["rstar.ev.events.round-phase", e]]);
   });
 });
