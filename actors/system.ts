@@ -19,7 +19,9 @@ import { ReplyCache } from "./replyCache.ts";
 import type { Grader } from "./scorer.ts";
 import { startScorer } from "./scorer.ts";
 import { startTrainer } from "./trainer.ts";
-import type { SearchService } from "./searchService.ts";
+import type { ProblemResult, SearchService } from "./searchService.ts";
+import { hashString } from "../math/prng.ts";
+import { pathSteps, q } from "../search/SearchTree.ts";
 import { createSearchService } from "./searchService.ts";
 import type { Supervisor, SupervisorFailed } from "./supervisorMachine.ts";
 import { startSupervisor } from "./supervisorMachine.ts";
@@ -34,6 +36,8 @@ import {
   ResumeRequest,
   SetReply,
   SetRequest,
+  SolveReply,
+  SolveRequest,
   StatusReply,
   StatusRequest,
 } from "../protocols/messages.ts";
@@ -211,7 +215,7 @@ export function startSystem(options: SystemOptions): SystemHandle {
     subs.push(...serveControl(options, control, () => {
       control.setModel("policy", currentPolicy.version);
       return expanders.filter((e) => e !== undefined).length;
-    }));
+    }, search));
     subs.push(listen(options.bus, runSubjects(options.run).heartbeat, Heartbeat, (hb) => {
       control.seeWorker({ id: hb.actor, role: hb.role, host: hb.host, pid: hb.pid, load: hb.load, lastSeen: clock.now() });
       for (const [name, version] of Object.entries(hb.versions)) control.setModel(name, version);
@@ -232,7 +236,12 @@ export function startSystem(options: SystemOptions): SystemHandle {
 }
 
 /** Answers `.control.status|pause|resume|set` from the ControlState. */
-function serveControl(options: SystemOptions, control: ControlState, refresh: () => number): Subscription[] {
+function serveControl(
+  options: SystemOptions,
+  control: ControlState,
+  refresh: () => number,
+  search: SearchService | undefined,
+): Subscription[] {
   const s = runSubjects(options.run);
   const log = options.log.child({ actor: "control", run: options.run });
   const opts = { queue: QueueGroups.control, log: (e: Record<string, unknown>) => log.warn(String(e.msg ?? "codec"), e) };
@@ -277,5 +286,35 @@ function serveControl(options: SystemOptions, control: ControlState, refresh: ()
       control.setKnob(knob.key, knob.value);
       return { v: PROTOCOL_VERSION, id: req.id, key: knob.key, value: knob.value, previous: Number.isFinite(previous) ? previous : -1 };
     }, { ...opts, replySchema: SetReply }),
+    serve(options.bus, s.control("solve"), SolveRequest, async (req): Promise<SolveReply | ProtocolError> => {
+      if (search === undefined) return new ProtocolError({ code: "Unavailable", message: "Ask a searcher: this system does not search" });
+      let result: ProblemResult | undefined;
+      const id = `solve-${hashString(req.id)[0]}`;
+      await search.run({
+        round: 0,
+        mode: "test",
+        problems: [{ id, family: "external", level: 0, problem: req.problem, answer: "" }],
+        config: req.rollouts === undefined ? {} : { rollouts: req.rollouts },
+        usePpm: options.scorer !== undefined,
+        seed: hashString(req.problem)[0],
+        concurrency: 1,
+      }, (r) => {
+        result = r;
+        return Promise.resolve();
+      });
+      const tree = result!.tree;
+      const best = tree.nodes.filter((n) => n.terminal && n.answer === result!.answer)
+        .sort((a, b) => q(b) - q(a) || a.id - b.id)[0];
+      const versions: Record<string, string> = { policy: result!.policyVersion };
+      if (result!.scorerVersion !== undefined) versions.ppm = result!.scorerVersion;
+      return {
+        v: PROTOCOL_VERSION,
+        id: req.id,
+        answer: result!.answer ?? "",
+        steps: best === undefined ? [] : pathSteps(tree, best.id),
+        ...(best?.value === undefined ? {} : { value: best.value }),
+        versions,
+      };
+    }, { ...opts, replySchema: SolveReply }),
   ];
 }

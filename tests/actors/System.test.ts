@@ -147,6 +147,22 @@ describe("startSystem", () => {
     await sys.stop();
   });
 
+  it("control solve answers a problem from outside with its steps and model versions", async () => {
+    const { bus, sys } = system();
+    const rep = await call(bus, runSubjects("t").control("solve"), ControlMessages.solve.request, ControlMessages.solve.reply, {
+      v: PROTOCOL_VERSION,
+      id: "s1",
+      problem: "What is x plus one?",
+      rollouts: 4,
+    }, { timeoutMs: 5000 });
+    const reply = Result.getOrThrow(rep);
+    assert.notStrictEqual(reply.answer, "");
+    assert.strictEqual(reply.steps.length, 3);
+    assert.strictEqual(reply.steps[2]!.code, "print(y)");
+    assert.deepStrictEqual(reply.versions, { policy: "scripted-v1", ppm: "const-v1" });
+    await sys.stop();
+  });
+
   it("a paused search starts no new problem until resumed", async () => {
     const { sys } = system();
     sys.search!.pause();
