@@ -33,6 +33,11 @@ import type {
 } from "../../actors/coordinator.ts";
 import { deriveSeed } from "../../actors/coordinator.ts";
 import type { EvolveConfig } from "./config.ts";
+import type { Bus } from "../../protocols/bus.ts";
+import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts";
+import { startSystem } from "../../actors/system.ts";
+import { silentLogger } from "../../actors/log.ts";
+import type { SearchTree } from "../../search/types.ts";
 import type { PairExample, SftExample } from "./ledger.ts";
 import { BatchingProposer, BatchingScorer, mapConcurrent } from "./batching.ts";
 import type { PhaseProgress } from "./progress.ts";
@@ -41,6 +46,13 @@ import type { PhaseProgress } from "./progress.ts";
 export interface LocalServicesOptions {
   /** TF.js backend to request (default: the best available). */
   readonly backend?: string;
+  /**
+   * `actors`: training searches run through the actor system (Searcher, Expander and Scorer over
+   * a Bus; in-process unless `bus` is given). `direct`: `runMcts` in this process. Default actors.
+   */
+  readonly searchVia?: "actors" | "direct";
+  /** Bus for the actor path (default: a new InProcessBus per search). */
+  readonly bus?: () => Bus;
 }
 
 /** Reads a JSONL file of `{id?, problem, answer, level?}` objects (a stand-in until math/datasets.ts lands). */
@@ -94,6 +106,48 @@ function stepBar(ctx: ServiceContext, label: string): (p: TrainProgress) => void
 export function selectPairs<T extends { readonly margin: number }>(pairs: readonly T[], max: number): T[] {
   if (pairs.length <= max) return pairs.slice();
   return pairs.map((p, i) => ({ p, i })).sort((a, b) => b.p.margin - a.p.margin || a.i - b.i).slice(0, max).map((x) => x.p);
+}
+
+/** Turns a finished training tree into the coordinator's per-problem record. */
+function outcomeOf(
+  req: SearchRequest,
+  p: Problem,
+  tree: SearchTree,
+  extra: { tokens: number; wallMs: number; versions: SearchOutcome["versions"] },
+): SearchOutcome {
+  const st = stats(tree);
+  const all = trajectories(tree);
+  const sft: SftExample[] = sftPicks(tree, req.sftPerProblem).map((t) => ({
+    problemId: p.id,
+    problem: p.problem,
+    steps: t.steps,
+    answer: t.answer ?? "",
+    meanQ: t.meanQ,
+  }));
+  const pairs: PairExample[] = preferencePairs(tree, req.pairs)
+    .filter((x) => x.kind === "step" && x.chosen.length === 1 && x.rejected.length === 1)
+    .map((x) => ({
+      problemId: p.id,
+      problem: p.problem,
+      steps: x.prefix,
+      chosen: x.chosen[0]!,
+      rejected: x.rejected[0]!,
+      margin: x.chosenQ - x.rejectedQ,
+    }));
+  const answer = chooseAnswer(tree, "q");
+  return {
+    problemId: p.id,
+    solved: st.solved,
+    ...(answer !== undefined ? { answer } : {}),
+    rollouts: st.rolloutsDone,
+    tokens: extra.tokens,
+    wallMs: extra.wallMs,
+    trajectories: { total: all.length, correct: all.filter((t) => t.correct).length },
+    sft,
+    pairs,
+    versions: extra.versions,
+    tree,
+  };
 }
 
 /** Builds the in-process services for a run's config. */
@@ -161,6 +215,49 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     }
   };
 
+  /** Searches through the actor system: one Searcher, Expander and Scorer on a bus for this batch. */
+  const actorSearch = async (req: SearchRequest, onResult: (r: SearchOutcome) => Promise<void>) => {
+    const policy = await policyOf(req.policy);
+    const scorer = await scorerOf(req.scorer);
+    const bus = options.bus?.() ?? new InProcessBus();
+    const run = `evolve-r${req.round}-${req.phase}`;
+    const system = startSystem({
+      bus,
+      blobs: new InMemoryBlobStore(),
+      run,
+      roles: ["expander", "scorer", "searcher"],
+      policy,
+      scorer,
+      executor: executor ??= new SafeExecutor(),
+      log: silentLogger,
+      grade: answersEqual,
+      heartbeatMs: 0,
+    });
+    const byId = new Map(req.problems.map((p) => [p.id, p]));
+    try {
+      await system.search!.run({
+        round: req.round,
+        mode: "train",
+        problems: req.problems,
+        config: { rollouts: req.knobs.rollouts, k: req.knobs.k, c: req.knobs.c, maxDepth: req.knobs.maxDepth, ppmSeed: scorer !== undefined },
+        usePpm: scorer !== undefined,
+        seed: req.seed,
+        concurrency: req.concurrency,
+      }, async (r) => {
+        const p = byId.get(r.problemId);
+        if (!p) throw new Error(`Search returned unknown problem ${r.problemId}`);
+        await onResult(outcomeOf(req, p, r.tree, {
+          tokens: r.tokens,
+          wallMs: r.wallMs,
+          versions: { policy: r.policyVersion, ...(r.scorerVersion !== undefined ? { scorer: r.scorerVersion } : {}) },
+        }));
+      });
+    } finally {
+      await system.stop();
+      await bus.close();
+    }
+  };
+
   const services = {
     async start(config: EvolveConfig): Promise<void> {
       getExecutor(config);
@@ -185,6 +282,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     async search(req: SearchRequest, onResult: (r: SearchOutcome) => Promise<void>, _ctx: ServiceContext) {
       const keep = [req.policy, req.scorer].flatMap((r) => (r && r.kind === "checkpoint" ? [r.dir] : []));
       release(keep);
+      if ((options.searchVia ?? "actors") === "actors") return await actorSearch(req, onResult);
       const policy = new BatchingProposer(await policyOf(req.policy));
       const inner = await scorerOf(req.scorer);
       const scorer = inner ? new BatchingScorer(inner) : undefined;
@@ -205,40 +303,11 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
           requestSeed(req.seed, p.id),
           { temperature: req.knobs.temperature, topP: req.knobs.topP, usePpm: scorer !== undefined, batch: 16 },
         );
-        const tree = result.tree;
-        const st = stats(tree);
-        const all = trajectories(tree);
-        const sft: SftExample[] = sftPicks(tree, req.sftPerProblem).map((t) => ({
-          problemId: p.id,
-          problem: p.problem,
-          steps: t.steps,
-          answer: t.answer ?? "",
-          meanQ: t.meanQ,
-        }));
-        const pairs: PairExample[] = preferencePairs(tree, req.pairs)
-          .filter((x) => x.kind === "step" && x.chosen.length === 1 && x.rejected.length === 1)
-          .map((x) => ({
-            problemId: p.id,
-            problem: p.problem,
-            steps: x.prefix,
-            chosen: x.chosen[0]!,
-            rejected: x.rejected[0]!,
-            margin: x.chosenQ - x.rejectedQ,
-          }));
-        const answer = chooseAnswer(tree, "q");
-        const outcome: SearchOutcome = {
-          problemId: p.id,
-          solved: st.solved,
-          ...(answer !== undefined ? { answer } : {}),
-          rollouts: st.rolloutsDone,
+        const outcome = outcomeOf(req, p, result.tree, {
           tokens: result.tokens,
           wallMs: Math.round(performance.now() - t0),
-          trajectories: { total: all.length, correct: all.filter((t) => t.correct).length },
-          sft,
-          pairs,
           versions: { policy: policy.version, ...(scorer ? { scorer: scorer.version } : {}) },
-          tree,
-        };
+        });
         // Results are handed over one at a time, in completion order.
         chain = chain.then(() => onResult(outcome));
         await chain;
