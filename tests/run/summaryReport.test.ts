@@ -1,0 +1,78 @@
+import { assert, describe, it } from "vitest";
+import type { LedgerEvent } from "../../scripts/run/ledger.ts";
+import { buildSummary, formatTable } from "../../scripts/run/summary.ts";
+import { renderReport, sampleTreeFromJson } from "../../scripts/run/report.ts";
+import { createProgress } from "../../scripts/run/progress.ts";
+
+function searched(problemId: string, level: number, solved: boolean, phase: "train" | "retry" = "train"): LedgerEvent {
+  return {
+    type: "problem-searched", round: 1, phase, problemId, level, solved, rollouts: 4, tokens: 10, wallMs: 1,
+    trajectories: { total: 2, correct: solved ? 1 : 0 }, sft: [], pairs: [], versions: { policy: "bootstrap" },
+  };
+}
+
+describe("buildSummary", () => {
+  it("counts a solve on retry, and a missing record of a finished round as lost", () => {
+    const events: LedgerEvent[] = [
+      searched("a", 1, true),
+      searched("b", 2, false),
+      searched("b", 2, true, "retry"),
+      searched("c", 2, false),
+      { type: "round-finished", round: 1 },
+    ];
+    const s = buildSummary({ seed: 1, preset: "smoke", rounds: 1, events, expected: [["a", "b", "c", "d"]] });
+    const r = s.rounds[0]!;
+    assert.equal(r.train.solved, 2);
+    assert.equal(r.train.solvedOnRetry, 1);
+    assert.deepEqual(r.train.byLevel["2"], { n: 2, correct: 1, rate: 0.5 });
+    // "c" has no retry record and "d" has no record at all.
+    assert.equal(s.faults.missingRecords, 2);
+    assert.equal(s.lost, 2);
+    assert.include(formatTable(s), "lost 2");
+  });
+
+  it("counts a second record of the same (round, phase, problem) as a duplicate, once", () => {
+    const events = [searched("a", 1, true), searched("a", 1, false), { type: "round-finished", round: 1 } as LedgerEvent];
+    const s = buildSummary({ seed: 1, preset: "smoke", rounds: 1, events, expected: [["a"]] });
+    assert.equal(s.rounds[0]!.train.problems, 1);
+    assert.equal(s.rounds[0]!.train.solved, 1);
+    assert.equal(s.lost, 1);
+  });
+});
+
+describe("renderReport", () => {
+  it("is self-contained and draws Q and N for the sample tree", () => {
+    const events = [searched("a", 1, true), { type: "round-finished", round: 1 } as LedgerEvent];
+    const s = buildSummary({ seed: 1, preset: "smoke", rounds: 1, events, expected: [["a"]] });
+    const tree = sampleTreeFromJson(1, {
+      problemId: "a", problem: "2 + 3?", reference: "5",
+      nodes: [
+        { id: 0, parent: -1, children: [1], N: 4, W: 2, step: { text: "", code: "" } },
+        { id: 1, parent: 0, children: [], N: 4, W: 2, terminal: true, answer: "5", step: { text: "add", code: "print(2 + 3)" } },
+      ],
+    });
+    const html = renderReport(s, tree);
+    assert.notMatch(html, /(src|href)=["']?https?:/);
+    assert.notInclude(html, "<script");
+    assert.include(html, ">0.50<");
+    assert.include(html, "print(2 + 3)");
+  });
+});
+
+describe("createProgress", () => {
+  it("writes one plain line per event without ANSI codes when not on a terminal", () => {
+    const out: string[] = [];
+    let t = 0;
+    const p = createProgress({ write: (s) => out.push(s), isTTY: false, now: () => (t += 1000) });
+    const ph = p.phase("search", 2, "problems");
+    ph.tick();
+    ph.tick();
+    ph.done();
+    p.event("hello");
+    assert.equal(out.length, 5);
+    for (const line of out) {
+      assert.notInclude(line, "\x1b");
+      assert.isTrue(line.endsWith("\n"));
+    }
+  });
+});
