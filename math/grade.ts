@@ -110,9 +110,26 @@ function strip(raw: string): string {
   // "x = 5", "y=(1,2)": keep the right-hand side of a single-name definition.
   const def = /^[a-zA-Z]\w*\s*=\s*(.+)$/.exec(s);
   if (def && !def[1]!.includes("=")) s = def[1]!.trim();
-  // Trailing units after a number ("5 cm", "12 dollars", "3 \text{ ways}").
-  s = s.replace(new RegExp(`^([-+\\d.,/\\s\\\\{}a-z%]*?\\d[%}]?)\\s*(?:(?:${UNIT_WORDS})\\b\\s*(?:\\^?\\d)?\\s*)+$`, "i"), "$1").trim();
-  return s;
+  return stripUnits(s);
+}
+
+const UNIT_TOKEN = new RegExp(`^(?:${UNIT_WORDS})(?:\\^\\{?\\d\\}?|\\d)?$`, "i");
+const GLUED_UNIT = new RegExp(`(\\d)(?:${UNIT_WORDS})(?:\\^\\{?\\d\\}?|\\d)?$`, "i");
+
+/** Drops trailing unit words after a number ("5 cm", "12 sq ft", "3 ways", "5cm"); linear time. */
+function stripUnits(s: string): string {
+  let rest = s;
+  for (let guard = 0; guard < 8; guard++) {
+    const cut = rest.lastIndexOf(" ");
+    if (cut < 0) break;
+    const tail = rest.slice(cut + 1);
+    const head = rest.slice(0, cut).trimEnd();
+    if (!UNIT_TOKEN.test(tail) || !/[\d%}]$/.test(head) && !UNIT_TOKEN.test(head.slice(head.lastIndexOf(" ") + 1))) break;
+    rest = head;
+  }
+  if (rest.length <= 40) rest = rest.replace(GLUED_UNIT, "$1");
+  // Only keep the stripped form when a number is left.
+  return /[\d}%]$/.test(rest) ? rest : s;
 }
 
 interface Num {
@@ -390,6 +407,7 @@ function extractIfNeeded(s: string): string | undefined {
 
 /** The canonical printed form of an answer: `3/4`, `-5`, `12`, `(2, 3)`, `{1, 2}`, `B`, or stripped text. */
 export function canonicalAnswer(s: string): string {
+  if (s.length > 2000) return s.trim();
   const p = parseAnswer(s);
   switch (p.t) {
     case "num":

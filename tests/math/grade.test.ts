@@ -27,7 +27,7 @@ const TABLE: readonly [string, string, boolean][] = [
   // units, currency, degrees
   ["$5", "5", true], ["\\$5.00", "5", true], ["5 dollars", "5", true], ["5 cm", "5", true], ["90^\\circ", "90", true],
   ["90°", "90", true], ["90^{\\circ}", "90", true], ["12 \\text{ cm}", "12", true], ["12\\text{ cm}^2", "12", true], ["€20", "20", true],
-  ["3 hours", "3", true], ["45 minutes", "45", true], ["30 \\text{ ways}", "30", true], ["5 km", "6", false], ["12 apples", "12", true],
+  ["3 hours", "3", true], ["5cm", "5", true], ["12 sq ft", "12", true], ["7 \\text{ m}^2", "7", true], ["45 minutes", "45", true], ["30 \\text{ ways}", "30", true], ["5 km", "6", false], ["12 apples", "12", true],
   ["\\text{5}", "5", true], ["\\mathrm{7}", "7", true], ["$\\frac{1}{2}$", "1/2", true], ["$$3$$", "3", true], ["\\textbf{8}", "8", true],
   // definitions
   ["x = 5", "5", true], ["x=5", "5", true], ["y = -3", "-3", true], ["x = 5", "6", false], ["n = 3/4", "0.75", true],
@@ -76,6 +76,18 @@ describe("answersEqual", () => {
   it("never throws on hostile input", () => {
     for (const s of ["{".repeat(5000), "\\frac{".repeat(300), "(".repeat(1000), "9".repeat(5000), "\\sqrt[".repeat(100)]) {
       assert.isFalse(answersEqual(s, "1"));
+    }
+  });
+
+  it("finishes on inputs built to make regular expressions backtrack", () => {
+    const inputs = [
+      "1 " + "cm ".repeat(600) + "X", "1" + " 1".repeat(900) + "!", "a".repeat(1999), "1,".repeat(900),
+      "(" + "1,".repeat(600) + ")", "x = " + "y = ".repeat(400), "1 and ".repeat(300) + "x", "\\boxed{".repeat(300),
+    ];
+    for (const s of inputs) {
+      assert.isFalse(answersEqual(s, "7"));
+      assert.isString(canonicalAnswer(s));
+      extractAnswer(s);
     }
   });
 });
