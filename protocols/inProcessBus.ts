@@ -97,18 +97,18 @@ class InProcSubscription implements Subscription {
     readonly subject: string,
     readonly queue: string | undefined,
     readonly handler: Handler,
-    private readonly bus: InProcessBus,
+    readonly conn: InProcessBus,
   ) {}
 
   unsubscribe(): void {
     if (!this.active) return;
     this.active = false;
-    this.bus._remove(this);
+    this.conn.network._remove(this);
   }
 
   async drain(): Promise<void> {
     // Stop routing new messages here, then wait for routed ones and running handlers.
-    this.bus._remove(this);
+    this.conn.network._remove(this);
     await this.idle();
     this.active = false;
   }
@@ -132,12 +132,18 @@ interface PendingRequest {
   readonly reject: (e: BusError) => void;
   readonly subject: string;
   readonly timer: unknown;
+  readonly conn: InProcessBus;
 }
 
-/** A `Bus` within one process (the embedded default). */
-export class InProcessBus implements Bus {
-  /** Transport name for logs and benchmarks. */
-  readonly kind = "inproc";
+/**
+ * What a NATS server is to its clients: the routing shared by every `InProcessBus` connected to
+ * it. Connections drain and close independently, as NATS connections do.
+ */
+export class InProcessNetwork {
+  /** @internal */ readonly clock: BusClock;
+  /** @internal */ readonly maxPayload: number;
+  /** @internal */ readonly onHandlerError: (subject: string, error: unknown) => void;
+  private readonly queuePolicy: QueuePolicy;
   private subs: InProcSubscription[] = [];
   private readonly queue: { sub: InProcSubscription; env: Envelope }[] = [];
   private queueHead = 0;
@@ -146,11 +152,6 @@ export class InProcessBus implements Bus {
   private readonly rr = new Map<string, number>();
   private readonly requests = new Map<string, PendingRequest>();
   private inboxCounter = 0;
-  private state: "open" | "draining" | "closed" = "open";
-  private readonly clock: BusClock;
-  private readonly queuePolicy: QueuePolicy;
-  private readonly maxPayload: number;
-  private readonly onHandlerError: (subject: string, error: unknown) => void;
 
   constructor(options: InProcessBusOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -159,92 +160,19 @@ export class InProcessBus implements Bus {
     this.onHandlerError = options.onHandlerError ?? defaultHandlerError;
   }
 
-  /** True once `close` (or the end of `drain`) has run. */
-  get closed(): boolean {
-    return this.state === "closed";
+  /** A new connection to this network. */
+  connect(): InProcessBus {
+    return new InProcessBus({ network: this });
   }
 
-  publish(subject: string, data: Uint8Array, options: PublishOptions = {}): void {
-    if (this.state === "closed") throw new BusError("Closed", subject);
-    if (!isValidPublishSubject(subject)) {
-      throw new TypeError(`Cannot publish: invalid subject ${JSON.stringify(subject)}`);
-    }
-    if (data.byteLength > this.maxPayload) {
-      throw new RangeError(
-        `Cannot publish on ${subject}: payload of ${data.byteLength} bytes exceeds the maximum of ${this.maxPayload}`,
-      );
-    }
-    this.route({
-      subject,
-      data,
-      headers: { ...(options.headers ?? {}) },
-      ...(options.reply !== undefined ? { reply: options.reply } : {}),
-    });
-  }
-
-  subscribe(subject: string, handler: Handler, options: SubscribeOptions = {}): Subscription {
-    if (this.state !== "open") throw new BusError("Closed", subject);
-    if (!isValidSubscribePattern(subject)) {
-      throw new TypeError(`Cannot subscribe: invalid subject pattern ${JSON.stringify(subject)}`);
-    }
-    const sub = new InProcSubscription(subject, options.queue, handler, this);
-    this.subs.push(sub);
-    return sub;
-  }
-
-  request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage> {
-    if (this.state !== "open") return Promise.reject(new BusError("Closed", subject));
-    const inbox = `_INBOX.${++this.inboxCounter}`;
-    return new Promise<BusMessage>((resolve, reject) => {
-      const timer = this.clock.setTimeout(() => {
-        if (this.requests.delete(inbox)) reject(new BusError("Timeout", subject));
-      }, options.timeoutMs);
-      this.requests.set(inbox, { resolve, reject, subject, timer });
-      let routed: number;
-      try {
-        if (!isValidPublishSubject(subject)) {
-          throw new TypeError(`Cannot request: invalid subject ${JSON.stringify(subject)}`);
-        }
-        if (data.byteLength > this.maxPayload) {
-          throw new BusError("Transport", subject, {
-            cause: new RangeError(`Payload of ${data.byteLength} bytes exceeds the maximum of ${this.maxPayload}`),
-          });
-        }
-        routed = this.route({ subject, data, headers: { ...(options.headers ?? {}) }, reply: inbox });
-      } catch (e) {
-        this.settle(inbox);
-        reject(e);
-        return;
-      }
-      if (routed === 0) {
-        this.settle(inbox);
-        reject(new BusError("NoResponders", subject));
-      }
-    });
-  }
-
-  flush(): Promise<void> {
-    if (this.queueHead >= this.queue.length) return Promise.resolve();
-    return new Promise((resolve) => this.flushWaiters.push(resolve));
-  }
-
-  async drain(): Promise<void> {
-    if (this.state !== "open") return;
-    this.state = "draining";
-    const subs = this.subs.slice();
-    await Promise.all(subs.map((s) => s.drain()));
-    await this.flush();
-    this.close0();
-  }
-
-  close(): Promise<void> {
-    this.close0();
-    return Promise.resolve();
-  }
-
-  /** Number of live subscriptions (for tests and status). */
+  /** Number of live subscriptions over all connections. */
   subscriptionCount(): number {
     return this.subs.length;
+  }
+
+  /** @internal */
+  _add(sub: InProcSubscription): void {
+    this.subs.push(sub);
   }
 
   /** @internal Removes a subscription from routing. */
@@ -253,28 +181,39 @@ export class InProcessBus implements Bus {
     if (i >= 0) this.subs.splice(i, 1);
   }
 
-  private close0(): void {
-    if (this.state === "closed") return;
-    this.state = "closed";
-    const touched = new Set(this.subs);
-    for (let i = this.queueHead; i < this.queue.length; i++) touched.add(this.queue[i]!.sub);
-    this.subs = [];
+  /** @internal Removes every subscription of a connection and rejects its pending requests. */
+  _disconnect(conn: InProcessBus): void {
+    this.subs = this.subs.filter((sub) => {
+      if (sub.conn !== conn) return true;
+      sub.active = false;
+      sub.checkIdle();
+      return false;
+    });
     for (const [inbox, p] of this.requests) {
-      this.clock.clearTimeout(p.timer);
-      this.requests.delete(inbox);
+      if (p.conn !== conn) continue;
+      this.settle(inbox);
       p.reject(new BusError("Closed", p.subject));
     }
-    this.queue.length = 0;
-    this.queueHead = 0;
-    for (const sub of touched) {
-      sub.active = false;
-      sub.pending = 0;
-      sub.checkIdle();
-    }
-    this.wakeFlushWaiters();
   }
 
-  private settle(inbox: string): PendingRequest | undefined {
+  /** @internal A fresh inbox subject. */
+  _inbox(): string {
+    return `_INBOX.${++this.inboxCounter}`;
+  }
+
+  /** @internal */
+  _addRequest(inbox: string, p: PendingRequest): void {
+    this.requests.set(inbox, p);
+  }
+
+  /** Resolves when every message routed so far has been handed to its handler. */
+  flush(): Promise<void> {
+    if (this.queueHead >= this.queue.length) return Promise.resolve();
+    return new Promise((resolve) => this.flushWaiters.push(resolve));
+  }
+
+  /** @internal Settles (forgets) a pending request, clearing its timer. */
+  settle(inbox: string): PendingRequest | undefined {
     const p = this.requests.get(inbox);
     if (!p) return undefined;
     this.requests.delete(inbox);
@@ -282,11 +221,11 @@ export class InProcessBus implements Bus {
     return p;
   }
 
-  /** Routes an envelope; returns how many subscriptions (or waiting requests) it reached. */
-  private route(env: Envelope): number {
+  /** @internal Routes an envelope; returns how many subscriptions (or waiting requests) it reached. */
+  route(env: Envelope): number {
     if (env.subject.startsWith("_INBOX.") && this.requests.has(env.subject)) {
       const p = this.settle(env.subject)!;
-      const msg = this.message(env);
+      const msg = p.conn._message(env);
       queueMicrotask(() => p.resolve(msg));
       return 1;
     }
@@ -340,7 +279,9 @@ export class InProcessBus implements Bus {
       this.queue.length = 0;
       this.queueHead = 0;
       this.scheduled = false;
-      this.wakeFlushWaiters();
+      const ws = this.flushWaiters;
+      this.flushWaiters = [];
+      for (const w of ws) w();
     } else {
       // Yield to timers and I/O so a publishing loop cannot starve the process.
       setTimeout(() => this.deliver(), 0);
@@ -350,7 +291,7 @@ export class InProcessBus implements Bus {
   private invoke(sub: InProcSubscription, env: Envelope): void {
     let result: void | Promise<void>;
     try {
-      result = sub.handler(this.message(env));
+      result = sub.handler(sub.conn._message(env));
     } catch (e) {
       this.onHandlerError(env.subject, e);
       return;
@@ -366,8 +307,126 @@ export class InProcessBus implements Bus {
       sub.inFlight.add(p);
     }
   }
+}
 
-  private message(env: Envelope): BusMessage {
+/** Options of `InProcessBus`: a network to join, or the options of a new one. */
+export interface InProcessBusConnectOptions extends InProcessBusOptions {
+  /** Join this network (its options apply); default: a new network of its own. */
+  readonly network?: InProcessNetwork;
+}
+
+/**
+ * A `Bus` within one process (the embedded default): one connection to an `InProcessNetwork`.
+ * `new InProcessBus()` starts a private network; `bus.connect()` opens another connection to it.
+ */
+export class InProcessBus implements Bus {
+  /** Transport name for logs and benchmarks. */
+  readonly kind = "inproc";
+  /** The network this connection belongs to. */
+  readonly network: InProcessNetwork;
+  private state: "open" | "draining" | "closed" = "open";
+  private readonly ownSubs = new Set<InProcSubscription>();
+
+  constructor(options: InProcessBusConnectOptions = {}) {
+    this.network = options.network ?? new InProcessNetwork(options);
+  }
+
+  /** Another connection to the same network (drains and closes independently of this one). */
+  connect(): InProcessBus {
+    return this.network.connect();
+  }
+
+  /** True once `close` (or the end of `drain`) has run. */
+  get closed(): boolean {
+    return this.state === "closed";
+  }
+
+  publish(subject: string, data: Uint8Array, options: PublishOptions = {}): void {
+    if (this.state === "closed") throw new BusError("Closed", subject);
+    if (!isValidPublishSubject(subject)) {
+      throw new TypeError(`Cannot publish: invalid subject ${JSON.stringify(subject)}`);
+    }
+    const max = this.network.maxPayload;
+    if (data.byteLength > max) {
+      throw new RangeError(`Cannot publish on ${subject}: payload of ${data.byteLength} bytes exceeds the maximum of ${max}`);
+    }
+    this.network.route({
+      subject,
+      data,
+      headers: { ...(options.headers ?? {}) },
+      ...(options.reply !== undefined ? { reply: options.reply } : {}),
+    });
+  }
+
+  subscribe(subject: string, handler: Handler, options: SubscribeOptions = {}): Subscription {
+    if (this.state !== "open") throw new BusError("Closed", subject);
+    if (!isValidSubscribePattern(subject)) {
+      throw new TypeError(`Cannot subscribe: invalid subject pattern ${JSON.stringify(subject)}`);
+    }
+    const sub = new InProcSubscription(subject, options.queue, handler, this);
+    this.ownSubs.add(sub);
+    this.network._add(sub);
+    return sub;
+  }
+
+  request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage> {
+    if (this.state !== "open") return Promise.reject(new BusError("Closed", subject));
+    const net = this.network;
+    const inbox = net._inbox();
+    return new Promise<BusMessage>((resolve, reject) => {
+      const timer = net.clock.setTimeout(() => {
+        if (net.settle(inbox)) reject(new BusError("Timeout", subject));
+      }, options.timeoutMs);
+      net._addRequest(inbox, { resolve, reject, subject, timer, conn: this });
+      let routed: number;
+      try {
+        if (!isValidPublishSubject(subject)) {
+          throw new TypeError(`Cannot request: invalid subject ${JSON.stringify(subject)}`);
+        }
+        if (data.byteLength > net.maxPayload) {
+          throw new BusError("Transport", subject, {
+            cause: new RangeError(`Payload of ${data.byteLength} bytes exceeds the maximum of ${net.maxPayload}`),
+          });
+        }
+        routed = net.route({ subject, data, headers: { ...(options.headers ?? {}) }, reply: inbox });
+      } catch (e) {
+        net.settle(inbox);
+        reject(e);
+        return;
+      }
+      if (routed === 0) {
+        net.settle(inbox);
+        reject(new BusError("NoResponders", subject));
+      }
+    });
+  }
+
+  flush(): Promise<void> {
+    return this.network.flush();
+  }
+
+  async drain(): Promise<void> {
+    if (this.state !== "open") return;
+    this.state = "draining";
+    await Promise.all([...this.ownSubs].map((s) => s.drain()));
+    await this.network.flush();
+    this.close0();
+  }
+
+  close(): Promise<void> {
+    this.close0();
+    return Promise.resolve();
+  }
+
+  /** Number of live subscriptions of this connection. */
+  subscriptionCount(): number {
+    let n = 0;
+    for (const s of this.ownSubs) if (s.active) n++;
+    return n;
+  }
+
+  /** @internal The message handed to a handler or a requester on this connection. */
+  _message(env: Envelope): BusMessage {
     const reply = env.reply;
     return {
       subject: env.subject,
@@ -376,16 +435,17 @@ export class InProcessBus implements Bus {
       ...(reply !== undefined ? { reply } : {}),
       respond: (data: Uint8Array, headers?: Record<string, string>): boolean => {
         if (reply === undefined || this.state === "closed") return false;
-        this.route({ subject: reply, data, headers: { ...(headers ?? {}) } });
+        this.network.route({ subject: reply, data, headers: { ...(headers ?? {}) } });
         return true;
       },
     };
   }
 
-  private wakeFlushWaiters(): void {
-    const ws = this.flushWaiters;
-    this.flushWaiters = [];
-    for (const w of ws) w();
+  private close0(): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.network._disconnect(this);
+    this.ownSubs.clear();
   }
 }
 

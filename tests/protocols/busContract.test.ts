@@ -6,7 +6,7 @@ import { Result } from "effect";
 import { afterAll, assert, beforeAll, describe, it } from "vitest";
 import { type BlobStore, type Bus, BusError, type BusMessage, Headers } from "../../protocols/bus.ts";
 import { call, decode, encode, serve } from "../../protocols/codec.ts";
-import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts";
+import { InMemoryBlobStore, InProcessNetwork } from "../../protocols/inProcessBus.ts";
 import { ErrorReply, ExpandReply, ExpandRequest, PROTOCOL_VERSION } from "../../protocols/messages.ts";
 import { connectNatsBus, type NatsBus, natsBlobStore } from "../../protocols/natsBus.ts";
 import { QueueGroups, runSubjects } from "../../protocols/subjects.ts";
@@ -23,9 +23,10 @@ interface Transport {
   cleanup(): Promise<void>;
 }
 
+const network = new InProcessNetwork({ onHandlerError: quiet });
 const inproc: Transport = {
   name: "inproc",
-  bus: () => Promise.resolve(new InProcessBus({ onHandlerError: quiet })),
+  bus: () => Promise.resolve(network.connect()),
   blobStore: () => Promise.resolve(new InMemoryBlobStore()),
   cleanup: () => Promise.resolve(),
 };
@@ -200,8 +201,8 @@ for (const transport of [inproc, natsTransport()]) {
         finished++;
       });
       await own.flush();
-      own.publish(s.expand, enc.encode("1"));
-      own.publish(s.expand, enc.encode("2"));
+      bus.publish(s.expand, enc.encode("1"));
+      bus.publish(s.expand, enc.encode("2"));
       await until(() => started === 2);
       await own.drain();
       assert.equal(finished, 2);
@@ -212,6 +213,21 @@ for (const transport of [inproc, natsTransport()]) {
       await other.close();
       const err2 = await other.request(s.expand, enc.encode("x"), { timeoutMs: 500 }).then(() => undefined, (e) => e);
       assert.equal((err2 as BusError).reason, "Closed");
+    });
+
+    it("closing one connection leaves the others serving", async () => {
+      const s = runSubjects(freshRun(transport.name));
+      const worker = await transport.bus();
+      const doomed = await transport.bus();
+      worker.subscribe(s.score, (m) => void m.respond(enc.encode("alive")), { queue: QueueGroups.scorer });
+      doomed.subscribe(s.score, (m) => void m.respond(enc.encode("doomed")), { queue: QueueGroups.scorer });
+      await worker.flush();
+      await doomed.flush();
+      await doomed.close();
+      for (let i = 0; i < 4; i++) {
+        const reply = await bus.request(s.score, enc.encode("q"), { timeoutMs: 2000 });
+        assert.equal(dec.decode(reply.data), "alive");
+      }
     });
 
     it("the blob store puts, gets, lists and deletes blobs, a 5 MB one included", async () => {
