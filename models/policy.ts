@@ -196,26 +196,39 @@ export function logSoftmaxAt(row: Float32Array, tok: number): number {
  * greedy. The padding token is never drawn.
  */
 export function sampleToken(row: Float32Array, temperature: number, topP: number, rng: Prng): number {
+  const v = row.length;
   if (!(temperature > 0)) {
     let best = 1;
-    for (let i = 2; i < row.length; i++) if (row[i]! > row[best]!) best = i;
+    for (let i = 2; i < v; i++) if (row[i]! > row[best]!) best = i;
     return best;
   }
   let max = -Infinity;
-  for (let i = 1; i < row.length; i++) if (row[i]! > max) max = row[i]!;
-  const probs: { i: number; p: number }[] = [];
+  for (let i = 1; i < v; i++) if (row[i]! > max) max = row[i]!;
+  const probs = new Float64Array(v);
   let sum = 0;
-  for (let i = 1; i < row.length; i++) {
-    const p = Math.exp((row[i]! - max) / temperature);
-    sum += p;
-    probs.push({ i, p });
+  for (let i = 1; i < v; i++) {
+    probs[i] = Math.exp((row[i]! - max) / temperature);
+    sum += probs[i]!;
   }
-  probs.sort((x, y) => y.p - x.p || x.i - y.i);
-  const limit = (topP > 0 && topP < 1 ? topP : 1) * sum;
+  if (!(topP > 0 && topP < 1)) {
+    // Plain sampling: no sort needed.
+    let u = rng.float() * sum;
+    for (let i = 1; i < v; i++) {
+      u -= probs[i]!;
+      if (u <= 0) return i;
+    }
+    let last = v - 1;
+    while (last > 1 && probs[last] === 0) last--;
+    return last;
+  }
+  const order = new Int32Array(v - 1);
+  for (let i = 1; i < v; i++) order[i - 1] = i;
+  order.sort((x, y) => probs[y]! - probs[x]! || x - y);
+  const limit = topP * sum;
   let kept = 0;
-  let cut = probs.length;
-  for (let i = 0; i < probs.length; i++) {
-    kept += probs[i]!.p;
+  let cut = order.length;
+  for (let i = 0; i < order.length; i++) {
+    kept += probs[order[i]!]!;
     if (kept >= limit) {
       cut = i + 1;
       break;
@@ -223,8 +236,8 @@ export function sampleToken(row: Float32Array, temperature: number, topP: number
   }
   let u = rng.float() * kept;
   for (let i = 0; i < cut; i++) {
-    u -= probs[i]!.p;
-    if (u <= 0) return probs[i]!.i;
+    u -= probs[order[i]!]!;
+    if (u <= 0) return order[i]!;
   }
-  return probs[cut - 1]!.i;
+  return order[cut - 1]!;
 }

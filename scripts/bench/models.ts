@@ -7,15 +7,17 @@
  * attention (models/transformer.ts `trainFlops`); padding is not counted as useful work.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Step } from "../../math/contracts.ts";
+import type { Problem, Step } from "../../math/contracts.ts";
 import { renderStep } from "../../math/contracts.ts";
+import { generateProblems } from "../../math/generator.ts";
 import { Prng } from "../../math/prng.ts";
 import { initBackend } from "../../models/backend.ts";
 import { TinyPolicy } from "../../models/policy.ts";
 import { TinyScorer } from "../../models/ppm.ts";
 import { Tokenizer } from "../../models/tokenizer.ts";
 import { countParams, PRESETS, trainFlops } from "../../models/transformer.ts";
-import { trainPolicy } from "../../models/train.ts";
+import { greedySolve } from "../../models/rollout.ts";
+import { type PairExample, trainPolicy, trainScorer } from "../../models/train.ts";
 import type { BenchFigure, BenchOptions } from "./index.ts";
 
 const NAMES = ["Ava", "Ben", "Cleo", "Dan", "Eli", "Fay"];
@@ -122,4 +124,89 @@ export async function benchModels(opts: BenchOptions): Promise<BenchFigure[]> {
     policy.dispose();
   }
   return figures;
+}
+
+/** A wrong version of a step: one operator swapped or one number changed (synthetic negatives). */
+export function corruptStep(step: Step, rng: Prng): Step {
+  const ops = [...step.code.matchAll(/ ([-+*]|\/\/|%) /g)];
+  if (ops.length > 0 && rng.float() < 0.5) {
+    const m = rng.pick(ops);
+    const swap: Record<string, string> = { "+": "-", "-": "+", "*": "+", "//": "*", "%": "*" };
+    const at = m.index! + 1;
+    return { text: step.text, code: step.code.slice(0, at) + swap[m[1]!]! + step.code.slice(at + m[1]!.length) };
+  }
+  const nums = [...step.code.matchAll(/\d+/g)];
+  if (nums.length === 0) return { text: step.text, code: step.code.replace("print(", "print(2 * ") };
+  const m = rng.pick(nums);
+  const bumped = String(Number(m[0]) + rng.range(1, 9));
+  return { text: step.text, code: step.code.slice(0, m.index!) + bumped + step.code.slice(m.index! + m[0].length) };
+}
+
+/** Synthetic preference pairs: at a random prefix of the reference solution, the reference step beats a corrupted one. */
+export function syntheticPairs(problems: readonly Problem[], seed: number): PairExample[] {
+  const rng = Prng.fromSeed(seed);
+  return problems.map((p) => {
+    const sol = p.solution ?? [];
+    const i = rng.int(Math.max(1, sol.length));
+    const chosen = sol[i] ?? { text: "answer", code: `print(${p.answer})` };
+    return { problem: p.problem, steps: sol.slice(0, i), chosen, rejected: corruptStep(chosen, rng) };
+  }).filter((e) => e.chosen.code !== e.rejected.code);
+}
+
+/**
+ * Done-when check 1: SFT on the generator's level-1–2 reference solutions (a test-only
+ * shortcut), then greedy accuracy on held-out level-1–2 problems.
+ */
+export async function sftAccuracyCheck(opts: { train: number; test: number; epochs: number; lr: number; batchSize: number; preset: keyof typeof PRESETS }): Promise<BenchFigure[]> {
+  await initBackend();
+  const tok = Tokenizer.forDomain();
+  const half = (n: number, split: "train" | "test", seed: number) => [
+    ...generateProblems({ count: Math.ceil(n / 2), seed, level: 1, split }),
+    ...generateProblems({ count: Math.floor(n / 2), seed, level: 2, split }),
+  ];
+  const train = half(opts.train, "train", 1);
+  const test = half(opts.test, "test", 2);
+  const policy = TinyPolicy.create(PRESETS[opts.preset], tok, 1);
+  try {
+    const res = await trainPolicy(policy, train.map((p) => ({ problem: p.problem, steps: p.solution! })), {
+      epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, seed: 1,
+    });
+    const out = await greedySolve(policy, test.map((p) => p.problem));
+    const acc = out.filter((o, i) => o.answer === test[i]!.answer).length / test.length;
+    return [
+      { name: "policy.sft_acc.l12", value: acc, unit: "ratio", detail: { ...opts, finalLoss: res.losses.at(-1) } },
+      { name: "policy.sft_train_s", value: res.seconds, unit: "s", detail: { tokens: res.tokens, steps: res.steps } },
+    ];
+  } finally {
+    policy.dispose();
+  }
+}
+
+/** Done-when check 2: a PPM trained on synthetic pairs, ranking held-out pairs. */
+export async function ppmRankingCheck(opts: { train: number; test: number; epochs: number; preset: keyof typeof PRESETS }): Promise<BenchFigure[]> {
+  await initBackend();
+  const tok = Tokenizer.forDomain();
+  const train = syntheticPairs(generateProblems({ count: opts.train, seed: 1 }), 1);
+  const test = syntheticPairs(generateProblems({ count: opts.test, seed: 2, split: "test" }), 2);
+  const ppm = TinyScorer.create("ppm", PRESETS[opts.preset], tok, 1);
+  try {
+    const res = await trainScorer(ppm, train, { epochs: opts.epochs, batchSize: 16, lr: 3e-3, seed: 1 });
+    const a = ppm.scoreSync(test.map((e) => ({ problem: e.problem, steps: e.steps, candidate: e.chosen })));
+    const b = ppm.scoreSync(test.map((e) => ({ problem: e.problem, steps: e.steps, candidate: e.rejected })));
+    const acc = a.filter((x, i) => x > b[i]!).length / test.length;
+    return [{ name: "ppm.pair_acc", value: acc, unit: "ratio", detail: { ...opts, seconds: res.seconds, finalLoss: res.losses.at(-1) } }];
+  } finally {
+    ppm.dispose();
+  }
+}
+
+if (import.meta.main) {
+  // `deno run -A scripts/bench/models.ts [bench|sft|ppm]`: the figures as JSON lines.
+  const what = Deno.args[0] ?? "bench";
+  const figs = what === "sft"
+    ? await sftAccuracyCheck({ train: 2000, test: 200, epochs: 10, lr: 3e-3, batchSize: 16, preset: "quick" })
+    : what === "ppm"
+    ? await ppmRankingCheck({ train: 2000, test: 300, epochs: 4, preset: "quick" })
+    : await benchModels({ quick: Deno.args.includes("--quick") });
+  for (const f of figs) console.log(JSON.stringify(f));
 }

@@ -1,40 +1,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, beforeAll, describe, it } from "vitest";
-import type { Problem, Step } from "../../math/contracts.ts";
 import { generateProblems } from "../../math/generator.ts";
 import { Prng } from "../../math/prng.ts";
+import { corruptStep as corrupt, syntheticPairs as pairs } from "../../scripts/bench/models.ts";
 import { initBackend } from "../../models/backend.ts";
 import { TinyPolicy } from "../../models/policy.ts";
 import { TinyScorer } from "../../models/ppm.ts";
 import { Tokenizer } from "../../models/tokenizer.ts";
-import { type PairExample, trainScorer } from "../../models/train.ts";
+import { trainScorer } from "../../models/train.ts";
 import { PRESETS } from "../../models/transformer.ts";
-
-/** A wrong version of a step: one operator swapped or one number changed. */
-function corrupt(step: Step, rng: Prng): Step {
-  const ops = [...step.code.matchAll(/ ([-+*]|\/\/|%) /g)];
-  if (ops.length > 0 && rng.float() < 0.5) {
-    const m = rng.pick(ops);
-    const swap: Record<string, string> = { "+": "-", "-": "+", "*": "+", "//": "*", "%": "*" };
-    const at = m.index! + 1;
-    return { text: step.text, code: step.code.slice(0, at) + swap[m[1]!]! + step.code.slice(at + m[1]!.length) };
-  }
-  const nums = [...step.code.matchAll(/\d+/g)];
-  if (nums.length === 0) return { text: step.text, code: step.code.replace("print(", "print(2 * ") };
-  const m = rng.pick(nums);
-  const bumped = String(Number(m[0]) + rng.range(1, 9));
-  return { text: step.text, code: step.code.slice(0, m.index!) + bumped + step.code.slice(m.index! + m[0].length) };
-}
-
-/** Preference pairs: at a random prefix of the reference solution, the reference step beats a corrupted one. */
-function pairs(problems: readonly Problem[], seed: number): PairExample[] {
-  const rng = Prng.fromSeed(seed);
-  return problems.map((p) => {
-    const sol = p.solution!;
-    const i = rng.int(sol.length);
-    return { problem: p.problem, steps: sol.slice(0, i), chosen: sol[i]!, rejected: corrupt(sol[i]!, rng) };
-  }).filter((e) => e.chosen.code !== e.rejected.code);
-}
 
 const tok = Tokenizer.forDomain({ perCell: 10 });
 
