@@ -92,6 +92,17 @@ describe("generateProblems", () => {
     }
   });
 
+  it("uses only numbers from the text in solutions, plus the constants 1, 2 and 100", () => {
+    for (const p of generateProblems({ count: 3000, seed: 12 })) {
+      const inText = new Set(p.problem.match(/\d+/g) ?? []);
+      for (const s of p.solution!) {
+        for (const n of s.code.match(/\d+/g) ?? []) {
+          assert.isTrue(inText.has(n) || ["1", "2", "100"].includes(n), `${n} in "${s.code}" of ${p.problem}`);
+        }
+      }
+    }
+  });
+
   it("covers every family and level when none is given", () => {
     const ps = generateProblems({ count: 1000, seed: 8 });
     const seen = new Set(ps.map((p) => `${p.family}:${p.level}`));
