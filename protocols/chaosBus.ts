@@ -33,7 +33,9 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from "./bus.ts";
+import { ProtocolError } from "./codec.ts";
 import { type BusClock, subjectMatches, systemClock } from "./inProcessBus.ts";
+import { type ChaosReply, type ChaosRequest, PROTOCOL_VERSION } from "./messages.ts";
 
 /** A delay range in milliseconds, both ends inclusive. */
 export interface DelayRange {
@@ -451,4 +453,17 @@ export class ChaosBus implements Bus {
     if (this.pendingTimers === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
+}
+
+/**
+ * The handler of `rstar.<run>.control.chaos` for `serve`: parses the requested spec, sets it on
+ * `bus` and replies with its canonical text; a bad spec is a BadRequest naming the problem.
+ */
+export function chaosControlHandler(bus: ChaosBus): (request: ChaosRequest) => ChaosReply | ProtocolError {
+  return (request) => {
+    const parsed = parseChaosSpec(request.spec);
+    if (Result.isFailure(parsed)) return new ProtocolError({ code: "BadRequest", message: parsed.failure.message });
+    bus.setSpec(parsed.success);
+    return { v: PROTOCOL_VERSION, id: request.id, spec: formatChaosSpec(parsed.success) };
+  };
 }

@@ -3,6 +3,7 @@ import { assert, describe, it } from "vitest";
 import { BusError } from "../../protocols/bus.ts";
 import {
   ChaosBus,
+  chaosControlHandler,
   type ChaosSpec,
   crashRate,
   decideChaos,
@@ -10,7 +11,10 @@ import {
   NO_CHAOS,
   parseChaosSpec,
 } from "../../protocols/chaosBus.ts";
+import { call, serve } from "../../protocols/codec.ts";
 import { InProcessBus } from "../../protocols/inProcessBus.ts";
+import { ChaosReply, ChaosRequest } from "../../protocols/messages.ts";
+import { runSubjects } from "../../protocols/subjects.ts";
 import { connectNatsBus } from "../../protocols/natsBus.ts";
 import { ManualClock, settle } from "./manualClock.ts";
 
@@ -217,6 +221,24 @@ describe("ChaosBus", () => {
     await settle();
     assert.deepEqual(got, ["kept"]);
     assert.equal(bus.stats().dropped, 1);
+  });
+});
+
+describe("chaosControlHandler", () => {
+  it("sets the spec a control message carries and refuses a bad one, naming the problem", async () => {
+    const inner = new InProcessBus();
+    const chaos = new ChaosBus(inner, NO_CHAOS);
+    const s = runSubjects("ctl");
+    serve(inner, s.control("chaos"), ChaosRequest, chaosControlHandler(chaos), { replySchema: ChaosReply, log: () => {} });
+    const ok = await call(inner, s.control("chaos"), ChaosRequest, ChaosReply, { v: 1, id: "c1", spec: "drop=0.25, dup=0.5@expand" }, {
+      timeoutMs: 500,
+    });
+    assert.equal(Result.getOrThrow(ok).spec, "dup=0.5@rstar.*.expand,drop=0.25");
+    assert.deepEqual(chaos.getSpec(), spec("drop=0.25,dup=0.5@expand"));
+    const bad = await call(inner, s.control("chaos"), ChaosRequest, ChaosReply, { v: 1, id: "c2", spec: "boom=1" }, { timeoutMs: 500 });
+    if (Result.isSuccess(bad)) return assert.fail("expected a refusal");
+    assert.match(bad.failure.message, /unknown key "boom"/);
+    assert.deepEqual(chaos.getSpec(), spec("drop=0.25,dup=0.5@expand"));
   });
 });
 
