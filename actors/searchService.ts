@@ -7,9 +7,12 @@
 import type { ExecError, Problem } from "../math/contracts.ts";
 import type { Bus } from "../protocols/bus.ts";
 import { chooseAnswer } from "../search/extract.ts";
-import { ask, createTree, stats as searchStats, tell } from "../search/SearchTree.ts";
+import { createTree, stats as searchStats } from "../search/SearchTree.ts";
 import { requestSeed } from "../search/strategies.ts";
-import type { Candidate, SearchConfig, SearchTree } from "../search/types.ts";
+import type { Ask, Candidate, SearchConfig, SearchTree } from "../search/types.ts";
+import { createActor, fromPromise, toPromise } from "xstate";
+import type { Evaluated, WaveReply } from "./searcherMachine.ts";
+import { searcherMachine } from "./searcherMachine.ts";
 import { createBackoff } from "./backoff.ts";
 import type { Clock } from "./clock.ts";
 import { sleep, systemClock } from "./clock.ts";
@@ -174,108 +177,105 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
 
   async function searchProblem(batch: SearchBatch, problem: Problem, config: Partial<SearchConfig>): Promise<ProblemResult> {
     const started = clock.now();
-    const temperature = knobs.temperature ?? 1;
+    const temperature = options.control?.knobs.temperature ?? knobs.temperature ?? 1;
     const seed = requestSeed(batch.seed, batch.round, problem.id);
     const train = batch.mode === "train";
-    let tree = createTree(
+    const tree = createTree(
       { id: problem.id, problem: problem.problem, ...(train ? { answer: problem.answer } : {}) },
       config,
       seed,
     );
-    let policyVersion = "unknown";
-    let scorerVersion: string | undefined;
-    let tokens = 0;
-    let wave = 0;
-    for (;;) {
-      const step = ask(tree, trialsPerTree);
-      tree = step.tree;
-      if (step.asks.length === 0) break;
-      const replies = await Promise.all(step.asks.map((a) => {
-        counters.expandRequests++;
-        const req: ExpandRequest = {
-          v: PROTOCOL_VERSION,
-          id: `${options.run}:${batch.round}:${problem.id}:${a.trialId}`,
-          run: options.run,
-          problem: problem.problem,
-          steps: a.steps,
-          k: tree.config.k,
-          temperature,
-          topP: 1,
-          seed: requestSeed(seed, a.trialId),
-        };
-        return withRetry(s.expand, ExpandRequest, ExpandReply, req, requestSeed(seed, "retry", a.trialId), problem.id);
-      }));
-      // Grades (train) and PPM values, in one score request for this wave of expansions.
-      const items: ScoreRequest["items"][number][] = [];
-      const grades: { answer: string; reference: string }[] = [];
-      replies.forEach((rep, i) => {
-        for (const c of rep.candidates) {
-          if (batch.usePpm && c.error === undefined) items.push({ problem: problem.problem, steps: step.asks[i]!.steps, candidate: c.step });
-          if (train && c.terminal && c.answer !== undefined) grades.push({ answer: c.answer, reference: problem.answer });
-        }
-      });
-      let scored: ScoreReply | undefined;
-      if (items.length > 0 || grades.length > 0) {
-        counters.scoreRequests++;
-        const req: ScoreRequest = { v: PROTOCOL_VERSION, id: `${options.run}:${batch.round}:${problem.id}:score:${wave}`, items, grade: grades };
-        scored = await withRetry(s.score, ScoreRequest, ScoreReply, req, requestSeed(seed, "score", wave), problem.id);
-        if (scored.scores.length !== items.length || (scored.grades ?? []).length !== grades.length) {
-          throw new SearchFailed(problem.id, "score reply does not match its request");
-        }
-        if (items.length > 0) scorerVersion = scored.scorerVersion;
-      }
-      wave++;
-      let vi = 0;
-      let gi = 0;
-      // Tell in trial order, so the tree does not depend on which reply came first.
-      step.asks.forEach((a, i) => {
-        const rep = replies[i]!;
-        policyVersion = rep.policyVersion;
-        tokens += rep.tokens;
-        const candidates: Candidate[] = rep.candidates.map((c) => {
-          const value = batch.usePpm && c.error === undefined ? scored!.scores[vi++] : undefined;
-          const graded = train && c.terminal && c.answer !== undefined ? (scored!.grades![gi++] ? 1 : -1) : undefined;
-          const reward = graded ?? (c.terminal && c.answer !== undefined && value !== undefined ? value : undefined);
-          return {
-            step: { text: c.step.text, code: c.step.code },
-            stdout: c.stdout,
-            ...(c.error === undefined ? {} : { error: c.error as ExecError }),
-            terminal: c.terminal,
-            ...(c.answer === undefined ? {} : { answer: c.answer }),
-            logprob: c.logprob,
-            ...(reward === undefined ? {} : { reward }),
-            ...(value === undefined ? {} : { value }),
-          };
-        });
-        tree = tell(tree, a.trialId, candidates);
-        if (emit) {
-          publish(options.bus, s.events("node-expanded"), NodeExpandedEvent, {
-            v: PROTOCOL_VERSION,
-            run: options.run,
-            kind: "node-expanded",
-            problemId: problem.id,
-            node: a.nodeId,
-            depth: a.steps.length,
-            children: candidates.length,
-            policyVersion: rep.policyVersion,
+    const machine = searcherMachine.provide({
+      actors: {
+        expandWave: fromPromise<WaveReply[], { tree: SearchTree; asks: Ask[]; wave: number }>(({ input }) =>
+          Promise.all(input.asks.map(async (a) => {
+            counters.expandRequests++;
+            const req: ExpandRequest = {
+              v: PROTOCOL_VERSION,
+              id: `${options.run}:${batch.round}:${problem.id}:${a.trialId}`,
+              run: options.run,
+              problem: problem.problem,
+              steps: a.steps,
+              k: input.tree.config.k,
+              temperature,
+              topP: 1,
+              seed: requestSeed(seed, a.trialId),
+            };
+            const rep = await withRetry(s.expand, ExpandRequest, ExpandReply, req, requestSeed(seed, "retry", a.trialId), problem.id);
+            return { candidates: rep.candidates.map(fromWire), policyVersion: rep.policyVersion, tokens: rep.tokens };
+          }))
+        ),
+        evaluateWave: fromPromise<Evaluated, { asks: Ask[]; replies: WaveReply[]; wave: number }>(async ({ input }) => {
+          // Grades (train) and PPM values, in one score request for this wave of expansions.
+          const items: ScoreRequest["items"][number][] = [];
+          const grades: { answer: string; reference: string }[] = [];
+          input.replies.forEach((rep, i) => {
+            for (const c of rep.candidates) {
+              if (batch.usePpm && c.error === undefined) items.push({ problem: problem.problem, steps: input.asks[i]!.steps, candidate: c.step });
+              if (train && c.terminal && c.answer !== undefined) grades.push({ answer: c.answer, reference: problem.answer });
+            }
           });
-        }
-      });
-    }
-    const answer = chooseAnswer(tree, "q");
-    let solved = searchStats(tree).solved;
-    if (!train) {
-      solved = false;
-      if (answer !== undefined && problem.answer !== "") {
-        const req: ScoreRequest = {
-          v: PROTOCOL_VERSION,
-          id: `${options.run}:${batch.round}:${problem.id}:final`,
-          items: [],
-          grade: [{ answer, reference: problem.answer }],
-        };
-        const rep = await withRetry(s.score, ScoreRequest, ScoreReply, req, requestSeed(seed, "final"), problem.id);
-        solved = rep.grades?.[0] === true;
-      }
+          let scored: ScoreReply | undefined;
+          if (items.length > 0 || grades.length > 0) {
+            counters.scoreRequests++;
+            const id = `${options.run}:${batch.round}:${problem.id}:score:${input.wave}`;
+            const req: ScoreRequest = { v: PROTOCOL_VERSION, id, items, grade: grades };
+            scored = await withRetry(s.score, ScoreRequest, ScoreReply, req, requestSeed(seed, "score", input.wave), problem.id);
+            if (scored.scores.length !== items.length || (scored.grades ?? []).length !== grades.length) {
+              throw new SearchFailed(problem.id, "score reply does not match its request");
+            }
+          }
+          let vi = 0;
+          let gi = 0;
+          const candidates = input.replies.map((rep, i) => {
+            const out = rep.candidates.map((c): Candidate => {
+              const value = batch.usePpm && c.error === undefined ? scored!.scores[vi++] : undefined;
+              const graded = train && c.terminal && c.answer !== undefined ? (scored!.grades![gi++] ? 1 : -1) : undefined;
+              const reward = graded ?? (c.terminal && c.answer !== undefined && value !== undefined ? value : undefined);
+              return { ...c, ...(reward === undefined ? {} : { reward }), ...(value === undefined ? {} : { value }) };
+            });
+            if (emit) {
+              const a = input.asks[i]!;
+              publish(options.bus, s.events("node-expanded"), NodeExpandedEvent, {
+                v: PROTOCOL_VERSION,
+                run: options.run,
+                kind: "node-expanded",
+                problemId: problem.id,
+                node: a.nodeId,
+                depth: a.steps.length,
+                children: out.length,
+                policyVersion: rep.policyVersion,
+              });
+            }
+            return out;
+          });
+          return items.length > 0 && scored !== undefined ? { candidates, scorerVersion: scored.scorerVersion } : { candidates };
+        }),
+        finish: fromPromise<{ answer?: string; solved: boolean }, { tree: SearchTree }>(async ({ input }) => {
+          const answer = chooseAnswer(input.tree, "q");
+          let solved = searchStats(input.tree).solved;
+          if (!train) {
+            solved = false;
+            if (answer !== undefined && problem.answer !== "") {
+              const req: ScoreRequest = {
+                v: PROTOCOL_VERSION,
+                id: `${options.run}:${batch.round}:${problem.id}:final`,
+                items: [],
+                grade: [{ answer, reference: problem.answer }],
+              };
+              const rep = await withRetry(s.score, ScoreRequest, ScoreReply, req, requestSeed(seed, "final"), problem.id);
+              solved = rep.grades?.[0] === true;
+            }
+          }
+          return answer === undefined ? { solved } : { answer, solved };
+        }),
+      },
+    });
+    const actor = createActor(machine, { input: { tree, trialsPerTree }, clock });
+    actor.start();
+    const out = await toPromise(actor);
+    if ("error" in out) {
+      throw out.error instanceof SearchFailed ? out.error : new SearchFailed(problem.id, String(out.error), { cause: out.error });
     }
     if (emit) {
       publish(options.bus, s.events("problem-solved"), ProblemSolvedEvent, {
@@ -284,20 +284,20 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
         kind: "problem-solved",
         problemId: problem.id,
         round: batch.round,
-        answer: answer ?? "",
-        correct: solved,
-        rollouts: tree.rolloutsDone,
+        answer: out.answer ?? "",
+        correct: out.solved,
+        rollouts: out.tree.rolloutsDone,
       });
     }
     return {
       problemId: problem.id,
-      tree,
-      solved,
-      ...(answer === undefined ? {} : { answer }),
-      rollouts: tree.rolloutsDone,
-      policyVersion,
-      ...(scorerVersion === undefined ? {} : { scorerVersion }),
-      tokens,
+      tree: out.tree,
+      solved: out.solved,
+      ...(out.answer === undefined ? {} : { answer: out.answer }),
+      rollouts: out.tree.rolloutsDone,
+      policyVersion: out.policyVersion,
+      ...(out.scorerVersion === undefined ? {} : { scorerVersion: out.scorerVersion }),
+      tokens: out.tokens,
       wallMs: clock.now() - started,
     };
   }
@@ -351,4 +351,16 @@ function retryable(err: CallError): boolean {
   if (err._tag === "BusError") return err.reason !== "Closed";
   if (err._tag === "RemoteError") return err.code === "Unavailable" || err.code === "Internal";
   return false;
+}
+
+/** A wire candidate as a search candidate. */
+function fromWire(c: ExpandReply["candidates"][number]): Candidate {
+  return {
+    step: { text: c.step.text, code: c.step.code },
+    stdout: c.stdout,
+    ...(c.error === undefined ? {} : { error: c.error as ExecError }),
+    terminal: c.terminal,
+    ...(c.answer === undefined ? {} : { answer: c.answer }),
+    logprob: c.logprob,
+  };
 }
