@@ -25,17 +25,20 @@ export interface BusMessage {
   respond(data: Uint8Array, headers?: Record<string, string>): boolean;
 }
 
+/** Options of `Bus.subscribe`. */
 export interface SubscribeOptions {
   /** Queue group: each message goes to one member of the group. */
   readonly queue?: string;
 }
 
+/** Options of `Bus.request`. */
 export interface RequestOptions {
   /** Deadline for the reply, in milliseconds. */
   readonly timeoutMs: number;
   readonly headers?: Record<string, string>;
 }
 
+/** Options of `Bus.publish`. */
 export interface PublishOptions {
   readonly headers?: Record<string, string>;
   readonly reply?: string;
