@@ -212,8 +212,21 @@ function numbersEqual(a: Num, b: Num): boolean {
 // ---------------------------------------------------------------------------------------------
 // A small real-valued evaluator for radicals, π and powers.
 
-/** Numeric value of a LaTeX-ish expression (sqrt, frac, pi, ^, implicit products); undefined if not one. */
-export function evalReal(text: string): number | undefined {
+const FUNCTIONS = new Set(["sqrt", "frac", "pi", "sin", "cos", "tan", "ln", "log", "exp", "cdot", "times"]);
+
+/** Single-letter variables of an algebraic answer (letters outside known function names). */
+export function variablesOf(text: string): string[] {
+  const words = text.replace(/\\[a-zA-Z]+/g, (w) => (FUNCTIONS.has(w.slice(1)) ? " " : w)).match(/[a-z]+/g) ?? [];
+  const vars = new Set<string>();
+  for (const w of words) if (!FUNCTIONS.has(w)) for (const ch of w) vars.add(ch);
+  return [...vars].sort();
+}
+
+/**
+ * Numeric value of a LaTeX-ish expression (sqrt, frac, pi, ^, implicit products, a few functions),
+ * with single-letter variables taken from `vars`; undefined if it is not such an expression.
+ */
+export function evalReal(text: string, vars: Readonly<Record<string, number>> = {}): number | undefined {
   if (text.length > 200) return undefined;
   let s = text;
   s = s.replace(/\\sqrt\s*\[\s*([^\]]+)\s*\]\s*/g, "@root($1)").replace(/\\sqrt\s*(\d)/g, "\\sqrt{$1}");
@@ -275,6 +288,11 @@ export function evalReal(text: string): number | undefined {
     pos++;
     if (/^[\d.]/.test(t)) return Number(t);
     if (t === "pi") return Math.PI;
+    if (t === "sin" || t === "cos" || t === "tan" || t === "ln" || t === "log" || t === "exp") {
+      const x = peek() === "(" || peek() === "{" ? group() : power();
+      return t === "ln" || t === "log" ? Math.log(x) : Math[t](x);
+    }
+    if (/^[a-z]{1,3}$/.test(t) && [...t].every((ch) => ch in vars)) return [...t].reduce((acc, ch) => acc * vars[ch]!, 1);
     if (t === "e") return Math.E;
     if (t === "sqrt") return Math.sqrt(peek() === "(" || peek() === "{" ? group() : atom());
     if (t === "frac") return group() / group();
@@ -350,10 +368,26 @@ function scalarEqual(a: string, b: string): boolean {
   if (ka === kb) return true;
   const va = evalReal(ta);
   const vb = evalReal(tb);
-  if (va === undefined || vb === undefined) return false;
+  if (va === undefined || vb === undefined) return algebraicEqual(ta, tb);
   // A written decimal is an approximation: grade it with the decimal tolerance.
   const tol = /\d\.\d/.test(a + b) ? 1e-4 : 1e-9;
   return Math.abs(va - vb) <= tol * Math.max(1, Math.abs(va), Math.abs(vb));
+}
+
+/** Expressions in the same few variables that agree at several points (e.g. `2x+3` and `3+2x`). */
+function algebraicEqual(a: string, b: string): boolean {
+  if (!/[\d+\-*/^]/.test(a) || !/[\d+\-*/^]/.test(b)) return false;
+  const va = variablesOf(a);
+  const vb = variablesOf(b);
+  if (va.length === 0 || va.length > 3 || va.join() !== vb.join()) return false;
+  const points = [[0.37, 1.53, -2.11], [1.91, -0.62, 2.74], [-1.29, 2.36, 0.83]];
+  return points.every((pt) => {
+    const env: Record<string, number> = {};
+    va.forEach((v, i) => (env[v] = pt[i]!));
+    const x = evalReal(a, env);
+    const y = evalReal(b, env);
+    return x !== undefined && y !== undefined && Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(x), Math.abs(y));
+  });
 }
 
 /** Text form for comparing symbolic answers: \frac{a}{b} as a/b, no spaces, braces or case. */

@@ -46,6 +46,9 @@ const TABLE: readonly [string, string, boolean][] = [
   ["\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}", true], ["\\pi", "3.14159265", true], ["2\\pi", "\\pi", false], ["\\frac{\\pi}{2}", "\\pi/2", true],
   ["3\\sqrt{2}", "2\\sqrt{3}", false], ["\\sqrt{3}/3", "\\frac{\\sqrt{3}}{3}", true], ["4\\pi", "12.566", true], ["2^{10}", "1024", true],
   ["\\sqrt[3]{27}", "3", true], ["\\sqrt2", "\\sqrt{2}", true], ["5\\sqrt{5}", "\\sqrt{125}", true], ["1+\\sqrt{2}", "\\sqrt{2}+1", true],
+  // algebraic expressions
+  ["2x+3", "3+2x", true], ["x^2+2x+1", "(x+1)^2", true], ["2x+3", "2x+4", false], ["\\frac{x}{2}", "0.5x", true],
+  ["3xy", "3yx", true], ["x+y", "x+z", false], ["2(a+b)", "2a+2b", true], ["n^2", "n*n", true], ["even", "neve", false],
   // text answers
   ["yes", "Yes", true], ["no", "yes", false], ["\\text{even}", "even", true], ["odd", "even", false], ["Tuesday", "tuesday", true],
   // full model text vs gold
