@@ -190,10 +190,17 @@ export class NatsBus implements Bus {
       }
       if (holder.sub) this.dispatch(holder.sub, handler, m);
     };
-    const inner = this.nc.subscribe(subject, {
-      callback,
-      ...(options.queue !== undefined ? { queue: options.queue } : {}),
-    });
+    let inner: ReturnType<NatsConnection["subscribe"]>;
+    try {
+      inner = this.nc.subscribe(subject, {
+        callback,
+        ...(options.queue !== undefined ? { queue: options.queue } : {}),
+      });
+    } catch (e) {
+      const err = busErrorOf(e, subject);
+      if (err.reason === "Closed") throw err;
+      throw e;
+    }
     const wrapper = new NatsSubscription(subject, inner, this);
     holder.sub = wrapper;
     this.subs.add(wrapper);
