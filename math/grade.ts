@@ -4,8 +4,9 @@
  * `extractAnswer` finds the final answer in model text; `answersEqual` decides equivalence:
  * exact rationals, decimals within relative tolerance 1e-4, percentages (`75%` = `0.75` = `75`),
  * LaTeX fractions and mixed numbers, thousands separators, units/currency/degrees ignored,
- * `x = 5` = `5`, tuples in order, sets in any order, intervals, multiple-choice letters, and
- * radicals and π compared numerically.
+ * `x = 5` = `5`, tuples in order, sets in any order, intervals, multiple-choice letters, number
+ * words up to twenty, radicals and π compared numerically, and algebraic expressions in a few
+ * variables compared at fixed points (`2x+3` = `3+2x`).
  *
  * Radicals and π go through a small real-valued evaluator of our own rather than mathjs:
  * mathjs adds about one second to the start of every process that imports the grader (measured
@@ -140,9 +141,16 @@ interface Num {
   readonly inexact: boolean;
 }
 
+const NUMBER_WORDS = [
+  "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+  "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+];
+
 /** Parses one plain number in any of the usual written forms; undefined otherwise. */
 function parseNumber(raw: string): Num | undefined {
   let s = raw.trim();
+  const word = NUMBER_WORDS.indexOf(s.toLowerCase());
+  if (word >= 0) return { value: Rational.int(word), percent: false, inexact: false };
   let percent = false;
   if (s.endsWith("%")) {
     percent = true;

@@ -50,7 +50,7 @@ const TABLE: readonly [string, string, boolean][] = [
   ["2x+3", "3+2x", true], ["x^2+2x+1", "(x+1)^2", true], ["2x+3", "2x+4", false], ["\\frac{x}{2}", "0.5x", true],
   ["3xy", "3yx", true], ["x+y", "x+z", false], ["2(a+b)", "2a+2b", true], ["n^2", "n*n", true], ["even", "neve", false],
   // text answers
-  ["yes", "Yes", true], ["no", "yes", false], ["\\text{even}", "even", true], ["odd", "even", false], ["Tuesday", "tuesday", true],
+  ["yes", "Yes", true], ["no", "yes", false], ["\\text{even}", "even", true], ["odd", "even", false], ["Tuesday", "tuesday", true], ["five", "5", true], ["Twelve", "12", true], ["seven", "8", false],
   // full model text vs gold
   ["The answer is \\boxed{42}.", "42", true], ["so \\boxed{\\frac{3}{4}}", "0.75", true], ["... #### 1,200", "1200", true],
   ["\\boxed{7}", "8", false], ["\\boxed{(2, 3)}", "(2,3)", true],
