@@ -204,7 +204,7 @@ if (import.meta.main) {
   // `deno run -A scripts/bench/models.ts [bench|sft|ppm]`: the figures as JSON lines.
   const what = Deno.args[0] ?? "bench";
   const figs = what === "sft"
-    ? await sftAccuracyCheck({ train: 2000, test: 200, epochs: 10, lr: 3e-3, batchSize: 16, preset: "quick" })
+    ? await sftAccuracyCheck({ train: 4000, test: 200, epochs: 6, lr: 3e-3, batchSize: 16, preset: "quick" })
     : what === "ppm"
     ? await ppmRankingCheck({ train: 2000, test: 300, epochs: 4, preset: "quick" })
     : await benchModels({ quick: Deno.args.includes("--quick") });

@@ -1,0 +1,72 @@
+import * as tf from "@tensorflow/tfjs";
+import { assert, beforeAll, describe, it } from "vitest";
+import { generateProblems } from "../../math/generator.ts";
+import { initBackend } from "../../models/backend.ts";
+import { TinyPolicy } from "../../models/policy.ts";
+import { greedySolve } from "../../models/rollout.ts";
+import { Tokenizer } from "../../models/tokenizer.ts";
+import { lrAt, type TrainProgress, trainPolicy } from "../../models/train.ts";
+import { PRESETS } from "../../models/transformer.ts";
+
+const tok = Tokenizer.forDomain({ perCell: 10 });
+
+describe("trainPolicy", () => {
+  beforeAll(async () => {
+    await initBackend();
+  });
+
+  it("lowers the loss, reports progress, and leaves no tensors behind across epochs", async () => {
+    const data = generateProblems({ count: 48, seed: 1, level: 2 }).map((p) => ({ problem: p.problem, steps: p.solution! }));
+    const policy = TinyPolicy.create({ ...PRESETS.smoke, maxLen: 128 }, tok, 1);
+    const before = tf.memory().numTensors;
+    const seen: TrainProgress[] = [];
+    const res = await trainPolicy(policy, data, { epochs: 4, batchSize: 8, lr: 3e-3, seed: 1, onProgress: (p) => seen.push(p) });
+    assert.equal(tf.memory().numTensors, before);
+    assert.equal(res.losses.length, 4);
+    assert.isBelow(res.losses[3]!, res.losses[0]! * 0.8);
+    assert.equal(seen.length, res.steps);
+    assert.equal(seen[seen.length - 1]!.step, 24);
+    assert.isAbove(res.tokens, 0);
+    policy.dispose();
+  });
+
+  it("is deterministic for a seed", async () => {
+    const data = generateProblems({ count: 16, seed: 2, level: 1 }).map((p) => ({ problem: p.problem, steps: p.solution! }));
+    const run = async () => {
+      const policy = TinyPolicy.create({ ...PRESETS.smoke, maxLen: 96 }, tok, 4);
+      const res = await trainPolicy(policy, data, { epochs: 2, batchSize: 4, lr: 3e-3, seed: 9 });
+      policy.dispose();
+      return res.losses;
+    };
+    assert.deepEqual(await run(), await run());
+  });
+
+  it("skips examples longer than maxLen instead of failing", async () => {
+    const policy = TinyPolicy.create({ ...PRESETS.smoke, maxLen: 24 }, tok, 1);
+    const data = generateProblems({ count: 6, seed: 3, level: 5 }).map((p) => ({ problem: p.problem, steps: p.solution! }));
+    const res = await trainPolicy(policy, data, { epochs: 1, batchSize: 2, lr: 1e-3, seed: 1 });
+    assert.equal(res.skipped, 6);
+    assert.equal(res.steps, 0);
+    policy.dispose();
+  });
+
+  it("lrAt() warms up linearly then decays to a tenth of the peak", () => {
+    assert.isBelow(lrAt(0, 1000, 1), lrAt(10, 1000, 1));
+    assert.closeTo(lrAt(20, 1000, 1), 1, 0.01);
+    assert.closeTo(lrAt(1000, 1000, 1), 0.1, 1e-9);
+  });
+
+  it("a policy trained on reference solutions solves most held-out problems of its family", async () => {
+    // Small version of the SFT check (the full one, levels 1–2 over all families, is
+    // `deno run -A scripts/bench/models.ts sft`).
+    const family = "linear";
+    const train = generateProblems({ count: 400, seed: 5, level: 1, family });
+    const test = generateProblems({ count: 40, seed: 6, level: 1, family, split: "test" });
+    const policy = TinyPolicy.create({ ...PRESETS.smoke, dModel: 48, nLayers: 2, maxLen: 96, stepTokens: 32 }, tok, 1);
+    await trainPolicy(policy, train.map((p) => ({ problem: p.problem, steps: p.solution! })), { epochs: 10, batchSize: 16, lr: 4e-3, seed: 1 });
+    const out = await greedySolve(policy, test.map((p) => p.problem), { maxSteps: 3 });
+    const acc = out.filter((o, i) => o.answer === test[i]!.answer).length / test.length;
+    assert.isAtLeast(acc, 0.8, `greedy accuracy ${acc}`);
+    policy.dispose();
+  });
+});
