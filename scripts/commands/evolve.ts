@@ -7,6 +7,8 @@ import { createLocalServices } from "../run/localServices.ts";
 import { stderrProgress } from "../run/progress.ts";
 import { formatTable } from "../run/summary.ts";
 import { join } from "node:path";
+import { Result } from "effect";
+import { parseChaosSpec } from "../../protocols/chaosBus.ts";
 
 /** Options `rstar evolve` accepts. */
 export interface EvolveFlags {
@@ -45,6 +47,10 @@ function checkFlags(f: EvolveFlags): void {
   if (f.resume && !f.run) usageError("--resume needs --run DIR");
   if (f.nats !== undefined && !/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(f.nats)) {
     usageError(`--nats must be a URL like nats://127.0.0.1:4222, got "${f.nats}"`);
+  }
+  if (f.chaos !== undefined) {
+    const spec = parseChaosSpec(f.chaos);
+    if (Result.isFailure(spec)) usageError(`--chaos: ${spec.failure.message}`);
   }
   if (f.dataset !== undefined) {
     try {
@@ -118,7 +124,7 @@ export function command(): Command {
     .addOption(
       new Option("--executor <kind>", "builtin or python").argParser(choiceOption("--executor", ["builtin", "python"] as const)),
     )
-    .option("--chaos <spec>", "fault injection spec (see docs)")
+    .option("--chaos <spec>", "bus faults and actor crashes for the search, e.g. drop=0.05,crash=expander:0.02")
     .action(async (opts: EvolveFlags) => {
       const code = await evolve(opts);
       if (code !== ExitCode.ok) throw new CommandFailed(`evolve exited with ${code}`);

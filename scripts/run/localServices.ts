@@ -35,6 +35,9 @@ import { deriveSeed } from "../../actors/coordinator.ts";
 import type { EvolveConfig } from "./config.ts";
 import type { Bus } from "../../protocols/bus.ts";
 import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts";
+import { ChaosBus, crashRate, parseChaosSpec } from "../../protocols/chaosBus.ts";
+import { createCrashInjector } from "../../actors/crashInjector.ts";
+import { Result } from "effect";
 import { startSystem } from "../../actors/system.ts";
 import { silentLogger } from "../../actors/log.ts";
 import type { SearchTree } from "../../search/types.ts";
@@ -163,6 +166,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
   let backendReady: Promise<string> | undefined;
   let bootstrap: BootstrapPolicy | undefined;
   let remote: OpenAIPolicy | undefined;
+  let runConfig: EvolveConfig | undefined;
 
   const backend = () => (backendReady ??= initBackend(options.backend));
 
@@ -219,7 +223,17 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
   const actorSearch = async (req: SearchRequest, onResult: (r: SearchOutcome) => Promise<void>) => {
     const policy = await policyOf(req.policy);
     const scorer = await scorerOf(req.scorer);
-    const bus = options.bus?.() ?? new InProcessBus();
+    const inner = options.bus?.() ?? new InProcessBus();
+    const chaos = runConfig?.chaos ? parseChaosSpec(runConfig.chaos) : undefined;
+    if (chaos && Result.isFailure(chaos)) throw new Error(chaos.failure.message);
+    const spec = chaos && Result.isSuccess(chaos) ? chaos.success : undefined;
+    const bus = spec ? new ChaosBus(inner, spec, { seed: req.seed }) : inner;
+    const crash = spec
+      ? createCrashInjector({
+        seed: req.seed,
+        rates: Object.fromEntries(["expander", "scorer"].map((a) => [a, crashRate(spec, a)])),
+      })
+      : undefined;
     const run = `evolve-r${req.round}-${req.phase}`;
     const system = startSystem({
       bus,
@@ -232,6 +246,8 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       log: silentLogger,
       grade: answersEqual,
       heartbeatMs: 0,
+      // Dropped requests are retried after this deadline; keep it short when faults are injected.
+      ...(crash ? { crash, requestTimeoutMs: 2_000 } : {}),
     });
     const byId = new Map(req.problems.map((p) => [p.id, p]));
     try {
@@ -255,11 +271,13 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     } finally {
       await system.stop();
       await bus.close();
+      if (bus !== inner) await inner.close();
     }
   };
 
   const services = {
     async start(config: EvolveConfig): Promise<void> {
+      runConfig = config;
       getExecutor(config);
       if (config.model.policy === "tiny") await backend();
     },
