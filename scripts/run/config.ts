@@ -34,6 +34,8 @@ export interface EvolveConfig {
   readonly train: {
     /** Training problems searched per round (fresh problems each round, balanced by level). */
     readonly problemsPerRound: number;
+    /** Round 1's count when different (bootstrap search is cheap, and round 1 seeds the policy). */
+    readonly firstRoundProblems?: number;
     readonly levels: readonly number[];
     /** JSONL file of training problems instead of generated ones. */
     readonly dataset?: string;

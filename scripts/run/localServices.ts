@@ -283,7 +283,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     },
 
     async trainProblems(config: EvolveConfig, round: number): Promise<Problem[]> {
-      const n = config.train.problemsPerRound;
+      const n = round === 1 ? config.train.firstRoundProblems ?? config.train.problemsPerRound : config.train.problemsPerRound;
       if (config.train.dataset) {
         const all = await dataset(config.train.dataset);
         if (all.length === 0) return [];
