@@ -19,6 +19,7 @@ import { type TrainProgress, trainPolicy, trainScorer } from "../../models/train
 import { stats } from "../../search/SearchTree.ts";
 import { chooseAnswer, preferencePairs, sftPicks, trajectories } from "../../search/extract.ts";
 import { answersEqual } from "../../math/grade.ts";
+import { loadDataset } from "../../math/datasets.ts";
 import { bestOfN, greedy, requestSeed, runMcts } from "../../search/strategies.ts";
 import type {
   EvalOutcome,
@@ -56,26 +57,6 @@ export interface LocalServicesOptions {
   readonly searchVia?: "actors" | "direct";
   /** Bus for the actor path (default: a new InProcessBus per search). */
   readonly bus?: () => Bus;
-}
-
-/** Reads a JSONL file of `{id?, problem, answer, level?}` objects (a stand-in until math/datasets.ts lands). */
-async function loadJsonl(file: string): Promise<Problem[]> {
-  const lines = (await Deno.readTextFile(file)).split("\n").filter((l) => l.trim().length > 0);
-  return lines.map((l, i) => {
-    let o: Record<string, unknown>;
-    try {
-      o = JSON.parse(l);
-    } catch (err) {
-      throw new Error(`Cannot read dataset ${file}:${i + 1}: ${(err as Error).message}`);
-    }
-    return {
-      id: typeof o.id === "string" ? o.id : `${i}`,
-      family: "dataset",
-      level: typeof o.level === "number" ? o.level : 0,
-      problem: String(o.problem ?? o.question ?? ""),
-      answer: String(o.answer ?? ""),
-    };
-  });
 }
 
 function interleaveByLevel(groups: Problem[][]): Problem[] {
@@ -173,7 +154,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
   const dataset = async (file: string): Promise<Problem[]> => {
     let d = datasets.get(file);
     if (!d) {
-      d = await loadJsonl(file);
+      d = (await loadDataset(file)).problems;
       datasets.set(file, d);
     }
     return d;
