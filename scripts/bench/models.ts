@@ -206,7 +206,7 @@ if (import.meta.main) {
   const figs = what === "sft"
     ? await sftAccuracyCheck({ train: 4000, test: 200, epochs: 6, lr: 3e-3, batchSize: 16, preset: "quick" })
     : what === "ppm"
-    ? await ppmRankingCheck({ train: 2000, test: 300, epochs: 4, preset: "quick" })
+    ? await ppmRankingCheck({ train: 1000, test: 300, epochs: 3, preset: "quick" })
     : await benchModels({ quick: Deno.args.includes("--quick") });
   for (const f of figs) console.log(JSON.stringify(f));
 }
