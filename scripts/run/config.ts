@@ -130,11 +130,11 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     preset: "quick",
     seed: 1,
     rounds: 4,
-    train: { problemsPerRound: 150, levels: LEVELS },
+    train: { problemsPerRound: 150, firstRoundProblems: 400, levels: LEVELS },
     test: { problems: 100, levels: LEVELS },
     search: {
       bootstrap: { rollouts: 16, k: 8, c: 2, maxDepth: 8, temperature: 1, topP: 1 },
-      policy: { rollouts: 8, k: 4, c: 2, maxDepth: 8, temperature: 1, topP: 0.95 },
+      policy: { rollouts: 12, k: 4, c: 2, maxDepth: 8, temperature: 1, topP: 0.95 },
       retryMultiplier: 2,
       ppmFromRound: 3,
       concurrency: 16,
