@@ -1204,7 +1204,8 @@ function roundHalfEven(r: Rational): bigint {
 function factorialBig(n: bigint, it: Interp, line: number): bigint {
   // log2(n!) ≈ n log2 n - 1.44 n; refuse before computing anything too large.
   const nf = Number(n);
-  if (nf > 2 && nf * Math.log2(nf) - 1.45 * nf > it.limits.maxIntBits) fail("LimitExceeded", `Cannot compute factorial(${n}): result exceeds ${it.limits.maxIntBits} bits`, line);
+  // A value too big for a double (Infinity) must be refused too, not slip past as NaN.
+  if (!(nf <= 1e9) || (nf > 2 && nf * Math.log2(nf) - 1.45 * nf > it.limits.maxIntBits)) fail("LimitExceeded", `Cannot compute factorial(${n}): result exceeds ${it.limits.maxIntBits} bits`, line);
   let r = 1n;
   for (let i = 2n; i <= n; i++) r *= i;
   return r;
@@ -1212,7 +1213,8 @@ function factorialBig(n: bigint, it: Interp, line: number): bigint {
 
 function permBig(n: bigint, k: bigint, it: Interp, line: number): bigint {
   if (k > n) return 0n;
-  if (Number(k) * Math.log2(Math.max(2, Number(n))) > it.limits.maxIntBits + 64) {
+  const bits = Number(k) * Math.log2(Math.max(2, Number(n)));
+  if (k > 0n && !(bits <= it.limits.maxIntBits + 64)) {
     fail("LimitExceeded", `Cannot compute perm(${n}, ${k}): result exceeds ${it.limits.maxIntBits} bits`, line);
   }
   let r = 1n;

@@ -108,6 +108,8 @@ describe("runCode: hostile code is stopped by a limit and the process stays heal
     ["repeated squaring", "x = 3\nfor i in range(100):\n    x = x * x"],
     ["huge factorial", "x = factorial(10 ** 6)"],
     ["huge comb", "x = comb(10 ** 9, 10 ** 5)"],
+    ["factorial of a number too big for a double", "x = factorial(10 ** 400)"],
+    ["perm of a number too big for a double", "x = perm(10 ** 400, 3)"],
     ["huge string", "s = 'a' * 10 ** 9"],
     ["string doubling", "s = 'ab'\nwhile True:\n    s = s + s"],
     ["list doubling", "s = [1]\nwhile True:\n    s = s * 2"],
