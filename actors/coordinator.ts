@@ -60,6 +60,11 @@ export interface SearchRequest {
 }
 
 /** The outcome of searching one training problem. */
+/** Counters of injected faults and of the system's answers to them (retries, restarts, ...). */
+export interface SearchFaults {
+  readonly faults: Readonly<Record<string, number>>;
+}
+
 export interface SearchOutcome {
   readonly problemId: string;
   readonly solved: boolean;
@@ -133,7 +138,11 @@ export interface EvolveServices {
   /** The held-out test problems, with references (the coordinator strips them before search). */
   testProblems(config: EvolveConfig): Promise<Problem[]>;
   /** Searches each problem and awaits `onResult` for it before starting another. */
-  search(req: SearchRequest, onResult: (r: SearchOutcome) => Promise<void>, ctx: ServiceContext): Promise<void>;
+  search(
+    req: SearchRequest,
+    onResult: (r: SearchOutcome) => Promise<void>,
+    ctx: ServiceContext,
+  ): Promise<void | SearchFaults>;
   /** Trains the policy (SFT) and the PPM, writing both checkpoints. */
   train(req: TrainRequest, ctx: ServiceContext): Promise<TrainOutcome>;
   /** Runs one strategy on the test problems. */
@@ -357,7 +366,7 @@ async function runOpened(
       const byId = new Map(todo.map((p) => [p.id, p]));
       const bar = progress.phase(`round ${round} search${phase === "retry" ? " (retry)" : ""}`, todo.length, "problems");
       let solvedCount = 0;
-      await services.search(
+      const searchFaults = await services.search(
         {
           round,
           phase,
@@ -400,6 +409,9 @@ async function runOpened(
         ctx,
       );
       bar.done(`solved ${solvedCount}/${todo.length}`);
+      if (searchFaults && Object.keys(searchFaults.faults).length > 0) {
+        append({ type: "faults-recorded", round, phase, counters: searchFaults.faults });
+      }
       const missing = todo.filter((p) => !state.searched.has(searchKey(round, phase, p.id)));
       if (missing.length > 0) {
         throw new Error(`Search of round ${round} (${phase}) returned no result for ${missing.map((p) => p.id).join(", ")}`);

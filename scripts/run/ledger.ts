@@ -94,6 +94,13 @@ export type LedgerEvent =
     readonly wallMs: number;
     readonly versions: Versions;
   }
+  | {
+    /** What fault injection did during one search call and what the system did about it. */
+    readonly type: "faults-recorded";
+    readonly round: number;
+    readonly phase: string;
+    readonly counters: Readonly<Record<string, number>>;
+  }
   | { readonly type: "round-finished"; readonly round: number }
   | { readonly type: "run-finished"; readonly ts: string };
 
@@ -105,6 +112,7 @@ export const EVENT_TYPES = [
   "round-trained",
   "data-exported",
   "evaluation-done",
+  "faults-recorded",
   "round-finished",
   "run-finished",
 ] as const;
@@ -259,6 +267,8 @@ export interface RunState {
   readonly roundsFinished: Set<number>;
   readonly finished: boolean;
   readonly starts: number;
+  /** Fault counters summed over every search call (including calls before a resume). */
+  readonly injected: Record<string, number>;
 }
 
 /** Folds ledger events into the run state. */
@@ -272,6 +282,7 @@ export function replay(events: readonly LedgerEvent[]): RunState {
   let duplicates = 0;
   let finished = false;
   let starts = 0;
+  const injected: Record<string, number> = {};
   for (const e of events) {
     switch (e.type) {
       case "run-started":
@@ -300,10 +311,13 @@ export function replay(events: readonly LedgerEvent[]): RunState {
       case "round-finished":
         roundsFinished.add(e.round);
         break;
+      case "faults-recorded":
+        for (const [k, v] of Object.entries(e.counters)) injected[k] = (injected[k] ?? 0) + v;
+        break;
       case "run-finished":
         finished = true;
         break;
     }
   }
-  return { searched, duplicates, persisted, trained, exported, evaluated, roundsFinished, finished, starts };
+  return { searched, duplicates, persisted, trained, exported, evaluated, roundsFinished, finished, starts, injected };
 }

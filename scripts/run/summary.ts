@@ -66,6 +66,12 @@ export interface RunSummary {
     readonly duplicateRecords: number;
     /** Expected (round, problem) records that are missing in finished rounds. */
     readonly missingRecords: number;
+    /**
+     * Injected faults and the system's answers, summed over the run (`--chaos`): dropped,
+     * duplicated, delayed, reordered messages; crashes injected; requests retried; duplicate
+     * replies ignored. Empty without chaos.
+     */
+    readonly injected: Readonly<Record<string, number>>;
   };
   /** (round, problem) records missing or duplicated: must be 0. */
   readonly lost: number;
@@ -203,6 +209,7 @@ export function buildSummary(input: SummaryInput): RunSummary {
       tornTails,
       duplicateRecords: state.duplicates,
       missingRecords: missing,
+      injected: state.injected,
     },
     lost: missing + state.duplicates,
   };
@@ -244,6 +251,8 @@ export function formatTable(summary: RunSummary): string {
   }
   const widths = head.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const lines = rows.map((row) => row.map((c, i) => c.padStart(widths[i]!)).join("  "));
+  const injected = Object.entries(summary.faults.injected ?? {}).map(([k, v]) => `${k} ${v}`).join(", ");
+  if (injected.length > 0) lines.push(`faults: ${injected}`);
   lines.push(`lost ${summary.lost}, resumes ${summary.faults.resumes}` + (summary.finished ? "" : " (run not finished)"));
   return lines.join("\n");
 }

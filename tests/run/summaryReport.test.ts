@@ -40,6 +40,21 @@ describe("buildSummary", () => {
   });
 });
 
+describe("buildSummary fault counters", () => {
+  it("sums the injected-fault counters of every search call, including calls before a resume", () => {
+    const events: LedgerEvent[] = [
+      searched("a", 1, true),
+      { type: "faults-recorded", round: 1, phase: "train", counters: { dropped: 3, retries: 2 } },
+      { type: "faults-recorded", round: 1, phase: "retry", counters: { dropped: 1, duplicated: 4 } },
+      { type: "round-finished", round: 1 },
+    ];
+    const s = buildSummary({ seed: 1, preset: "smoke", rounds: 1, events, expected: [["a"]] });
+    assert.deepEqual(s.faults.injected, { dropped: 4, retries: 2, duplicated: 4 });
+    assert.equal(s.lost, 0);
+    assert.include(formatTable(s), "faults: dropped 4, retries 2, duplicated 4");
+  });
+});
+
 describe("renderReport", () => {
   it("is self-contained and draws Q and N for the sample tree", () => {
     const events = [searched("a", 1, true), { type: "round-finished", round: 1 } as LedgerEvent];
