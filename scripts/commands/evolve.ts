@@ -3,10 +3,10 @@ import { Command, CommanderError, Option } from "commander";
 import { choiceOption, CommandFailed, ExitCode, intOption, writeLine } from "../cli.ts";
 import { runEvolve } from "../../actors/coordinator.ts";
 import { type ConfigOverrides, PRESETS, type PresetName, resolveConfig } from "../run/config.ts";
-import { createLocalServices } from "../run/localServices.ts";
+import { createLocalServices, type NatsOptions, runNameOf } from "../run/localServices.ts";
 import { stderrProgress } from "../run/progress.ts";
 import { formatTable } from "../run/summary.ts";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { Result } from "effect";
 import { parseChaosSpec } from "../../protocols/chaosBus.ts";
 
@@ -71,9 +71,7 @@ function checkFlags(f: EvolveFlags): void {
 /** Runs `rstar evolve` with parsed flags; returns the process exit code. */
 export async function evolve(f: EvolveFlags): Promise<number> {
   checkFlags(f);
-  if (f.nats !== undefined || (f.workers ?? 1) > 1) {
-    throw new CommandFailed("Cannot run over NATS yet: the evolve job runs in-process only (drop --nats/--workers)");
-  }
+  if (f.workers !== undefined && f.nats === undefined) usageError("--workers needs --nats URL");
   if (f.policy === "openai") {
     throw new CommandFailed("Cannot use --policy openai in evolve yet: only the tiny policy is wired");
   }
@@ -88,7 +86,17 @@ export async function evolve(f: EvolveFlags): Promise<number> {
   const config = resolveConfig(f.preset, overrides);
   const runDir = f.run ?? defaultRunDir(config.preset, config.seed);
   const progress = stderrProgress();
-  const services = createLocalServices();
+  let nats: NatsOptions | undefined;
+  if (f.nats !== undefined) {
+    let run: string;
+    try {
+      run = runNameOf(resolve(runDir));
+    } catch (err) {
+      usageError(`--run ${runDir} cannot name a NATS run: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    nats = { url: f.nats, run, workers: f.workers ?? 0, note: (line) => progress.event(line) };
+  }
+  const services = createLocalServices(nats ? { nats } : {});
   try {
     const r = await runEvolve({ runDir, resume: f.resume === true, config, progress }, services);
     if (r._tag !== "EvolveDone") throw new CommandFailed(r.message);
@@ -115,7 +123,7 @@ export function command(): Command {
     .option("--rounds <n>", "number of rounds", intOption("--rounds", 1))
     .option("--seed <n>", "run seed", intOption("--seed", 0))
     .option("--nats <url>", "run the actors over NATS at this URL")
-    .option("--workers <n>", "worker processes (with --nats)", intOption("--workers", 1))
+    .option("--workers <n>", "expander worker processes to spawn (with --nats; default 0: this process serves alone)", intOption("--workers", 0))
     .option("--dataset <file>", "JSONL training problems instead of generated ones")
     .option("--test <file>", "JSONL test problems instead of generated ones")
     .addOption(new Option("--policy <kind>", "tiny or openai").argParser(choiceOption("--policy", ["tiny", "openai"] as const)))

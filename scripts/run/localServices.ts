@@ -45,6 +45,14 @@ import type { SearchTree } from "../../search/types.ts";
 import type { PairExample, SftExample } from "./ledger.ts";
 import { BatchingProposer, BatchingScorer, mapConcurrent } from "./batching.ts";
 import type { PhaseProgress } from "./progress.ts";
+import type { BlobStore } from "../../protocols/bus.ts";
+import { connectNatsBus, type NatsBus, natsBlobStore } from "../../protocols/natsBus.ts";
+import { runSubjects, validateRunName } from "../../protocols/subjects.ts";
+import { listen, publish } from "../../protocols/codec.ts";
+import { Heartbeat, ModelPublished, PROTOCOL_VERSION } from "../../protocols/messages.ts";
+import { putModel } from "../../actors/modelStore.ts";
+import { toBytes } from "../../models/checkpoint.ts";
+import { CommandFailed } from "../cli.ts";
 
 /** Options of the local services. */
 export interface LocalServicesOptions {
@@ -57,6 +65,193 @@ export interface LocalServicesOptions {
   readonly searchVia?: "actors" | "direct";
   /** Bus for the actor path (default: a new InProcessBus per search). */
   readonly bus?: () => Bus;
+  /** Run the actor path over NATS (with worker processes) instead of an in-process bus. */
+  readonly nats?: NatsOptions;
+}
+
+/** The NATS side of a run: where, under which name, and how many worker processes to spawn. */
+export interface NatsOptions {
+  readonly url: string;
+  /** Run name (subjects `rstar.<run>.*`, object store `rstar-<run>`); see `runNameOf`. */
+  readonly run: string;
+  /** `rstar worker --role expander` processes to spawn (0: only the in-process actors serve). */
+  readonly workers: number;
+  /** Command line of worker `i` (default: this Deno running scripts/rstar.ts worker). */
+  readonly workerArgs?: (i: number) => string[];
+  /** Longest wait for the workers to be heard, or to report a new policy version (default 120 s). */
+  readonly readyTimeoutMs?: number;
+  /** Progress lines (default: none). */
+  readonly note?: (line: string) => void;
+}
+
+/** The NATS run name of a run directory: its last path segment, made one NATS token, validated. */
+export function runNameOf(runDir: string): string {
+  const base = runDir.replace(/[\\/]+$/, "").split(/[\\/]/).pop() ?? "";
+  const name = base.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 64);
+  const bad = validateRunName(name);
+  if (bad !== undefined) throw new Error(bad.message);
+  return name;
+}
+
+/** One spawned worker process with the tail of its stderr (for error messages). */
+interface WorkerProcess {
+  readonly child: Deno.ChildProcess;
+  readonly pid: number;
+  exited: boolean;
+  readonly tail: string;
+  readonly drained: Promise<void>;
+}
+
+/** A run's NATS connection, object store, spawned workers and what their heartbeats say. */
+interface NatsLink {
+  readonly bus: NatsBus;
+  readonly run: string;
+  /** Stores a model version in the object store (once per process) and announces it on `.model`. */
+  publishModel(name: "policy" | "ppm", model: TinyPolicy | TinyScorer, version: string): Promise<void>;
+  /** Waits until every spawned worker's expander reports `version` as its policy. */
+  waitForPolicy(version: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function defaultWorkerArgs(url: string, run: string): (i: number) => string[] {
+  const main = new URL("../rstar.ts", import.meta.url).pathname;
+  return (i) => ["run", "-A", "--quiet", main, "worker", "--role", "expander", "--nats", url, "--run", run, "--id", `${run}-w${i}`];
+}
+
+function spawnWorker(args: string[]): WorkerProcess {
+  const child = new Deno.Command(Deno.execPath(), { args, stdin: "null", stdout: "null", stderr: "piped" }).spawn();
+  const out = { tail: "" };
+  const drained = (async () => {
+    const dec = new TextDecoder();
+    try {
+      for await (const chunk of child.stderr) out.tail = (out.tail + dec.decode(chunk, { stream: true })).slice(-2000);
+    } catch {
+      // The stream was cancelled at shutdown.
+    }
+  })();
+  const w: WorkerProcess = {
+    child,
+    pid: child.pid,
+    exited: false,
+    get tail() {
+      return out.tail;
+    },
+    drained,
+  };
+  void child.status.then(() => (w.exited = true));
+  return w;
+}
+
+/** SIGTERM, then wait (SIGKILL after `graceMs`); never leaves the process behind. */
+async function stopWorker(w: WorkerProcess, graceMs = 15_000): Promise<void> {
+  if (!w.exited) {
+    try {
+      w.child.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), graceMs)));
+  const first = await Promise.race([w.child.status.then(() => "done" as const), late]);
+  clearTimeout(timer);
+  if (first === "late") {
+    try {
+      w.child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await w.child.status;
+  }
+  await w.drained;
+}
+
+/** Connects, clears the `latest` pointers, spawns the workers and waits until each is heard. */
+async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
+  const run = o.run;
+  const bad = validateRunName(run);
+  if (bad !== undefined) throw new Error(bad.message);
+  const timeoutMs = o.readyTimeoutMs ?? 120_000;
+  let bus: NatsBus;
+  try {
+    bus = await connectNatsBus(o.url, { name: `rstar-evolve-${run}`, maxReconnectAttempts: 10, log: () => {} });
+  } catch (err) {
+    throw new CommandFailed(`Cannot connect to NATS at ${o.url}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const workers: WorkerProcess[] = [];
+  const onSignal = (sig: Deno.Signal) => () => {
+    void Promise.all(workers.map((w) => stopWorker(w, 5_000))).finally(() => Deno.exit(sig === "SIGINT" ? 130 : 143));
+  };
+  const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => ({ sig, fn: onSignal(sig) }));
+  let blobs: BlobStore;
+  const heard = new Map<number, { policy: string | undefined; at: number }>();
+  const hbSub = listen(bus, runSubjects(run).heartbeat, Heartbeat, (hb) => {
+    if (hb.role === "expander") heard.set(hb.pid, { policy: hb.versions.policy, at: Date.now() });
+  }, { log: () => {} });
+  const published = new Set<string>();
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    try {
+      await Promise.all(workers.map((w) => stopWorker(w)));
+    } finally {
+      for (const h of handlers) {
+        try {
+          Deno.removeSignalListener(h.sig, h.fn);
+        } catch {
+          // Not added.
+        }
+      }
+      hbSub.unsubscribe();
+      await bus.close();
+    }
+  };
+  const failIfExited = () => {
+    const dead = workers.find((w) => w.exited);
+    if (dead) throw new CommandFailed(`Cannot run over NATS: worker ${dead.pid} exited: ${dead.tail.trim().split("\n").slice(-3).join(" | ")}`);
+  };
+  const until = async (what: string, ok: () => boolean) => {
+    const t0 = Date.now();
+    while (!ok()) {
+      failIfExited();
+      if (Date.now() - t0 > timeoutMs) throw new CommandFailed(`Cannot run over NATS: timed out after ${timeoutMs} ms waiting for ${what}`);
+      await sleep(100);
+    }
+  };
+  try {
+    blobs = await natsBlobStore(bus.nc, `rstar-${run}`);
+    // Workers start on the bootstrap policy; each search announces the version it needs.
+    await blobs.delete("models/policy/latest");
+    await blobs.delete("models/ppm/latest");
+    if (o.workers > 0) for (const h of handlers) Deno.addSignalListener(h.sig, h.fn);
+    const args = o.workerArgs ?? defaultWorkerArgs(o.url, run);
+    for (let i = 0; i < o.workers; i++) workers.push(spawnWorker(args(i)));
+    const t0 = Date.now();
+    await until(`${o.workers} workers to send heartbeats`, () => workers.every((w) => heard.has(w.pid)));
+    if (o.workers > 0) o.note?.(`${o.workers} workers joined run ${run} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return {
+    bus,
+    run,
+    async publishModel(name, model, version) {
+      if (!published.has(`${name}/${version}`)) {
+        const blob = await putModel(blobs, name, version, toBytes(model, { version }));
+        publish(bus, runSubjects(run).model, ModelPublished, { v: PROTOCOL_VERSION, name, version, blob });
+        published.add(`${name}/${version}`);
+        await bus.flush();
+      }
+    },
+    async waitForPolicy(version) {
+      await until(`the workers to load policy ${version}`, () => workers.every((w) => heard.get(w.pid)?.policy === version));
+    },
+    close,
+  };
 }
 
 function interleaveByLevel(groups: Problem[][]): Problem[] {
@@ -148,6 +343,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
   let bootstrap: BootstrapPolicy | undefined;
   let remote: OpenAIPolicy | undefined;
   let runConfig: EvolveConfig | undefined;
+  let link: NatsLink | undefined;
 
   const backend = () => (backendReady ??= initBackend(options.backend));
 
@@ -204,7 +400,13 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
   const actorSearch = async (req: SearchRequest, onResult: (r: SearchOutcome) => Promise<void>) => {
     const policy = await policyOf(req.policy);
     const scorer = await scorerOf(req.scorer);
-    const inner = options.bus?.() ?? new InProcessBus();
+    if (link) {
+      // Workers in other processes hot-swap to this search's weights before it starts.
+      if (req.policy.kind === "checkpoint") await link.publishModel("policy", policy as TinyPolicy, req.policy.version);
+      if (req.scorer?.kind === "checkpoint" && scorer) await link.publishModel("ppm", scorer as TinyScorer, req.scorer.version);
+      await link.waitForPolicy(policy.version);
+    }
+    const inner = link?.bus ?? options.bus?.() ?? new InProcessBus();
     const chaos = runConfig?.chaos ? parseChaosSpec(runConfig.chaos) : undefined;
     if (chaos && Result.isFailure(chaos)) throw new Error(chaos.failure.message);
     const spec = chaos && Result.isSuccess(chaos) ? chaos.success : undefined;
@@ -215,7 +417,10 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         rates: Object.fromEntries(["expander", "scorer"].map((a) => [a, crashRate(spec, a)])),
       })
       : undefined;
-    const run = `evolve-r${req.round}-${req.phase}`;
+    const run = link?.run ?? `evolve-r${req.round}-${req.phase}`;
+    // Over NATS the run name is shared by both phases, and workers cache replies by request id
+    // (`<run>:<round>:...`): the retry phase searches under its own round number.
+    const round = link && req.phase === "retry" ? req.round + 1_000_000 : req.round;
     const system = startSystem({
       bus,
       blobs: new InMemoryBlobStore(),
@@ -233,7 +438,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     const byId = new Map(req.problems.map((p) => [p.id, p]));
     try {
       await system.search!.run({
-        round: req.round,
+        round,
         mode: "train",
         problems: req.problems,
         config: { rollouts: req.knobs.rollouts, k: req.knobs.k, c: req.knobs.c, maxDepth: req.knobs.maxDepth, ppmSeed: scorer !== undefined },
@@ -251,8 +456,13 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       });
     } finally {
       await system.stop();
-      await bus.close();
-      if (bus !== inner) await inner.close();
+      if (inner === link?.bus) {
+        // The shared NATS connection stays open for the next search.
+        if (bus !== inner) await bus.flush();
+      } else {
+        await bus.close();
+        if (bus !== inner) await inner.close();
+      }
     }
   };
 
@@ -261,6 +471,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       runConfig = config;
       getExecutor(config);
       if (config.model.policy === "tiny") await backend();
+      if (options.nats && !link) link = await startNatsLink(options.nats);
     },
 
     async trainProblems(config: EvolveConfig, round: number): Promise<Problem[]> {
@@ -416,8 +627,13 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     answersEqual,
 
     async close() {
-      release([]);
-      await executor?.close?.();
+      try {
+        await link?.close();
+      } finally {
+        link = undefined;
+        release([]);
+        await executor?.close?.();
+      }
     },
 
     async models(ref: ModelRef, s?: ModelRef) {
