@@ -29,14 +29,35 @@ describe("BootstrapPolicy", () => {
     }
   });
 
-  it("propose() prints more often as the path gets deeper", async () => {
+  it("propose() prints once every problem number is used, and rarely before", async () => {
     const policy = new BootstrapPolicy();
-    const prints = async (depth: number) => {
-      const steps = Array.from({ length: depth }, (_, i) => ({ text: "s", code: `v${i + 1} = ${i + 2}` }));
+    const prints = async (steps: { text: string; code: string }[]) => {
       const reqs = Array.from({ length: 40 }, (_, seed) => ({ problem, steps, k: 4, temperature: 1, topP: 1, seed }));
       const out = await policy.propose(reqs);
       return out.flat().filter((s) => s.code.startsWith("print(")).length;
     };
-    assert.isAbove(await prints(4), await prints(0));
+    const unrelated = Array.from({ length: 3 }, (_, i) => ({ text: "s", code: `v${i + 1} = ${i + 2}` }));
+    const allUsed = [{ text: "a", code: "v1 = 12 * (3/4)" }, { text: "b", code: "v2 = v1 * (25/100)" }];
+    const before = await prints(unrelated);
+    const after = await prints(allUsed);
+    assert.isAtMost(before, 16);
+    assert.isAbove(after, 80);
+  });
+
+  it("propose() chains from the latest result and avoids degenerate or uncued operations", async () => {
+    const policy = new BootstrapPolicy();
+    const plain = "Ann has 14 apples. She buys 10 more. Then she buys 6 more. How many apples does she have?";
+    const steps = [{ text: "add", code: "v1 = 14 + 10" }];
+    const reqs = Array.from({ length: 40 }, (_, seed) => ({ problem: plain, steps, k: 8, temperature: 1, topP: 1, seed }));
+    const out = (await policy.propose(reqs)).flat();
+    const fromLatest = out.filter((s) => /\bv1\b/.test(s.code)).length;
+    assert.isAbove(fromLatest, out.length / 2);
+    for (const s of out) {
+      assert.notMatch(s.code, /(\*|\/\/?|%|\*\*) 1\b|\b(\w+) (-|\/\/?) \2\b|\b1 \*/, s.code);
+      assert.notMatch(s.code, /gcd|lcm|comb|perm|factorial|digit_sum|%|\*\*/, s.code);
+      // 14 and 10 are used already; they come back rarely if ever.
+    }
+    const reused = out.filter((s) => /\b(14|10)\b/.test(s.code)).length;
+    assert.isBelow(reused, out.length / 10);
   });
 });
