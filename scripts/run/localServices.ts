@@ -436,6 +436,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       ...(crash ? { crash, requestTimeoutMs: 2_000 } : {}),
     });
     const byId = new Map(req.problems.map((p) => [p.id, p]));
+    let faults: Record<string, number> | undefined;
     try {
       await system.search!.run({
         round,
@@ -454,6 +455,11 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
           versions: { policy: r.policyVersion, ...(r.scorerVersion !== undefined ? { scorer: r.scorerVersion } : {}) },
         }));
       });
+      if (spec && bus instanceof ChaosBus) {
+        // What was injected, and what the system did about it: retried requests.
+        const crashes = Object.values(crash?.counts() ?? {}).reduce((a, b) => a + b, 0);
+        faults = { ...bus.stats(), crashes, retries: system.search!.stats().retries };
+      }
     } finally {
       await system.stop();
       if (inner === link?.bus) {
@@ -464,6 +470,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         if (bus !== inner) await inner.close();
       }
     }
+    return faults ? { faults } : undefined;
   };
 
   const services = {
