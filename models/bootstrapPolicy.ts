@@ -44,7 +44,7 @@ interface UnaryOp {
 
 const binaryOps: readonly BinaryOp[] = [
   { op: "+", expr: (a, b) => `${a} + ${b}`, text: (a, b) => `add ${a} and ${b}`, base: 3, cues: /\b(add|plus|more|sum|total|increase[sd]?|altogether|together|combined|gains?|older)\b/i },
-  { op: "-", expr: (a, b) => `${a} - ${b}`, text: (a, b) => `subtract ${b} from ${a}`, base: 3, cues: /\b(subtract|minus|less|fewer|difference|decrease[sd]?|left|remain(s|ing)?|younger|spends?|loses?|change)\b/i },
+  { op: "-", expr: (a, b) => `${a} - ${b}`, text: (a, b) => `subtract ${b} from ${a}`, base: 3, cues: /\b(subtract|minus|less|fewer|difference|decrease[sd]?|left|remain(s|ing)?|younger|spends?|loses?|change|other)\b/i },
   { op: "*", expr: (a, b) => `${a} * ${b}`, text: (a, b) => `multiply ${a} by ${b}`, base: 3, cues: /\b(times|multipl\w*|product|twice|triple|each|per|every|rate|speed|hours?|one of|in all|all this)\b|%/i },
   { op: "/", expr: (a, b) => `${a} / ${b}`, text: (a, b) => `divide ${a} by ${b}`, base: 2, cues: /\b(divide[sd]?|split|half|per|ratio|average|share[sd]?|equally|quotient)\b|%|\d[xy]\b/i },
   { op: "//", expr: (a, b) => `${a} // ${b}`, text: (a, b) => `floor-divide ${a} by ${b}`, base: 0.5, cues: /\b(multiples?|divisible|how many (whole|full))\b/i },
@@ -245,8 +245,10 @@ export class BootstrapPolicy implements StepProposer {
     if (latest !== undefined) firsts.push({ op: { code: latest, label: latest, weight: 8, kind: "variable" } });
     unused.forEach((o, i) => {
       const last = i === unused.length - 1;
+      // A clause that cues a call ("choose 2 of 6", "arrange 4 books") starts a result of its own.
+      const startsNew = i === 0 && callCue.test(o.clause);
       const w = latest !== undefined
-        ? (i === 0 || (last && ctx.backwards) ? 1 : 0.3)
+        ? (startsNew ? 4 : i === 0 || (last && ctx.backwards) ? 1 : 0.3)
         : i === 0
         ? (ctx.backwards ? 2.5 : 4)
         : last
@@ -358,6 +360,12 @@ interface DrawContext {
   /** Chance of a print while numbers are still unused. */
   readonly pStray: number;
 }
+
+/** Cue words of the calls (comb, perm, gcd, lcm, factorial, digit_sum). */
+const callCue = new RegExp(
+  [...binaryOps, ...unaryOps].filter((o) => /^[a-z]/.test(o.op)).map((o) => o.cues.source).join("|"),
+  "i",
+);
 
 const inverse: Readonly<Record<string, string>> = { "+": "-", "-": "+", "*": "/", "/": "*" };
 
