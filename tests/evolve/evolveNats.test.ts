@@ -33,7 +33,6 @@ describe("rstar evolve --nats --workers", () => {
     const runDir = join(root, `nats-${Deno.pid}`);
     const run = `nats-${Deno.pid}`;
     try {
-      const t0 = performance.now();
       const out = await new Deno.Command(deno, {
         args: [
           "run", "-A", "--quiet", "scripts/rstar.ts", "evolve",
@@ -54,7 +53,6 @@ describe("rstar evolve --nats --workers", () => {
       assert.equal(summary.rounds[0].train.problems, expected);
       assert.isTrue(summary.rounds[0].complete);
       assert.deepEqual(await workerPids(run), [], "no worker process is left");
-      assert.isBelow(performance.now() - t0, 90_000);
     } finally {
       await Deno.remove(root, { recursive: true }).catch(() => {});
     }
