@@ -6,6 +6,7 @@
  * over NATS (RSTAR_NATS_URL, default nats://127.0.0.1:4222), the same TinyPolicy published to
  * the run's object store, 64 requests kept in flight by this process.
  */
+import type { BenchFigure } from "./index.ts";
 import { renderStep } from "../../math/contracts.ts";
 import type { ProposeRequest } from "../../math/contracts.ts";
 import { SafeExecutor } from "../../math/interpreter.ts";
@@ -27,14 +28,7 @@ import { runSubjects } from "../../protocols/subjects.ts";
 import { putModel } from "../../actors/modelStore.ts";
 
 /** One figure (the shape `scripts/bench/index.ts` collects). */
-export interface ActorFigure {
-  readonly name: string;
-  readonly value: number;
-  readonly unit: string;
-  readonly target?: number;
-  readonly ok?: boolean;
-  readonly detail?: unknown;
-}
+export type ActorFigure = BenchFigure;
 
 /** Expansions per second of an expander with `maxBatch`, fed `requests` all at once, `reps` times. */
 async function expansionsPerSecond(

@@ -4,6 +4,7 @@
  * in-process bus and over NATS (RSTAR_NATS_URL, default nats://127.0.0.1:4222; the responder and
  * the caller use separate connections), after a warm-up.
  */
+import type { BenchFigure } from "./index.ts";
 import { Result } from "effect";
 import type { Bus } from "../../protocols/bus.ts";
 import { call, serve } from "../../protocols/codec.ts";
@@ -13,14 +14,7 @@ import { connectNatsBus } from "../../protocols/natsBus.ts";
 import { QueueGroups, runSubjects } from "../../protocols/subjects.ts";
 
 /** One figure, as the bench registry reads it. */
-export interface BusFigure {
-  readonly name: string;
-  readonly value: number;
-  readonly unit: string;
-  readonly target?: number;
-  readonly ok?: boolean;
-  readonly detail?: unknown;
-}
+export type BusFigure = BenchFigure;
 
 function median(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);

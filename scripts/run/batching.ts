@@ -121,19 +121,4 @@ export class BatchingScorer implements StepScorer {
 }
 
 /** Runs `fn` over `items` with at most `concurrency` in flight; results in input order. */
-export async function mapConcurrent<T, R>(
-  items: readonly T[],
-  concurrency: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
-  return out;
-}
+export { mapBounded as mapConcurrent } from "../../models/remoteHttp.ts";
