@@ -185,7 +185,12 @@ async function runLoop(
         if (opts.maxSeconds !== undefined && (performance.now() - t0) / 1000 > opts.maxSeconds) break outer;
         const { loss: f, tokens: n } = lossOf(batch);
         const { value, grads } = tf.variableGrads(f, vars);
-        adam.apply(grads, lrAt(step, total, opts.lr), opts.clip ?? 1);
+        // Under a time limit the schedule follows whichever runs out first, steps or seconds,
+        // so a cut-short run still ends on a decayed learning rate.
+        const timeStep = opts.maxSeconds === undefined
+          ? 0
+          : Math.floor((total * (performance.now() - t0)) / 1000 / opts.maxSeconds);
+        adam.apply(grads, lrAt(Math.max(step, timeStep), total, opts.lr), opts.clip ?? 1);
         const loss = (value.dataSync() as Float32Array)[0]!;
         tf.dispose([value, ...Object.values(grads)]);
         if (!Number.isFinite(loss)) throw new Error(`Training diverged: loss is ${loss} at step ${step}`);

@@ -2,7 +2,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { choiceOption, CommandFailed, ExitCode, intOption, writeLine } from "../cli.ts";
 import { runEvolve } from "../../actors/coordinator.ts";
-import { type ConfigOverrides, PRESETS, type PresetName, resolveConfig } from "../run/config.ts";
+import { applySettings, type ConfigOverrides, PRESETS, type PresetName, resolveConfig } from "../run/config.ts";
 import { createLocalServices, type NatsOptions, runNameOf } from "../run/localServices.ts";
 import { stderrProgress } from "../run/progress.ts";
 import { formatTable } from "../run/summary.ts";
@@ -26,6 +26,7 @@ export interface EvolveFlags {
   readonly model?: string;
   readonly executor?: "builtin" | "python";
   readonly chaos?: string;
+  readonly set?: string[];
 }
 
 /** Prints a one-line usage error and fails with exit code 2. */
@@ -83,7 +84,15 @@ export async function evolve(f: EvolveFlags): Promise<number> {
     ...(f.executor !== undefined ? { executor: f.executor } : {}),
     ...(f.chaos !== undefined ? { chaos: f.chaos } : {}),
   };
-  const config = resolveConfig(f.preset, overrides);
+  let config = resolveConfig(f.preset, overrides);
+  if (f.set !== undefined && f.set.length > 0) {
+    if (f.resume) usageError("--set applies to a new run; a resumed run keeps its config.json");
+    try {
+      config = applySettings(config, f.set);
+    } catch (err) {
+      usageError(err instanceof Error ? err.message : String(err));
+    }
+  }
   const runDir = f.run ?? defaultRunDir(config.preset, config.seed);
   const progress = stderrProgress();
   let nats: NatsOptions | undefined;
@@ -131,6 +140,11 @@ export function command(): Command {
     .option("--model <name>", "model name for --policy openai")
     .addOption(
       new Option("--executor <kind>", "builtin or python").argParser(choiceOption("--executor", ["builtin", "python"] as const)),
+    )
+    .option(
+      "--set <key=value>",
+      "override one setting of the preset, e.g. sft.maxSeconds=300 (repeatable; see docs/RUN_DIRECTORY.md)",
+      (v: string, prev: string[] = []) => [...prev, v],
     )
     .option("--chaos <spec>", "bus faults and actor crashes for the search, e.g. drop=0.05,crash=expander:0.02")
     .action(async (opts: EvolveFlags) => {

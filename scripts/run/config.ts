@@ -213,3 +213,61 @@ export function resolveConfig(preset: PresetName, o: ConfigOverrides = {}): Evol
 export function roundKnobs(config: EvolveConfig, round: number): SearchKnobs {
   return round === 1 ? config.search.bootstrap : config.search.policy;
 }
+
+/**
+ * Applies `KEY=VALUE` settings such as `sft.maxSeconds=300` or `eval.strategies=greedy,mcts` to
+ * a resolved config. The key must name an existing setting (or an optional one documented in
+ * `EvolveConfig`), and the value must have that setting's type; anything else is an error whose
+ * message names the setting.
+ */
+export function applySettings(config: EvolveConfig, settings: readonly string[]): EvolveConfig {
+  const out = structuredClone(config) as unknown as Record<string, unknown>;
+  for (const s of settings) {
+    const eq = s.indexOf("=");
+    if (eq <= 0) throw new RangeError(`--set ${s}: expected KEY=VALUE, e.g. sft.maxSeconds=300`);
+    const key = s.slice(0, eq).trim();
+    const raw = s.slice(eq + 1).trim();
+    const path = key.split(".");
+    let node: Record<string, unknown> = out;
+    for (const part of path.slice(0, -1)) {
+      const next = node[part];
+      if (typeof next !== "object" || next === null || Array.isArray(next)) {
+        throw new RangeError(`--set ${key}: no such setting (${part} is not a section)`);
+      }
+      node = next as Record<string, unknown>;
+    }
+    const leaf = path[path.length - 1]!;
+    const optional = OPTIONAL_NUMBERS.has(key);
+    if (!(leaf in node) && !optional) throw new RangeError(`--set ${key}: no such setting`);
+    node[leaf] = parseSetting(key, raw, leaf in node ? node[leaf] : 0);
+  }
+  const c = out as unknown as EvolveConfig;
+  const bad = c.eval.strategies.find((x) => !(STRATEGIES as readonly string[]).includes(x));
+  if (bad !== undefined) throw new RangeError(`--set eval.strategies: unknown strategy "${bad}" (use ${STRATEGIES.join(", ")})`);
+  if (c.sft.init !== "scratch" && c.sft.init !== "previous") {
+    throw new RangeError(`--set sft.init=${c.sft.init}: expected scratch or previous`);
+  }
+  return c;
+}
+
+/** Optional numeric settings that presets may leave out. */
+const OPTIONAL_NUMBERS = new Set(["train.firstRoundProblems", "sft.maxSeconds", "ppm.maxSeconds"]);
+
+function parseSetting(key: string, raw: string, current: unknown): unknown {
+  const num = (t: string) => {
+    const v = Number(t);
+    if (t === "" || !Number.isFinite(v)) throw new RangeError(`--set ${key}=${raw}: expected a number`);
+    return v;
+  };
+  if (typeof current === "number") return num(raw);
+  if (typeof current === "boolean") {
+    if (raw !== "true" && raw !== "false") throw new RangeError(`--set ${key}=${raw}: expected true or false`);
+    return raw === "true";
+  }
+  if (Array.isArray(current)) {
+    const parts = raw.split(",").map((p) => p.trim()).filter((p) => p.length > 0);
+    return typeof current[0] === "number" ? parts.map(num) : parts;
+  }
+  if (typeof current === "string") return raw;
+  throw new RangeError(`--set ${key}: this setting cannot be set from the command line`);
+}

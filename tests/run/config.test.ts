@@ -1,0 +1,36 @@
+import { assert, describe, it } from "vitest";
+import { applySettings, resolveConfig } from "../../scripts/run/config.ts";
+
+describe("evolve --set KEY=VALUE", () => {
+  it("overrides numbers, booleans, lists and optional limits by their dotted path", () => {
+    const base = resolveConfig("smoke");
+    const c = applySettings(base, [
+      "sft.epochs=9",
+      "sft.accumulate=false",
+      "eval.strategies=greedy,mcts",
+      "train.levels=1,2",
+      "search.policy.rollouts=24",
+      "train.firstRoundProblems=50",
+      "sft.maxSeconds=30",
+    ]);
+    assert.equal(c.sft.epochs, 9);
+    assert.equal(c.sft.accumulate, false);
+    assert.deepEqual(c.eval.strategies, ["greedy", "mcts"]);
+    assert.deepEqual(c.train.levels, [1, 2]);
+    assert.equal(c.search.policy.rollouts, 24);
+    assert.equal(c.train.firstRoundProblems, 50);
+    assert.equal(c.sft.maxSeconds, 30);
+    assert.equal(base.sft.epochs, 4, "the preset itself is left alone");
+  });
+
+  it("refuses an unknown key or a value of the wrong type, naming the key", () => {
+    const base = resolveConfig("smoke");
+    assert.throws(() => applySettings(base, ["sft.epoch=3"]), /sft\.epoch: no such setting/);
+    assert.throws(() => applySettings(base, ["sft.epochs=many"]), /sft\.epochs=many: expected a number/);
+    assert.throws(() => applySettings(base, ["sft.accumulate=yes"]), /expected true or false/);
+    assert.throws(() => applySettings(base, ["sft.epochs"]), /expected KEY=VALUE/);
+    assert.throws(() => applySettings(base, ["seed.x=1"]), /seed\.x: no such setting/);
+    assert.throws(() => applySettings(base, ["eval.strategies=greedy,beam"]), /unknown strategy "beam"/);
+    assert.throws(() => applySettings(base, ["sft.init=fresh"]), /expected scratch or previous/);
+  });
+});
