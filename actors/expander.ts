@@ -125,6 +125,7 @@ export function startExpander(options: ExpanderOptions): Promise<ExpanderHandle>
   const expandSub = serve(options.bus, s.expand, ExpandRequest, async (req) => {
     try {
       return await options.cache.getOrCreate(req.id, async () => {
+        const t0 = performance.now();
         const out = await submit(req);
         const reply: ExpandReply = {
           v: PROTOCOL_VERSION,
@@ -132,6 +133,7 @@ export function startExpander(options: ExpanderOptions): Promise<ExpanderHandle>
           candidates: out.candidates.map(toWire),
           policyVersion: out.policyVersion,
           tokens: out.tokens,
+          workMs: elapsedMs(t0),
         };
         return reply;
       });
@@ -174,6 +176,11 @@ export function toWire(c: Candidate): WireCandidate {
     ...(c.answer === undefined ? {} : { answer: c.answer }),
     logprob: Number.isFinite(c.logprob) ? c.logprob : -1e9,
   };
+}
+
+/** Milliseconds since `t0` (`performance.now()`), to the microsecond: a reply's `workMs`. */
+export function elapsedMs(t0: number): number {
+  return Math.round((performance.now() - t0) * 1000) / 1000;
 }
 
 function describe(err: unknown): string {

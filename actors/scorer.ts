@@ -9,6 +9,7 @@ import type { ChildExit } from "./childMachine.ts";
 import type { Clock } from "./clock.ts";
 import type { CrashInjector } from "./crashInjector.ts";
 import type { ExpanderHandle } from "./expander.ts";
+import { elapsedMs } from "./expander.ts";
 import type { Logger } from "./log.ts";
 import { listen, ProtocolError, serve } from "../protocols/codec.ts";
 import { ModelPublished, PROTOCOL_VERSION, ScoreReply, ScoreRequest } from "../protocols/messages.ts";
@@ -42,6 +43,7 @@ export function startScorer(options: ScorerOptions): Promise<ExpanderHandle> {
   const codecLog = (e: Record<string, unknown>) => log.warn(String(e.msg ?? "codec"), e);
   const sub = serve(options.bus, s.score, ScoreRequest, async (req): Promise<ScoreReply | ProtocolError> => {
     lastBeat = options.clock.now();
+    const t0 = performance.now();
     try {
       options.crash.maybeCrash("scorer");
     } catch (err) {
@@ -55,7 +57,7 @@ export function startScorer(options: ScorerOptions): Promise<ExpanderHandle> {
     const raw = req.items.length > 0 && current !== undefined ? await current.score(req.items) : [];
     const scores = raw.map((x) => Math.max(-1, Math.min(1, Number.isFinite(x) ? x : 0)));
     const grades = (req.grade ?? []).map((g) => options.grade(g.answer, g.reference));
-    return { v: PROTOCOL_VERSION, id: req.id, scores, grades, scorerVersion: current?.version ?? "none" };
+    return { v: PROTOCOL_VERSION, id: req.id, scores, grades, scorerVersion: current?.version ?? "none", workMs: elapsedMs(t0) };
   }, { queue: QueueGroups.scorer, replySchema: ScoreReply, log: codecLog });
   const modelSub = listen(options.bus, s.model, ModelPublished, async (ann) => {
     if (ann.name === "policy" || ann.version === scorer?.version) return;

@@ -85,6 +85,32 @@ export interface SearchServiceStats {
   readonly retries: number;
 }
 
+/** One request of a stage as the searcher saw it. */
+export interface CallTiming {
+  /** Wall ms from sending the request (encoding included) to its decoded reply, retries included. */
+  readonly ms: number;
+  /** The responder's own time on it (`workMs` of the reply), when it reported one. */
+  readonly workMs?: number;
+}
+
+/** One stage of a problem's search: requests sent together and awaited together. */
+export interface StageTiming {
+  readonly problemId: string;
+  /** `expand`: a wave's ExpandRequests; `score`: its ScoreRequest; `final`: the test-time grade. */
+  readonly stage: "expand" | "score" | "final";
+  readonly wave: number;
+  /** Wall ms from the first request sent to the last reply decoded. */
+  readonly ms: number;
+  readonly calls: readonly CallTiming[];
+}
+
+/** Receives the searcher's timings (`rstar bench`'s `rollout.messaging_share.nats`). */
+export interface SearchMeter {
+  stage(timing: StageTiming): void;
+  /** Wall ms of one problem's search, from its fresh tree to its answer. */
+  problem(problemId: string, ms: number): void;
+}
+
 /** The handle the coordinator holds. */
 export interface SearchService {
   /** Searches every problem of the batch; resolves once each has been handed to `onResult`. */
@@ -114,6 +140,8 @@ export interface SearchServiceOptions {
   readonly control?: ControlState;
   /** Publish `.events.*` (default true). */
   readonly events?: boolean;
+  /** Times every stage and problem (default: none). */
+  readonly meter?: SearchMeter;
 }
 
 /** Per-problem knobs at the moment the problem starts. */
@@ -133,6 +161,7 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
   const maxAttempts = options.maxAttempts ?? 10;
   const trialsPerTree = options.trialsPerTree ?? 4;
   const emit = options.events ?? true;
+  const meter = options.meter;
   let knobs: Knobs = {};
   let paused = false;
   const waiters: (() => void)[] = [];
@@ -175,8 +204,28 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
     }
   }
 
+  /** Runs `send` and, when metering, records its wall time and the reply's `workMs` in `calls`. */
+  async function timed<R extends { readonly workMs?: number }>(calls: CallTiming[] | undefined, send: () => Promise<R>): Promise<R> {
+    if (calls === undefined) return await send();
+    const t0 = performance.now();
+    const rep = await send();
+    calls.push({ ms: performance.now() - t0, ...(rep.workMs === undefined ? {} : { workMs: rep.workMs }) });
+    return rep;
+  }
+
+  /** Runs one stage's requests and reports the stage to the meter. */
+  async function stage<T>(problemId: string, kind: StageTiming["stage"], wave: number, run: (calls: CallTiming[] | undefined) => Promise<T>): Promise<T> {
+    if (meter === undefined) return await run(undefined);
+    const calls: CallTiming[] = [];
+    const t0 = performance.now();
+    const out = await run(calls);
+    if (calls.length > 0) meter.stage({ problemId, stage: kind, wave, ms: performance.now() - t0, calls });
+    return out;
+  }
+
   async function searchProblem(batch: SearchBatch, problem: Problem, config: Partial<SearchConfig>): Promise<ProblemResult> {
     const started = clock.now();
+    const startedAt = performance.now();
     const temperature = options.control?.knobs.temperature ?? knobs.temperature ?? 1;
     const seed = requestSeed(batch.seed, batch.round, problem.id);
     const train = batch.mode === "train";
@@ -188,7 +237,7 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
     const machine = searcherMachine.provide({
       actors: {
         expandWave: fromPromise<WaveReply[], { tree: SearchTree; asks: Ask[]; wave: number }>(({ input }) =>
-          Promise.all(input.asks.map(async (a) => {
+          stage(problem.id, "expand", input.wave, (calls) => Promise.all(input.asks.map(async (a) => {
             counters.expandRequests++;
             const req: ExpandRequest = {
               v: PROTOCOL_VERSION,
@@ -201,9 +250,9 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
               topP: 1,
               seed: requestSeed(seed, a.trialId),
             };
-            const rep = await withRetry(s.expand, ExpandRequest, ExpandReply, req, requestSeed(seed, "retry", a.trialId), problem.id);
+            const rep = await timed(calls, () => withRetry(s.expand, ExpandRequest, ExpandReply, req, requestSeed(seed, "retry", a.trialId), problem.id));
             return { candidates: rep.candidates.map(fromWire), policyVersion: rep.policyVersion, tokens: rep.tokens };
-          }))
+          })))
         ),
         evaluateWave: fromPromise<Evaluated, { asks: Ask[]; replies: WaveReply[]; wave: number }>(async ({ input }) => {
           // Grades (train) and PPM values, in one score request for this wave of expansions.
@@ -220,7 +269,9 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
             counters.scoreRequests++;
             const id = `${options.run}:${batch.round}:${problem.id}:score:${input.wave}`;
             const req: ScoreRequest = { v: PROTOCOL_VERSION, id, items, grade: grades };
-            scored = await withRetry(s.score, ScoreRequest, ScoreReply, req, requestSeed(seed, "score", input.wave), problem.id);
+            scored = await stage(problem.id, "score", input.wave, (calls) =>
+              timed(calls, () => withRetry(s.score, ScoreRequest, ScoreReply, req, requestSeed(seed, "score", input.wave), problem.id))
+            );
             if (scored.scores.length !== items.length || (scored.grades ?? []).length !== grades.length) {
               throw new SearchFailed(problem.id, "score reply does not match its request");
             }
@@ -263,7 +314,9 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
                 items: [],
                 grade: [{ answer, reference: problem.answer }],
               };
-              const rep = await withRetry(s.score, ScoreRequest, ScoreReply, req, requestSeed(seed, "final"), problem.id);
+              const rep = await stage(problem.id, "final", 0, (calls) =>
+                timed(calls, () => withRetry(s.score, ScoreRequest, ScoreReply, req, requestSeed(seed, "final"), problem.id))
+              );
               solved = rep.grades?.[0] === true;
             }
           }
@@ -277,6 +330,7 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
     if ("error" in out) {
       throw out.error instanceof SearchFailed ? out.error : new SearchFailed(problem.id, String(out.error), { cause: out.error });
     }
+    meter?.problem(problem.id, performance.now() - startedAt);
     if (emit) {
       publish(options.bus, s.events("problem-solved"), ProblemSolvedEvent, {
         v: PROTOCOL_VERSION,

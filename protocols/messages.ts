@@ -20,6 +20,10 @@ const Id = Schema.String.check(Schema.isMinLength(1)).annotate({
   description: "Idempotency key: a retried request keeps its id, and a responder may answer a repeat from cache",
 });
 const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0));
+const WorkMs = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)).annotate({
+  description:
+    "Milliseconds the responder spent on the request, from its decoded request to its reply (batching wait, model and execution; not decode, encode or transport)",
+});
 const Versions = Schema.Record(Schema.String, Schema.String).annotate({
   description: "Model versions in use, by model name (e.g. {\"policy\": \"policy-r2\", \"ppm\": \"ppm-r2\"})",
 });
@@ -97,6 +101,7 @@ export const ExpandReply = Schema.Struct({
   tokens: Count.annotate({ description: "Tokens generated for this request" }),
   worker: Schema.optionalKey(Schema.String.annotate({ description: "The answering worker's actor name" })),
   batchSize: Schema.optionalKey(Count.annotate({ description: "Requests folded into the batch that served this one" })),
+  workMs: Schema.optionalKey(WorkMs),
 }).annotate({ title: "ExpandReply", description: "Candidate next steps, executed" });
 /** An expansion reply. */
 export type ExpandReply = typeof ExpandReply.Type;
@@ -135,6 +140,7 @@ export const ScoreReply = Schema.Struct({
   grades: Schema.optionalKey(Schema.Array(Schema.Boolean)),
   scorerVersion: Schema.String,
   worker: Schema.optionalKey(Schema.String.annotate({ description: "The answering worker's actor name" })),
+  workMs: Schema.optionalKey(WorkMs),
 }).annotate({ title: "ScoreReply", description: "Step values in [-1, 1] and grades" });
 /** A scoring reply. */
 export type ScoreReply = typeof ScoreReply.Type;

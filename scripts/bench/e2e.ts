@@ -1,16 +1,18 @@
 /**
- * End-to-end figures (full bench only; `--quick` skips them to stay under 2 minutes):
- * - `round.wall_s.smoke`: wall seconds of one smoke round of `rstar evolve`, run as a child
- *   process exactly as a user runs it, split into search, training and evaluation (`detail`).
- * - `rollout.messaging_share.nats`: the same round (same seed, so the same search work) over
- *   NATS; the share of the NATS run's search wall time not explained by the in-process run's,
- *   (search_nats − search_inproc) ÷ search_nats, clamped at 0. The in-process bus costs
- *   microseconds per request, so the in-process search time is the work; the rest is messaging.
- *   The two runs alternate (in-process, NATS, in-process, NATS) and the medians are used.
+ * End-to-end figures:
+ * - `rollout.messaging_share.nats` (quick and full): the share of a rollout's wall time spent in
+ *   messaging, from a metered smoke search over NATS (`scripts/bench/messaging.ts`, which defines
+ *   it). The full bench adds a cross-check in `detail.ab`: the same smoke round run by
+ *   `rstar evolve` with the in-process bus and over NATS, (search_nats − search_inproc) ÷
+ *   search_nats from the medians.
+ * - `round.wall_s.smoke` (full bench only): wall seconds of one smoke round of `rstar evolve`, run
+ *   as a child process exactly as a user runs it, split into search, training and evaluation
+ *   (`detail`).
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BenchFigure, BenchOptions } from "./index.ts";
+import { benchMessaging } from "./messaging.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -72,11 +74,17 @@ export function messagingShare(inprocSearchMs: number, natsSearchMs: number): nu
   return Math.min(1, Math.max(0, (natsSearchMs - inprocSearchMs) / natsSearchMs));
 }
 
-/** The e2e area: `round.wall_s.smoke` and `rollout.messaging_share.nats` (full bench only). */
+/** The e2e area: `rollout.messaging_share.nats`, and in the full bench `round.wall_s.smoke`. */
 export async function benchE2e(opts: BenchOptions): Promise<BenchFigure[]> {
-  if (opts.quick) return [];
   const nats = Deno.env.get("RSTAR_BENCH_NATS") ?? "nats://127.0.0.1:4222";
   const figures: BenchFigure[] = [];
+  let messaging: BenchFigure | undefined;
+  try {
+    messaging = await benchMessaging(opts);
+  } catch (err) {
+    figures.push({ name: "error.e2e", value: 0, unit: "error", ok: false, detail: err instanceof Error ? err.message : String(err) });
+  }
+  if (opts.quick) return messaging === undefined ? figures : [messaging, ...figures];
   const inproc: RoundWall[] = [];
   const overNats: RoundWall[] = [];
   let natsError: string | undefined;
@@ -89,6 +97,14 @@ export async function benchE2e(opts: BenchOptions): Promise<BenchFigure[]> {
         natsError = err instanceof Error ? err.message : String(err);
       }
     }
+  }
+  if (messaging !== undefined) {
+    const ab = natsError !== undefined ? { error: natsError } : {
+      share: messagingShare(median(inproc.map((w) => w.search)), median(overNats.map((w) => w.search))),
+      inproc_search_ms: inproc.map((w) => w.search),
+      nats_search_ms: overNats.map((w) => w.search),
+    };
+    figures.unshift({ ...messaging, detail: { ...(messaging.detail as object), ab } });
   }
   const walls = inproc.map((w) => w.total / 1000);
   figures.push({
@@ -103,17 +119,5 @@ export async function benchE2e(opts: BenchOptions): Promise<BenchFigure[]> {
       total_s: walls,
     },
   });
-  if (natsError !== undefined) {
-    figures.push({ name: "error.e2e", value: 0, unit: "error", ok: false, detail: natsError });
-  } else {
-    const a = median(inproc.map((w) => w.search));
-    const b = median(overNats.map((w) => w.search));
-    figures.push({
-      name: "rollout.messaging_share.nats",
-      value: messagingShare(a, b),
-      unit: "ratio",
-      detail: { inproc_search_ms: inproc.map((w) => w.search), nats_search_ms: overNats.map((w) => w.search) },
-    });
-  }
   return figures;
 }

@@ -12,7 +12,9 @@ import {
   formatTable,
   runBench,
 } from "../../scripts/bench/index.ts";
-import { benchE2e, messagingShare } from "../../scripts/bench/e2e.ts";
+import { messagingShare } from "../../scripts/bench/e2e.ts";
+import { meteredNatsSearch, messagingBreakdown } from "../../scripts/bench/messaging.ts";
+import type { StageTiming } from "../../actors/searchService.ts";
 
 const area = (id: string, prefixes: string[], fn: unknown, exportName = "benchX"): BenchArea => ({
   id,
@@ -147,8 +149,58 @@ describe("messagingShare", () => {
     assert.equal(messagingShare(1100, 1000), 0);
     assert.isNaN(messagingShare(1000, 0));
   });
+});
 
-  it("benchE2e() returns no figures in quick mode", async () => {
-    assert.deepEqual(await benchE2e({ quick: true }), []);
+describe("messagingBreakdown", () => {
+  const stage = (problemId: string, ms: number, calls: { ms: number; workMs?: number }[], kind: StageTiming["stage"] = "expand"): StageTiming => ({
+    problemId,
+    stage: kind,
+    wave: 0,
+    ms,
+    calls,
+  });
+
+  it("counts a stage's overlapping requests once: stage wall minus its longest work, over the problems' wall", () => {
+    const b = messagingBreakdown({
+      stages: [
+        // Four requests in flight together: 10 ms of stage, the slowest worked 8 ms -> 2 ms messaging,
+        // not the 4 × 2 ms a per-request sum would give.
+        stage("a", 10, [{ ms: 10, workMs: 8 }, { ms: 9, workMs: 7 }, { ms: 9.5, workMs: 7.5 }, { ms: 8, workMs: 6 }]),
+        stage("a", 3, [{ ms: 3, workMs: 0.5 }], "score"),
+        stage("b", 20, [{ ms: 20, workMs: 19 }]),
+      ],
+      problems: new Map([["a", 20], ["b", 20]]),
+    });
+    assert.closeTo(b.messagingMs, 2 + 2.5 + 1, 1e-9);
+    assert.closeTo(b.share, 5.5 / 40, 1e-12);
+    assert.closeTo(b.workShare, (8 + 0.5 + 19) / 40, 1e-12);
+    assert.closeTo(b.searcherShare, (40 - 33) / 40, 1e-12);
+    assert.equal(b.requests, 6);
+    assert.equal(b.unmetered, 0);
+    assert.deepEqual(Object.keys(b.byStage).sort(), ["expand", "score"]);
+  });
+
+  it("reports requests without a work time and ignores stages of problems that never finished", () => {
+    const b = messagingBreakdown({
+      stages: [stage("a", 4, [{ ms: 4 }]), stage("lost", 100, [{ ms: 100, workMs: 1 }])],
+      problems: new Map([["a", 8]]),
+    });
+    assert.equal(b.unmetered, 1);
+    assert.closeTo(b.share, 0.5, 1e-12);
+    assert.equal(b.stages, 1);
+    assert.equal(b.requests, 1);
+    assert.isNaN(messagingBreakdown({ stages: [], problems: new Map() }).share);
+  });
+
+  it("a smoke search over NATS gets a work time in every reply and a messaging share in [0, 1]", async () => {
+    const log = await meteredNatsSearch({ url: Deno.env.get("RSTAR_NATS_URL") ?? "nats://127.0.0.1:4222", problems: 3 });
+    const b = messagingBreakdown(log);
+    assert.equal(b.problems, 3);
+    assert.isAbove(b.requests, 3);
+    assert.equal(b.unmetered, 0);
+    assert.isAtLeast(b.share, 0);
+    // Every millisecond of the problems' search is messaging, work or the searcher's own time.
+    assert.closeTo(b.share + b.workShare + b.searcherShare, 1, 1e-9);
+    assert.equal(log.retries, 0);
   });
 });
