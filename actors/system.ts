@@ -21,7 +21,7 @@ import { startScorer } from "./scorer.ts";
 import { startTrainer } from "./trainer.ts";
 import type { ProblemResult, SearchService } from "./searchService.ts";
 import { hashString } from "../math/prng.ts";
-import { pathSteps, q } from "../search/SearchTree.ts";
+import { pathIds, pathSteps, q } from "../search/SearchTree.ts";
 import { createSearchService } from "./searchService.ts";
 import type { Supervisor, SupervisorFailed } from "./supervisorMachine.ts";
 import { startSupervisor } from "./supervisorMachine.ts";
@@ -312,6 +312,7 @@ function serveControl(
         id: req.id,
         answer: result!.answer ?? "",
         steps: best === undefined ? [] : pathSteps(tree, best.id),
+        outputs: best === undefined ? [] : pathIds(tree, best.id).map((i) => tree.nodes[i]!.stdout.trimEnd()),
         ...(best?.value === undefined ? {} : { value: best.value }),
         versions,
       };

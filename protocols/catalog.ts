@@ -216,6 +216,7 @@ export const catalog: readonly CatalogEntry[] = [
         id: "ctl-5",
         answer: "84",
         steps: [{ text: "Multiply", code: "print(12 * 7)" }],
+        outputs: ["84"],
         value: 0.91,
         versions: { policy: "policy-r2", ppm: "ppm-r2" },
       } satisfies M.SolveReply,

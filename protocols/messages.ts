@@ -384,6 +384,9 @@ export const SolveReply = Schema.Struct({
   id: Id,
   answer: Schema.String.annotate({ description: "Empty when no terminal step was found" }),
   steps: Schema.Array(StepSchema),
+  outputs: Schema.optionalKey(
+    Schema.Array(Schema.String).annotate({ description: "What each step's code printed, one entry per step" }),
+  ),
   value: Schema.optionalKey(Schema.Finite),
   versions: Versions,
 }).annotate({ title: "SolveReply" });
