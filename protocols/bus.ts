@@ -51,8 +51,12 @@ export interface Subscription {
   drain(): Promise<void>;
 }
 
-/** Why a request failed on the bus itself (not an error reply from the responder). */
-export type BusErrorReason = "Timeout" | "NoResponders" | "Closed" | "Transport";
+/**
+ * Why a request failed on the bus itself (not an error reply from the responder). `Disconnected`:
+ * the connection dropped while the request waited for its reply (it may have been served; send it
+ * again with the same id).
+ */
+export type BusErrorReason = "Timeout" | "NoResponders" | "Closed" | "Disconnected" | "Transport";
 
 /** A failure of the bus itself. Thrown (rejected) by `request`; `reason` says which. */
 export class BusError extends Error {

@@ -360,16 +360,18 @@ export interface CallOptions {
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** True for failures worth retrying: a timeout, no responders, or an Unavailable reply. */
+/** True for failures worth retrying: a timeout, no responders, a dropped connection, or an Unavailable reply. */
 export function isRetryable(error: CallError): boolean {
-  if (error._tag === "BusError") return error.reason === "Timeout" || error.reason === "NoResponders";
+  if (error._tag === "BusError") {
+    return error.reason === "Timeout" || error.reason === "NoResponders" || error.reason === "Disconnected";
+  }
   return error._tag === "RemoteError" && error.code === "Unavailable";
 }
 
 /**
- * Sends a request and decodes its reply. Retries timeouts, no-responders and Unavailable replies
- * with exponential backoff, keeping the same request id (responders deduplicate by it). An
- * `ErrorReply` becomes a `RemoteError`. Never rejects for these failures: they are the `Result`'s failure.
+ * Sends a request and decodes its reply. Retries timeouts, no-responders, dropped connections and
+ * Unavailable replies with exponential backoff, keeping the same request id (responders
+ * deduplicate by it). An `ErrorReply` becomes a `RemoteError`. Never rejects for these failures: they are the `Result`'s failure.
  */
 export async function call<A, R>(
   bus: Bus,

@@ -1,7 +1,12 @@
 /**
  * The NATS transport: a `Bus` over `@nats-io/transport-node` v3, and a `BlobStore` over a
  * JetStream object store (model weights that workers on other machines load). Reconnects forever
- * with capped exponential backoff by default and logs every connection status change.
+ * with capped exponential backoff by default and logs every connection status change. A request
+ * in flight when the connection drops fails at once with a `Disconnected` BusError (its reply, if
+ * any, is lost with the connection), so a caller that retries sends it again instead of waiting
+ * out its deadline. A request made while the client reconnects waits, within its deadline, for
+ * the connection to come back before it is sent (the client discards what it buffers while
+ * disconnected); publications made meanwhile are lost, as on any network.
  */
 import {
   ClosedConnectionError,
@@ -68,11 +73,13 @@ export async function connectNatsBus(url: string, options: NatsBusOptions = {}):
       switch (s.type) {
         case "disconnect":
           log({ level: "warn", msg: "NATS disconnected", server: s.server, name: options.name });
+          bus._connectionLost();
           break;
         case "reconnecting":
           break;
         case "reconnect":
           failures = 0;
+          bus._reconnected();
           log({ level: "info", msg: "NATS reconnected", server: s.server, name: options.name });
           break;
         case "error":
@@ -88,7 +95,7 @@ export async function connectNatsBus(url: string, options: NatsBusOptions = {}):
           break;
       }
     }
-  })().catch(() => {});
+  })().catch(() => {}).finally(() => bus._closed());
   return bus;
 }
 
@@ -148,6 +155,12 @@ export class NatsBus implements Bus {
   readonly kind = "nats";
   private readonly subs = new Set<NatsSubscription>();
   private state: "open" | "draining" | "closed" = "open";
+  /** Rejecters of the requests waiting for a reply. */
+  private readonly pending = new Set<() => void>();
+  private readonly counters = { disconnects: 0, reconnects: 0, requestsFailedByDisconnect: 0 };
+  /** False between a `disconnect` and the next `reconnect` status. */
+  private connected = true;
+  private reconnectWaiters: (() => void)[] = [];
 
   constructor(
     /** The underlying connection (for JetStream and the object store). */
@@ -214,16 +227,82 @@ export class NatsBus implements Bus {
         cause: new RangeError(`Payload of ${data.byteLength} bytes exceeds the maximum of ${this.maxPayload}`),
       });
     }
+    let timeoutMs = Math.max(1, Math.round(options.timeoutMs));
+    if (!this.connected) {
+      const t0 = Date.now();
+      if (!(await this.waitConnected(timeoutMs))) throw new BusError("Timeout", subject);
+      if (this.state !== "open" || this.nc.isClosed()) throw new BusError("Closed", subject);
+      timeoutMs -= Date.now() - t0;
+      if (timeoutMs <= 0) throw new BusError("Timeout", subject);
+    }
     const h = toHeaders(options.headers);
+    let fail: (() => void) | undefined;
+    const lost = new Promise<never>((_, reject) => {
+      fail = () => reject(new BusError("Disconnected", subject, { cause: new Error("NATS connection lost before the reply") }));
+    });
+    this.pending.add(fail!);
     try {
-      const m = await this.nc.request(subject, data, {
-        timeout: Math.max(1, Math.round(options.timeoutMs)),
-        ...(h ? { headers: h } : {}),
-      });
+      const m = await Promise.race([
+        this.nc.request(subject, data, {
+          timeout: timeoutMs,
+          ...(h ? { headers: h } : {}),
+        }),
+        lost,
+      ]);
       return this.message(m);
     } catch (e) {
       throw busErrorOf(e, subject);
+    } finally {
+      this.pending.delete(fail!);
     }
+  }
+
+  /** Connection drops and reconnections so far, and the requests failed by a drop. */
+  connectionStats(): { disconnects: number; reconnects: number; requestsFailedByDisconnect: number } {
+    return { ...this.counters };
+  }
+
+  /** @internal The connection dropped: fails the requests in flight (their replies are lost). */
+  _connectionLost(): void {
+    this.counters.disconnects++;
+    this.connected = false;
+    const waiting = [...this.pending];
+    this.pending.clear();
+    this.counters.requestsFailedByDisconnect += waiting.length;
+    for (const fail of waiting) fail();
+  }
+
+  /** @internal The connection is back. */
+  _reconnected(): void {
+    this.counters.reconnects++;
+    this.connected = true;
+    this.wakeReconnectWaiters();
+  }
+
+  /** @internal The connection is closed for good (no more reconnects). */
+  _closed(): void {
+    this.wakeReconnectWaiters();
+  }
+
+  private wakeReconnectWaiters(): void {
+    const ws = this.reconnectWaiters;
+    this.reconnectWaiters = [];
+    for (const w of ws) w();
+  }
+
+  /** Resolves true once connected (or closed), false after `ms`. */
+  private waitConnected(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.reconnectWaiters = this.reconnectWaiters.filter((w) => w !== wake);
+        resolve(false);
+      }, ms);
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.reconnectWaiters.push(wake);
+    });
   }
 
   async flush(): Promise<void> {
@@ -241,6 +320,7 @@ export class NatsBus implements Bus {
 
   async close(): Promise<void> {
     this.state = "closed";
+    this.wakeReconnectWaiters();
     this.subs.clear();
     if (!this.nc.isClosed()) await this.nc.close();
   }

@@ -418,9 +418,9 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       })
       : undefined;
     const run = link?.run ?? `evolve-r${req.round}-${req.phase}`;
-    // Over NATS the run name is shared by both phases, and workers cache replies by request id
-    // (`<run>:<round>:...`): the retry phase searches under its own round number.
-    const round = link && req.phase === "retry" ? req.round + 1_000_000 : req.round;
+    // Over NATS the run name is shared by both phases, and workers cache replies by request id:
+    // the retry phase's ids carry its pass name (its trees stay those of an in-process run).
+    const pass = link && req.phase === "retry" ? { pass: req.phase } : {};
     const system = startSystem({
       bus,
       blobs: new InMemoryBlobStore(),
@@ -432,14 +432,17 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       log: silentLogger,
       grade: answersEqual,
       heartbeatMs: 0,
-      // Dropped requests are retried after this deadline; keep it short when faults are injected.
-      ...(crash ? { crash, requestTimeoutMs: 2_000 } : {}),
+      // Dropped requests are retried after this deadline: with faults injected, the longest
+      // injected round trip (request and reply delays) plus 300 ms.
+      ...(crash && spec ? { crash, requestTimeoutMs: 300 + 2 * Math.max(0, ...spec.rules.map((r) => r.delay?.maxMs ?? 0)) } : {}),
     });
     const byId = new Map(req.problems.map((p) => [p.id, p]));
+    const linkBefore = link?.bus.connectionStats();
     let faults: Record<string, number> | undefined;
     try {
       await system.search!.run({
-        round,
+        round: req.round,
+        ...pass,
         mode: "train",
         problems: req.problems,
         config: { rollouts: req.knobs.rollouts, k: req.knobs.k, c: req.knobs.c, maxDepth: req.knobs.maxDepth, ppmSeed: scorer !== undefined },
@@ -455,10 +458,17 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
           versions: { policy: r.policyVersion, ...(r.scorerVersion !== undefined ? { scorer: r.scorerVersion } : {}) },
         }));
       });
+      const retries = system.search!.stats().retries;
       if (spec && bus instanceof ChaosBus) {
         // What was injected, and what the system did about it: retried requests.
         const crashes = Object.values(crash?.counts() ?? {}).reduce((a, b) => a + b, 0);
-        faults = { ...bus.stats(), crashes, retries: system.search!.stats().retries };
+        faults = { ...bus.stats(), crashes, retries };
+      } else if (retries > 0) faults = { retries };
+      if (link) {
+        // Faults of the transport itself (a NATS server that went away and came back).
+        const after = link.bus.connectionStats();
+        const reconnects = after.reconnects - linkBefore!.reconnects;
+        if (reconnects > 0) faults = { ...faults, reconnects };
       }
     } finally {
       await system.stop();

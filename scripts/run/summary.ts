@@ -69,7 +69,7 @@ export interface RunSummary {
     /**
      * Injected faults and the system's answers, summed over the run (`--chaos`): dropped,
      * duplicated, delayed, reordered messages; crashes injected; requests retried; duplicate
-     * replies ignored. Empty without chaos.
+     * replies ignored. Without chaos only what happened anyway (`retries`, NATS `reconnects`).
      */
     readonly injected: Readonly<Record<string, number>>;
   };

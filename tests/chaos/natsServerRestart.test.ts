@@ -1,0 +1,58 @@
+/**
+ * Reliability: the NATS server is SIGKILLed while `rstar evolve --nats --workers 2` searches and
+ * restarted on the same port within 5 s. The evolve process and its workers reconnect, the
+ * requests in flight are sent again, and the run finishes with every problem recorded once.
+ * Runs a private `nats-server` (own port, own store directory), stopped by pid.
+ */
+import { assert, describe, it } from "vitest";
+import { join } from "node:path";
+import {
+  accountingProblem,
+  freePort,
+  killHard,
+  recordedFaults,
+  startEvolve,
+  startNatsServer,
+  stopEvolve,
+  workerPids,
+} from "./evolveProcess.ts";
+
+describe("rstar evolve over NATS across a server restart", () => {
+  it("finishes the run with nothing lost when the server is killed mid-search and restarted within 5 s", async () => {
+    const root = await Deno.makeTempDir({ prefix: "rstar-nats-restart-" });
+    const port = freePort();
+    const store = join(root, "nats");
+    const run = `restart-${Deno.pid}`;
+    const runDir = join(root, run);
+    let server: Deno.ChildProcess | undefined = await startNatsServer(port, store);
+    const evolve = startEvolve([
+      "--preset", "smoke", "--rounds", "1", "--nats", `nats://127.0.0.1:${port}`, "--workers", "2", "--run", runDir,
+    ]);
+    try {
+      // The first problem is recorded: the search is under way, with the others in flight.
+      await evolve.waitForLine(/round 1 search: 1\/\d+/);
+      await killHard(server);
+      server = undefined;
+      const killedAt = Date.now();
+      await new Promise((r) => setTimeout(r, 1500));
+      server = await startNatsServer(port, store);
+      assert.isBelow(Date.now() - killedAt, 5000, "the server is back within 5 s");
+      const { code, stderr } = await evolve.finished();
+      assert.equal(code, 0, stderr.slice(-3000));
+      const summary = JSON.parse(await Deno.readTextFile(join(runDir, "summary.json")));
+      assert.equal(summary.lost, 0);
+      assert.isTrue(summary.finished);
+      assert.isUndefined(await accountingProblem(runDir));
+      const faults = await recordedFaults(runDir);
+      assert.deepEqual(summary.faults.injected, faults);
+      assert.deepEqual(await workerPids(run), [], "no worker process is left");
+      assert.isAbove(faults.retries ?? 0, 0, "requests in flight at the kill were sent again");
+      assert.isAbove(faults.reconnects ?? 0, 0, `the evolve process saw the server go and come back: ${JSON.stringify(faults)}`);
+      console.log(`nats restart: faults ${JSON.stringify(faults)}`);
+    } finally {
+      await stopEvolve(evolve, run);
+      if (server) await killHard(server);
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  }, 90_000);
+});
