@@ -42,6 +42,12 @@ export interface SearchBatch {
   /** Ask the Scorer for PPM values of new steps (and use them at test time for terminals). */
   readonly usePpm: boolean;
   readonly seed: number;
+  /**
+   * Tells apart the request ids of batches that share a run and round (a second pass over the
+   * same problems, whose replies must not come from the first pass's reply caches). Ids only:
+   * no seed depends on it, so the trees do not either.
+   */
+  readonly pass?: string;
   /** Problems searched at the same time (default 8). */
   readonly concurrency?: number;
 }
@@ -228,6 +234,7 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
     const startedAt = performance.now();
     const temperature = options.control?.knobs.temperature ?? knobs.temperature ?? 1;
     const seed = requestSeed(batch.seed, batch.round, problem.id);
+    const idPrefix = `${options.run}:${batch.round}${batch.pass === undefined ? "" : `/${batch.pass}`}:${problem.id}`;
     const train = batch.mode === "train";
     const tree = createTree(
       { id: problem.id, problem: problem.problem, ...(train ? { answer: problem.answer } : {}) },
@@ -241,7 +248,7 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
             counters.expandRequests++;
             const req: ExpandRequest = {
               v: PROTOCOL_VERSION,
-              id: `${options.run}:${batch.round}:${problem.id}:${a.trialId}`,
+              id: `${idPrefix}:${a.trialId}`,
               run: options.run,
               problem: problem.problem,
               steps: a.steps,
@@ -267,7 +274,7 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
           let scored: ScoreReply | undefined;
           if (items.length > 0 || grades.length > 0) {
             counters.scoreRequests++;
-            const id = `${options.run}:${batch.round}:${problem.id}:score:${input.wave}`;
+            const id = `${idPrefix}:score:${input.wave}`;
             const req: ScoreRequest = { v: PROTOCOL_VERSION, id, items, grade: grades };
             scored = await stage(problem.id, "score", input.wave, (calls) =>
               timed(calls, () => withRetry(s.score, ScoreRequest, ScoreReply, req, requestSeed(seed, "score", input.wave), problem.id))
@@ -310,7 +317,7 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
             if (answer !== undefined && problem.answer !== "") {
               const req: ScoreRequest = {
                 v: PROTOCOL_VERSION,
-                id: `${options.run}:${batch.round}:${problem.id}:final`,
+                id: `${idPrefix}:final`,
                 items: [],
                 grade: [{ answer, reference: problem.answer }],
               };
