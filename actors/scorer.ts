@@ -1,8 +1,11 @@
 /**
- * The Scorer actor on the bus: serves `rstar.<run>.score` in the `scorers` queue group. It scores
- * items with the StepScorer (PPM/ORM; one batched call per request) and grades terminal answers
- * against references; every reply names the scorer version. Follows `.model` announcements.
+ * The Scorer actor on the bus: serves `rstar.<run>.score` in the `scorers` queue group and feeds
+ * each request into `scorerMachine` (one `score` call per request, PPM/ORM values, plus grading
+ * of terminal answers against references); every reply names the scorer version that scored it.
+ * Follows `.model` announcements (hot swap between batches). `startScorer` returns a
+ * `ChildHandle`, so the Supervisor can watch and restart it.
  */
+import { createActor } from "xstate";
 import type { StepScorer } from "../math/contracts.ts";
 import type { Bus } from "../protocols/bus.ts";
 import type { ChildExit } from "./childMachine.ts";
@@ -11,12 +14,13 @@ import type { CrashInjector } from "./crashInjector.ts";
 import type { ExpanderHandle } from "./expander.ts";
 import { elapsedMs } from "./expander.ts";
 import type { Logger } from "./log.ts";
+import type { Grader, ScoreJobRequest, ScoreOutcome, ScorerInput } from "./scorerMachine.ts";
+import { scorerMachine } from "./scorerMachine.ts";
 import { listen, ProtocolError, serve } from "../protocols/codec.ts";
 import { ModelPublished, PROTOCOL_VERSION, ScoreReply, ScoreRequest } from "../protocols/messages.ts";
 import { QueueGroups, runSubjects } from "../protocols/subjects.ts";
 
-/** Grades an answer against a reference (math's `answersEqual`). */
-export type Grader = (answer: string, reference: string) => boolean;
+export type { Grader } from "./scorerMachine.ts";
 
 /** What a Scorer needs. */
 export interface ScorerOptions {
@@ -32,57 +36,108 @@ export interface ScorerOptions {
   readonly crash: CrashInjector;
 }
 
+/** A Scorer machine without the bus: submit jobs, get outcomes (tests, embedding). */
+export interface ScorerCore {
+  submit(request: ScoreJobRequest): Promise<ScoreOutcome>;
+  /** Resolves when the machine ends; `error` set when it crashed. */
+  readonly exited: Promise<ChildExit>;
+  /** The version serving now ("none" without a model). */
+  scorerVersion(): string;
+  /** Tells the machine a newer model version exists (loaded between batches). */
+  announce(version: string): void;
+  /** Batches run so far. */
+  batches(): number;
+  /** Finishes queued jobs, then stops. */
+  stop(): Promise<void>;
+}
+
+/** Starts the Scorer machine, not connected to any bus. */
+export function startScorerCore(input: Omit<ScorerInput, "name">, clock: Clock, log?: Logger): ScorerCore {
+  const actor = createActor(scorerMachine, { input: { ...input, name: "scorer" }, clock });
+  let resolveExit!: (exit: ChildExit) => void;
+  const exited = new Promise<ChildExit>((r) => (resolveExit = r));
+  let swaps = 0;
+  actor.subscribe({
+    next: (snap) => {
+      if (snap.context.swaps.length !== swaps) {
+        swaps = snap.context.swaps.length;
+        log?.info("Scorer swapped model", { version: snap.context.swaps[swaps - 1] });
+      }
+      if (snap.status !== "done") return;
+      resolveExit(snap.value === "crashed" ? { error: snap.context.error } : {});
+    },
+    error: (err) => resolveExit({ error: err }),
+  });
+  actor.start();
+  return {
+    exited,
+    submit: (request) =>
+      new Promise((resolve, reject) => {
+        if (actor.getSnapshot().status === "done") return reject(new Error("Scorer is not running"));
+        actor.send({ type: "job", job: { request, resolve, reject } });
+      }),
+    scorerVersion: () => actor.getSnapshot().context.scorer?.version ?? "none",
+    announce: (version) => actor.send({ type: "model.announced", version }),
+    batches: () => actor.getSnapshot().context.batches,
+    stop: async () => {
+      actor.send({ type: "stop" });
+      await exited;
+    },
+  };
+}
+
 /** Starts a Scorer on the bus; the handle's `policyVersion` reports the scorer version. */
 export function startScorer(options: ScorerOptions): Promise<ExpanderHandle> {
   const s = runSubjects(options.run);
   const log = options.log.child({ actor: "scorer", run: options.run, worker: options.id });
-  let scorer = options.scorer;
-  let resolveExit!: (exit: ChildExit) => void;
-  const exited = new Promise<ChildExit>((r) => (resolveExit = r));
   let lastBeat = options.clock.now();
+  const core = startScorerCore({
+    scorer: options.scorer,
+    loadScorer: async (version) => {
+      try {
+        return await options.loadScorer(version);
+      } catch (err) {
+        log.warn(`Cannot load scorer version ${version}: ${err instanceof Error ? err.message : String(err)}`);
+        throw err;
+      }
+    },
+    grade: options.grade,
+    crash: options.crash,
+  }, options.clock, log);
   const codecLog = (e: Record<string, unknown>) => log.warn(String(e.msg ?? "codec"), e);
   const sub = serve(options.bus, s.score, ScoreRequest, async (req): Promise<ScoreReply | ProtocolError> => {
     lastBeat = options.clock.now();
     const t0 = performance.now();
+    let out: ScoreOutcome;
     try {
-      options.crash.maybeCrash("scorer");
+      out = await core.submit({ items: req.items, grade: req.grade ?? [] });
     } catch (err) {
-      stopNow({ error: err });
-      return new ProtocolError({ code: "Unavailable", message: `Retry the request: ${(err as Error).message}` });
+      // The machine crashed or is stopping: the caller should retry (elsewhere or after the restart).
+      return new ProtocolError({ code: "Unavailable", message: `Retry the request: ${err instanceof Error ? err.message : String(err)}` });
     }
-    const current = scorer;
-    if (req.items.length > 0 && current === undefined) {
-      return new ProtocolError({ code: "Unavailable", message: "Retry later: no scorer model is loaded" });
-    }
-    const raw = req.items.length > 0 && current !== undefined ? await current.score(req.items) : [];
-    const scores = raw.map((x) => Math.max(-1, Math.min(1, Number.isFinite(x) ? x : 0)));
-    const grades = (req.grade ?? []).map((g) => options.grade(g.answer, g.reference));
-    return { v: PROTOCOL_VERSION, id: req.id, scores, grades, scorerVersion: current?.version ?? "none", workMs: elapsedMs(t0) };
+    if (out._tag === "NoModel") return new ProtocolError({ code: "Unavailable", message: out.message });
+    lastBeat = options.clock.now();
+    return { v: PROTOCOL_VERSION, id: req.id, scores: out.scores, grades: out.grades, scorerVersion: out.scorerVersion, workMs: elapsedMs(t0) };
   }, { queue: QueueGroups.scorer, replySchema: ScoreReply, log: codecLog });
-  const modelSub = listen(options.bus, s.model, ModelPublished, async (ann) => {
-    if (ann.name === "policy" || ann.version === scorer?.version) return;
-    try {
-      scorer = await options.loadScorer(ann.version);
-      log.info("Scorer swapped model", { version: ann.version });
-    } catch (err) {
-      log.warn(`Cannot load scorer version ${ann.version}: ${err instanceof Error ? err.message : String(err)}`);
-    }
+  const modelSub = listen(options.bus, s.model, ModelPublished, (ann) => {
+    if (ann.name !== "policy") core.announce(ann.version);
   }, { log: codecLog });
-  let done = false;
-  function stopNow(exit: ChildExit) {
-    if (done) return;
-    done = true;
+  let cleaned = false;
+  function cleanup() {
+    if (cleaned) return;
+    cleaned = true;
     sub.unsubscribe();
     modelSub.unsubscribe();
-    resolveExit(exit);
   }
+  core.exited.then(() => cleanup());
   return Promise.resolve({
-    exited,
+    exited: core.exited,
     lastHeartbeat: () => lastBeat,
-    policyVersion: () => scorer?.version ?? "none",
+    policyVersion: core.scorerVersion,
     stop: async () => {
       await sub.drain().catch(() => {});
-      stopNow({});
+      await core.stop();
+      cleanup();
     },
   });
 }

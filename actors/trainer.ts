@@ -3,8 +3,10 @@
  * trees (JSONL, one SearchTree per line) in the run's BlobStore; the Trainer extracts SFT data
  * (top-2 correct trajectories per problem) or PPM preference pairs (step pairs at shared
  * prefixes), trains the model (models/train.ts), stores the weights (`models/<name>/<version>`)
- * and announces the new version on `.model`. Jobs run one at a time.
+ * and announces the new version on `.model`. Jobs run one at a time in `trainerMachine`; a
+ * request that arrives while another trains is queued behind it.
  */
+import { createActor } from "xstate";
 import { renderStep } from "../math/contracts.ts";
 import { fromBytes, toBytes } from "../models/checkpoint.ts";
 import { PRESETS, TinyPolicy } from "../models/policy.ts";
@@ -22,6 +24,8 @@ import type { ChildExit } from "./childMachine.ts";
 import type { ExpanderHandle } from "./expander.ts";
 import type { Logger } from "./log.ts";
 import { getModel, latestVersion, putModel } from "./modelStore.ts";
+import type { TrainerInput, TrainOutcome } from "./trainerMachine.ts";
+import { trainerMachine } from "./trainerMachine.ts";
 
 /** What a Trainer needs. */
 export interface TrainerOptions {
@@ -68,17 +72,51 @@ export function parseTrees(bytes: Uint8Array): SearchTree[] | { _tag: "BadTrees"
   return trees;
 }
 
+/** A Trainer machine without the bus: submit requests, get replies (tests, embedding). */
+export interface TrainerCore {
+  submit(request: TrainRequest): Promise<TrainOutcome>;
+  /** Resolves when the machine ends. */
+  readonly exited: Promise<ChildExit>;
+  /** The last version published ("none" before the first). */
+  version(): string;
+  /** Finishes queued jobs, then stops. */
+  stop(): Promise<void>;
+}
+
+/** Starts the Trainer machine over `train`, not connected to any bus. */
+export function startTrainerCore(input: TrainerInput): TrainerCore {
+  const actor = createActor(trainerMachine, { input });
+  let resolveExit!: (exit: ChildExit) => void;
+  const exited = new Promise<ChildExit>((r) => (resolveExit = r));
+  actor.subscribe({
+    next: (snap) => {
+      if (snap.status === "done") resolveExit({});
+    },
+    error: (err) => resolveExit({ error: err }),
+  });
+  actor.start();
+  return {
+    exited,
+    submit: (request) =>
+      new Promise((resolve, reject) => {
+        if (actor.getSnapshot().status === "done") return reject(new Error("Trainer is not running"));
+        actor.send({ type: "job", job: { request, resolve, reject } });
+      }),
+    version: () => actor.getSnapshot().context.version,
+    stop: async () => {
+      actor.send({ type: "stop" });
+      await exited;
+    },
+  };
+}
+
 /** Starts a Trainer on the bus. */
 export function startTrainer(options: TrainerOptions): Promise<ExpanderHandle> {
   const s = runSubjects(options.run);
   const log = options.log.child({ actor: "trainer", run: options.run });
-  let chain: Promise<unknown> = Promise.resolve();
   let lastBeat = options.now();
-  let resolveExit!: (exit: ChildExit) => void;
-  const exited = new Promise<ChildExit>((r) => (resolveExit = r));
-  let lastVersion = "none";
 
-  const train = async (req: TrainRequest): Promise<TrainReply | ProtocolError> => {
+  const train = async (req: TrainRequest): Promise<TrainOutcome> => {
     const bytes = await options.blobs.get(req.data);
     if (bytes === undefined) return new ProtocolError({ code: "BadRequest", message: `Store the training data first: no blob ${req.data}` });
     const trees = parseTrees(bytes);
@@ -110,7 +148,6 @@ export function startTrainer(options: TrainerOptions): Promise<ExpanderHandle> {
     model.version = version;
     const blob = await putModel(options.blobs, req.kind, version, toBytes(model, { round: req.round, version }));
     publish(options.bus, s.model, ModelPublished, { v: PROTOCOL_VERSION, name: req.kind, version, blob, round: req.round });
-    lastVersion = version;
     log.info("Published model", { round: req.round, version, examples });
     return {
       v: PROTOCOL_VERSION,
@@ -128,19 +165,18 @@ export function startTrainer(options: TrainerOptions): Promise<ExpanderHandle> {
     };
   };
 
+  const core = startTrainerCore({ train });
   const sub = serve(options.bus, s.train, TrainRequest, (req) => {
     lastBeat = options.now();
-    const job = chain.then(() => train(req));
-    chain = job.catch(() => {});
-    return job;
+    return core.submit(req);
   }, { queue: QueueGroups.trainer, replySchema: TrainReply, log: (e) => log.warn(String(e.msg ?? "codec"), e) });
   return Promise.resolve({
-    exited,
+    exited: core.exited,
     lastHeartbeat: () => lastBeat,
-    policyVersion: () => lastVersion,
+    policyVersion: core.version,
     stop: async () => {
       await sub.drain().catch(() => {});
-      resolveExit({});
+      await core.stop();
     },
   });
 }
