@@ -41,7 +41,9 @@ import { join } from "node:path";
 /** Which weights a service call uses. */
 export type ModelRef =
   | { readonly kind: "bootstrap" }
-  | { readonly kind: "checkpoint"; readonly dir: string; readonly version: string };
+  | { readonly kind: "checkpoint"; readonly dir: string; readonly version: string }
+  /** A policy served by an OpenAI-compatible server (`--policy openai`). */
+  | { readonly kind: "remote"; readonly url: string; readonly model: string; readonly version: string };
 
 /** A batch of training problems to search. */
 export interface SearchRequest {
@@ -166,6 +168,11 @@ export interface EvolveOptions {
   readonly onPhase?: (round: number, phase: string) => void;
   /** Wall clock in milliseconds (injected for tests). */
   readonly now?: () => number;
+  /**
+   * With a remote policy: the server now serving the model trained on the exported data of the
+   * first untrained round (`--resume --policy-url URL --model NAME`).
+   */
+  readonly served?: { readonly url: string; readonly model: string };
 }
 
 /** A finished (or stopped) run. */
@@ -177,11 +184,29 @@ export interface EvolveDone {
   readonly alreadyFinished: boolean;
 }
 
+/**
+ * A run with a remote policy that stopped after exporting a round's training data: the model
+ * must be trained and served elsewhere before the run can go on.
+ */
+export interface EvolveStopped {
+  readonly _tag: "EvolveStopped";
+  readonly runDir: string;
+  readonly round: number;
+  readonly files: readonly string[];
+  /** What to do next, for the user. */
+  readonly message: string;
+}
+
 /** Why a run could not go on. */
 export type EvolveError = RunDirError | LedgerCorrupt | {
   readonly _tag: "ConfigMissing";
   readonly message: string;
 };
+
+/** The version name recorded for a remote policy. */
+export function remoteVersion(url: string, model: string): string {
+  return `openai:${model}@${url}`;
+}
 
 /** Derives a stable seed from a label. */
 export function deriveSeed(...parts: (string | number)[]): number {
@@ -197,6 +222,15 @@ function searchVersionRefs(config: EvolveConfig, round: number, state: RunState,
   policy: ModelRef;
   scorer?: ModelRef;
 } {
+  if (config.model.policy === "openai") {
+    // Round 1 samples the configured server; later rounds the server recorded as serving the
+    // model trained on the previous round's data.
+    const served = round === 1 ? undefined : state.trained.get(round - 1)?.remote;
+    if (round > 1 && !served) throw new Error(`Round ${round} searched before round ${round - 1}'s model was served`);
+    const url = served?.url ?? config.model.policyUrl ?? "";
+    const model = served?.model ?? config.model.modelName ?? "default";
+    return { policy: { kind: "remote", url, model, version: remoteVersion(url, model) } };
+  }
   if (round === 1) return { policy: { kind: "bootstrap" } };
   const prev = state.trained.get(round - 1);
   if (!prev) throw new Error(`Round ${round} searched before round ${round - 1} was trained`);
@@ -291,7 +325,10 @@ export async function writeOutputs(
 }
 
 /** Runs (or resumes) a self-evolution run to the end. */
-export async function runEvolve(options: EvolveOptions, services: EvolveServices): Promise<EvolveDone | EvolveError> {
+export async function runEvolve(
+  options: EvolveOptions,
+  services: EvolveServices,
+): Promise<EvolveDone | EvolveStopped | EvolveError> {
   const progress = options.progress ?? silentProgress;
   const now = options.now ?? (() => Date.now());
   let dir: RunDirectory<EvolveConfig> | RunDirError;
@@ -317,8 +354,11 @@ async function runOpened(
   services: EvolveServices,
   progress: Progress,
   now: () => number,
-): Promise<EvolveDone> {
+): Promise<EvolveDone | EvolveStopped> {
   const config = dir.file.config;
+  if (options.served && config.model.policy !== "openai") {
+    throw new Error(`--policy-url applies to runs with --policy openai; ${dir.paths.root} trains its own policy`);
+  }
   let state = replay(ledger.events);
   if (state.finished) {
     const summary = await writeOutputs(dir, ledger.events, services);
@@ -425,6 +465,34 @@ async function runOpened(
       append({ type: "data-persisted", round, sft: sft.length, pairs: pairs.length, files });
     }
 
+    // A remote policy cannot be trained here: the round's exported data is trained elsewhere,
+    // and the run goes on once `--resume --policy-url` names the server that serves the result.
+    if (!state.trained.has(round) && config.model.policy === "openai") {
+      const files = state.persisted.get(round)?.files ?? [];
+      if (!options.served) {
+        const message = `Round ${round}'s training data is exported: ${files.join(", ")}. ` +
+          `Fine-tune the policy on sft.jsonl (and a PPM on ppm_pairs.jsonl, optional), serve it ` +
+          `with an OpenAI-compatible server, then continue with: rstar evolve --resume --run ${
+            dir.paths.root
+          } --policy openai --policy-url NEW_URL --model NAME`;
+        progress.event(message);
+        return { _tag: "EvolveStopped", runDir: dir.paths.root, round, files, message };
+      }
+      const served = options.served;
+      options = { ...options, served: undefined };
+      append({
+        type: "round-trained",
+        round,
+        losses: { policy: [], ppm: [] },
+        versions: { policy: remoteVersion(served.url, served.model) },
+        checkpoints: { policy: "", ppm: "" },
+        remote: served,
+        tokens: 0,
+        wallMs: 0,
+      });
+      progress.event(`round ${round}: the model trained on its data is served at ${served.url} (${served.model})`);
+    }
+
     // Train the policy and the PPM (skipped when this round's checkpoints are recorded).
     if (!state.trained.has(round)) {
       options.onPhase?.(round, "train");
@@ -476,7 +544,9 @@ async function runOpened(
     // Evaluate every strategy on the held-out test split, without references.
     const trained = state.trained.get(round)!;
     const cp = dir.paths.checkpoints(round);
-    const policy: ModelRef = { kind: "checkpoint", dir: cp.policy, version: trained.versions.policy };
+    const policy: ModelRef = trained.remote
+      ? { kind: "remote", ...trained.remote, version: trained.versions.policy }
+      : { kind: "checkpoint", dir: cp.policy, version: trained.versions.policy };
     const scorer: ModelRef | undefined = trained.versions.scorer
       ? { kind: "checkpoint", dir: cp.ppm, version: trained.versions.scorer }
       : undefined;

@@ -3,7 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { choiceOption, CommandFailed, ExitCode, intOption, writeLine } from "../cli.ts";
 import { runEvolve } from "../../actors/coordinator.ts";
 import { applySettings, type ConfigOverrides, PRESETS, type PresetName, resolveConfig } from "../run/config.ts";
-import { createLocalServices, type NatsOptions, runNameOf } from "../run/localServices.ts";
+import { createLocalServices, KILL_WORKER_NEEDS, type NatsOptions, runNameOf } from "../run/localServices.ts";
 import { stderrProgress } from "../run/progress.ts";
 import { formatTable } from "../run/summary.ts";
 import { join, resolve } from "node:path";
@@ -52,6 +52,9 @@ function checkFlags(f: EvolveFlags): void {
   if (f.chaos !== undefined) {
     const spec = parseChaosSpec(f.chaos);
     if (Result.isFailure(spec)) usageError(`--chaos: ${spec.failure.message}`);
+    if (spec.success.killWorkerEveryMs !== undefined && (f.nats === undefined || (f.workers ?? 0) < 1)) {
+      usageError(`--chaos kill-worker: ${KILL_WORKER_NEEDS}`);
+    }
   }
   if (f.dataset !== undefined) {
     try {
@@ -73,8 +76,8 @@ function checkFlags(f: EvolveFlags): void {
 export async function evolve(f: EvolveFlags): Promise<number> {
   checkFlags(f);
   if (f.workers !== undefined && f.nats === undefined) usageError("--workers needs --nats URL");
-  if (f.policy === "openai") {
-    throw new CommandFailed("Cannot use --policy openai in evolve yet: only the tiny policy is wired");
+  if (f.policy === "openai" && f.nats !== undefined) {
+    usageError("--policy openai runs in one process: the remote server does the sampling; drop --nats");
   }
   const overrides: ConfigOverrides = {
     ...(f.seed !== undefined ? { seed: f.seed } : {}),
@@ -83,6 +86,9 @@ export async function evolve(f: EvolveFlags): Promise<number> {
     ...(f.test !== undefined ? { test: f.test } : {}),
     ...(f.executor !== undefined ? { executor: f.executor } : {}),
     ...(f.chaos !== undefined ? { chaos: f.chaos } : {}),
+    ...(f.policy !== undefined ? { policy: f.policy } : {}),
+    ...(f.policyUrl !== undefined ? { policyUrl: f.policyUrl } : {}),
+    ...(f.model !== undefined ? { modelName: f.model } : {}),
   };
   let config = resolveConfig(f.preset, overrides);
   if (f.set !== undefined && f.set.length > 0) {
@@ -107,7 +113,21 @@ export async function evolve(f: EvolveFlags): Promise<number> {
   }
   const services = createLocalServices(nats ? { nats } : {});
   try {
-    const r = await runEvolve({ runDir, resume: f.resume === true, config, progress }, services);
+    // On resume, --policy-url names the server of the model trained on the exported data.
+    const served = f.resume && f.policyUrl !== undefined && f.model !== undefined
+      ? { served: { url: f.policyUrl, model: f.model } }
+      : {};
+    let r;
+    try {
+      r = await runEvolve({ runDir, resume: f.resume === true, config, progress, ...served }, services);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith("--policy-url")) throw new CommandFailed(err.message);
+      throw err;
+    }
+    if (r._tag === "EvolveStopped") {
+      await writeLine(`stopped after round ${r.round}: ${r.message}`);
+      return ExitCode.ok;
+    }
     if (r._tag !== "EvolveDone") throw new CommandFailed(r.message);
     if (r.alreadyFinished) progress.event(`run ${runDir} is already finished; summary:`);
     await writeLine(formatTable(r.summary));
@@ -146,7 +166,10 @@ export function command(): Command {
       "override one setting of the preset, e.g. sft.maxSeconds=300 (repeatable; see docs/RUN_DIRECTORY.md)",
       (v: string, prev: string[] = []) => [...prev, v],
     )
-    .option("--chaos <spec>", "bus faults and actor crashes for the search, e.g. drop=0.05,crash=expander:0.02")
+    .option(
+      "--chaos <spec>",
+      "bus faults, actor crashes and worker kills for the search, e.g. drop=0.05,crash=expander:0.02,kill-worker=30s (docs/CHAOS.md)",
+    )
     .action(async (opts: EvolveFlags) => {
       const code = await evolve(opts);
       if (code !== ExitCode.ok) throw new CommandFailed(`evolve exited with ${code}`);

@@ -75,6 +75,8 @@ export type LedgerEvent =
     readonly losses: { readonly policy: readonly number[]; readonly ppm: readonly number[] };
     readonly versions: Versions;
     readonly checkpoints: { readonly policy: string; readonly ppm: string };
+    /** Set when the round's policy was trained elsewhere and is served by this server. */
+    readonly remote?: { readonly url: string; readonly model: string };
     readonly tokens: number;
     readonly wallMs: number;
   }

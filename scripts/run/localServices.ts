@@ -366,6 +366,10 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       }
       return (bootstrap ??= new BootstrapPolicy());
     }
+    if (ref.kind === "remote") {
+      if (remote?.version !== ref.version) remote = new OpenAIPolicy({ baseUrl: ref.url, model: ref.model, version: ref.version });
+      return remote;
+    }
     await backend();
     const hit = loaded.get(ref.dir);
     if (hit instanceof TinyPolicy && hit.version === ref.version) return hit;

@@ -1,0 +1,101 @@
+/**
+ * `rstar evolve --policy openai`: a remote policy cannot be trained here, so each round exports
+ * its training data and the run stops with instructions; `--resume --policy-url` with the newly
+ * served model evaluates that round and goes on. Driven against a local OpenAI-compatible server.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "vitest";
+import { join } from "node:path";
+import { createRunDirectory } from "../../scripts/run/runDirectory.ts";
+import { resolveConfig } from "../../scripts/run/config.ts";
+import { type FakeModelServer, startFakeModelServer } from "../helpers/fakeModelServer.ts";
+
+const deno = join(Deno.cwd(), "node_modules", ".bin", "deno");
+const env = { DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.cwd(), ".cache", "deno") };
+
+/** A "model" that adds the two numbers of an addition problem in one printed step. */
+function complete(prompt: string): string {
+  const problem = /Problem: (.*)\n/.exec(prompt)?.[1] ?? "";
+  const [a, b] = (problem.match(/\d+/g) ?? ["0", "0"]).map(Number);
+  return `# add ${a} and ${b} and print the answer\nprint(${a} + ${b})\n`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function rstar(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(deno, {
+    args: ["run", "-A", "--quiet", "scripts/rstar.ts", ...args],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
+}
+
+describe("rstar evolve --policy openai", () => {
+  let server: FakeModelServer;
+  let root: string;
+  beforeAll(async () => {
+    server = await startFakeModelServer({ complete });
+    root = await Deno.makeTempDir({ prefix: "rstar-evolve-remote-" });
+  });
+  afterAll(async () => {
+    await server.close();
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  });
+
+  it("exports each round's SFT data and pairs, stops with how to continue, and resumes with the served model", async () => {
+    const lines = (n: number, seed: number) =>
+      Array.from({ length: n }, (_, i) => JSON.stringify({ problem: `What is ${seed + i} plus ${2 * i + 1}?`, answer: String(seed + 3 * i + 1) }))
+        .join("\n") + "\n";
+    await Deno.writeTextFile(join(root, "train.jsonl"), lines(10, 10));
+    await Deno.writeTextFile(join(root, "test.jsonl"), lines(6, 50));
+    const run = join(root, "run");
+    const common = ["--dataset", join(root, "train.jsonl"), "--test", join(root, "test.jsonl")];
+
+    const first = await rstar([
+      "evolve", "--preset", "smoke", "--rounds", "2", "--run", run, ...common,
+      "--policy", "openai", "--policy-url", server.url, "--model", "base",
+    ]);
+    assert.equal(first.code, 0, first.stderr.slice(-2000));
+    assert.match(first.stdout, /stopped after round 1/);
+    assert.match(first.stdout, /--resume --run .* --policy openai --policy-url NEW_URL --model NAME/);
+    const sft = (await Deno.readTextFile(join(run, "round-1", "sft.jsonl"))).trim().split("\n").map((l) => JSON.parse(l));
+    assert.isAtLeast(sft.length, 10, "every problem solved by the remote policy gives SFT rows");
+    assert.match(sft[0].response, /print\(\d+ \+ \d+\)/);
+    await Deno.stat(join(run, "round-1", "ppm_pairs.jsonl"));
+    assert.isFalse(await exists(join(run, "summary.json")), "a stopped run has no summary yet");
+    const usedModels = new Set(server.requests.map((r) => r.body.model));
+    assert.deepEqual([...usedModels], ["base"]);
+
+    // The "fine-tuned" model is served under a new name; resuming records it and goes on.
+    const second = await rstar(["evolve", "--resume", "--run", run, "--policy", "openai", "--policy-url", server.url, "--model", "tuned-r1"]);
+    assert.equal(second.code, 0, second.stderr.slice(-2000));
+    assert.match(second.stdout, /stopped after round 2/);
+    const third = await rstar(["evolve", "--resume", "--run", run, "--policy", "openai", "--policy-url", server.url, "--model", "tuned-r2"]);
+    assert.equal(third.code, 0, third.stderr.slice(-2000));
+    const summary = JSON.parse(await Deno.readTextFile(join(run, "summary.json")));
+    assert.equal(summary.lost, 0);
+    assert.equal(summary.rounds.length, 2);
+    assert.equal(summary.rounds[0].evaluation.greedy.accuracy, 1);
+    assert.equal(summary.rounds[0].evaluation.greedy.versions.policy, `openai:tuned-r1@${server.url}`);
+    assert.equal(summary.rounds[1].evaluation.greedy.versions.policy, `openai:tuned-r2@${server.url}`);
+    assert.includeMembers([...new Set(server.requests.map((r) => r.body.model))], ["base", "tuned-r1", "tuned-r2"]);
+  }, 120_000);
+
+  it("refuses --policy-url on a run that trains its own policy", async () => {
+    const run = join(root, "tiny");
+    const dir = createRunDirectory(run, 1, resolveConfig("smoke"));
+    assert.equal(dir._tag, "RunDirectory");
+    const r = await rstar(["evolve", "--resume", "--run", run, "--policy", "openai", "--policy-url", server.url, "--model", "x"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--policy-url applies to runs with --policy openai/);
+    assert.equal(server.requests.filter((q) => q.body.model === "x").length, 0);
+  });
+});
