@@ -28,6 +28,8 @@ import { startSupervisor } from "./supervisorMachine.ts";
 import { listen, ProtocolError, publish, serve } from "../protocols/codec.ts";
 import type { ExpandReply, RunStateReply } from "../protocols/messages.ts";
 import {
+  ChaosReply,
+  ChaosRequest,
   Heartbeat,
   PauseReply,
   PauseRequest,
@@ -42,6 +44,7 @@ import {
   StatusRequest,
 } from "../protocols/messages.ts";
 import { QueueGroups, runSubjects } from "../protocols/subjects.ts";
+import { type ChaosControl, chaosControlHandler } from "../protocols/chaosBus.ts";
 
 /** A role an actor plays. */
 export type Role = "expander" | "scorer" | "trainer" | "searcher";
@@ -72,6 +75,8 @@ export interface SystemOptions {
   readonly control?: ControlState;
   /** Answer `.control.*` (default: when the searcher role runs here). */
   readonly serveControl?: boolean;
+  /** What `.control.chaos` changes (a `ChaosBus`, say); without it that verb is not answered here. */
+  readonly chaos?: ChaosControl;
   readonly requestTimeoutMs?: number;
   /** Heartbeat period on `.heartbeat` (default 2000 ms; 0 = none). */
   readonly heartbeatMs?: number;
@@ -235,7 +240,7 @@ export function startSystem(options: SystemOptions): SystemHandle {
   };
 }
 
-/** Answers `.control.status|pause|resume|set` from the ControlState. */
+/** Answers `.control.status|pause|resume|set|solve` from the ControlState, and `chaos` when given. */
 function serveControl(
   options: SystemOptions,
   control: ControlState,
@@ -317,5 +322,8 @@ function serveControl(
         versions,
       };
     }, { ...opts, replySchema: SolveReply }),
+    ...(options.chaos === undefined
+      ? []
+      : [serve(options.bus, s.control("chaos"), ChaosRequest, chaosControlHandler(options.chaos), { ...opts, replySchema: ChaosReply })]),
   ];
 }

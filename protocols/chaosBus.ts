@@ -455,15 +455,26 @@ export class ChaosBus implements Bus {
   }
 }
 
+/** What `.control.chaos` changes: a `ChaosBus`, or a run that fans the spec out to its parts. */
+export interface ChaosControl {
+  /** Puts `spec` in force. */
+  setSpec(spec: ChaosSpec): void;
+  /** Why `spec` cannot be applied here (e.g. kill-worker without worker processes), if it cannot. */
+  refuse?(spec: ChaosSpec): string | undefined;
+}
+
 /**
  * The handler of `rstar.<run>.control.chaos` for `serve`: parses the requested spec, sets it on
- * `bus` and replies with its canonical text; a bad spec is a BadRequest naming the problem.
+ * `target` and replies with its canonical text; a bad spec, or one the target refuses, is a
+ * BadRequest naming the problem (and changes nothing).
  */
-export function chaosControlHandler(bus: ChaosBus): (request: ChaosRequest) => ChaosReply | ProtocolError {
+export function chaosControlHandler(target: ChaosControl): (request: ChaosRequest) => ChaosReply | ProtocolError {
   return (request) => {
     const parsed = parseChaosSpec(request.spec);
     if (Result.isFailure(parsed)) return new ProtocolError({ code: "BadRequest", message: parsed.failure.message });
-    bus.setSpec(parsed.success);
+    const refused = target.refuse?.(parsed.success);
+    if (refused !== undefined) return new ProtocolError({ code: "BadRequest", message: refused });
+    target.setSpec(parsed.success);
     return { v: PROTOCOL_VERSION, id: request.id, spec: formatChaosSpec(parsed.success) };
   };
 }

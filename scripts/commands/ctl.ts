@@ -1,7 +1,8 @@
 /**
- * `rstar ctl status|pause|resume|set KEY=VALUE --nats URL --run NAME`: sends one `.control.*`
- * request to a running system and prints its reply as one JSON line. A bad KEY or VALUE exits 2
- * with a one-line reason before anything is sent; no answer exits 1.
+ * `rstar ctl status|pause|resume|set KEY=VALUE|chaos SPEC --nats URL --run NAME`: sends one
+ * `.control.*` request to a running system and prints its reply as one JSON line. A bad KEY,
+ * VALUE or chaos SPEC exits 2 with a one-line reason before anything is sent; no answer, or a
+ * refusal (e.g. kill-worker for a run without worker processes), exits 1.
  */
 import { Command, InvalidArgumentError } from "commander";
 import { Result } from "effect";
@@ -11,11 +12,12 @@ import { call } from "../../protocols/codec.ts";
 import { ControlMessages, PROTOCOL_VERSION } from "../../protocols/messages.ts";
 import { connectNatsBus } from "../../protocols/natsBus.ts";
 import { runSubjects } from "../../protocols/subjects.ts";
+import { parseChaosSpec } from "../../protocols/chaosBus.ts";
 import { CommandFailed, intOption, writeLine } from "../cli.ts";
 import { runOption } from "./worker.ts";
 
 /** The verbs `ctl` sends. */
-const verbs = ["status", "pause", "resume", "set"] as const;
+const verbs = ["status", "pause", "resume", "set", "chaos"] as const;
 type Verb = (typeof verbs)[number];
 
 interface CtlOptions {
@@ -30,6 +32,12 @@ export function controlBody(verb: string, args: readonly string[]): { verb: Verb
     throw new InvalidArgumentError(`Choose a verb: expected one of ${verbs.join("|")}, got "${verb}"`);
   }
   const v = verb as Verb;
+  if (v === "chaos") {
+    if (args.length !== 1) throw new InvalidArgumentError('Give one chaos SPEC, e.g. "drop=0.1,delay=0-50ms" ("none" stops the faults)');
+    const spec = parseChaosSpec(args[0]!);
+    if (Result.isFailure(spec)) throw new InvalidArgumentError(spec.failure.message);
+    return { verb: v, body: { spec: args[0]! } };
+  }
   if (v !== "set") {
     if (args.length > 0) throw new InvalidArgumentError(`Remove the extra arguments: ${v} takes none, got ${args.join(" ")}`);
     return { verb: v, body: {} };
@@ -45,9 +53,11 @@ export function controlBody(verb: string, args: readonly string[]): { verb: Verb
 /** Builds the `ctl` subcommand. */
 export function command(): Command {
   const cmd: Command = new Command("ctl")
-    .description("steer a running system: status, pause, resume, set KEY=VALUE (rollouts, k, c, temperature)")
+    .description(
+      "steer a running system: status, pause, resume, set KEY=VALUE (rollouts, k, c, temperature), chaos SPEC (faults, docs/CHAOS.md)",
+    )
     .argument("<verb>", verbs.join("|"))
-    .argument("[args...]", "KEY=VALUE for set")
+    .argument("[args...]", "KEY=VALUE for set, SPEC for chaos")
     .requiredOption("--nats <url>", "NATS server URL, e.g. nats://127.0.0.1:4222")
     .option("--run <name>", "run name", runOption, "default")
     .option("--timeout-ms <n>", "how long to wait for the reply", intOption("--timeout-ms", 1), 5000)

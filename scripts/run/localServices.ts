@@ -36,8 +36,16 @@ import { deriveSeed } from "../../actors/coordinator.ts";
 import type { EvolveConfig } from "./config.ts";
 import type { Bus } from "../../protocols/bus.ts";
 import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts";
-import { ChaosBus, crashRate, parseChaosSpec } from "../../protocols/chaosBus.ts";
-import { createCrashInjector } from "../../actors/crashInjector.ts";
+import {
+  ChaosBus,
+  type ChaosControl,
+  chaosControlHandler,
+  type ChaosSpec,
+  crashRate,
+  NO_CHAOS,
+  parseChaosSpec,
+} from "../../protocols/chaosBus.ts";
+import { createCrashInjector, type CrashInjector } from "../../actors/crashInjector.ts";
 import { Result } from "effect";
 import { startSystem } from "../../actors/system.ts";
 import { silentLogger } from "../../actors/log.ts";
@@ -45,14 +53,15 @@ import type { SearchTree } from "../../search/types.ts";
 import type { PairExample, SftExample } from "./ledger.ts";
 import { BatchingProposer, BatchingScorer, mapConcurrent } from "./batching.ts";
 import type { PhaseProgress } from "./progress.ts";
-import type { BlobStore } from "../../protocols/bus.ts";
+import type { BlobStore, Subscription } from "../../protocols/bus.ts";
 import { connectNatsBus, type NatsBus, natsBlobStore } from "../../protocols/natsBus.ts";
-import { runSubjects, validateRunName } from "../../protocols/subjects.ts";
-import { listen, publish } from "../../protocols/codec.ts";
-import { Heartbeat, ModelPublished, PROTOCOL_VERSION } from "../../protocols/messages.ts";
+import { QueueGroups, runSubjects, validateRunName } from "../../protocols/subjects.ts";
+import { listen, publish, serve } from "../../protocols/codec.ts";
+import { ChaosReply, ChaosRequest, Heartbeat, ModelPublished, PROTOCOL_VERSION } from "../../protocols/messages.ts";
 import { putModel } from "../../actors/modelStore.ts";
 import { toBytes } from "../../models/checkpoint.ts";
 import { CommandFailed } from "../cli.ts";
+import { Prng } from "../../math/prng.ts";
 
 /** Options of the local services. */
 export interface LocalServicesOptions {
@@ -84,6 +93,12 @@ export interface NatsOptions {
   readonly note?: (line: string) => void;
 }
 
+/** Actors the chaos spec's `crash=actor:rate` applies to in a search. */
+const CRASH_ACTORS = ["expander", "scorer"] as const;
+
+/** Why kill-worker cannot apply to a run without worker processes. */
+export const KILL_WORKER_NEEDS = "the run has no worker processes to kill (run it with --nats URL --workers N, N ≥ 1)";
+
 /** The NATS run name of a run directory: its last path segment, made one NATS token, validated. */
 export function runNameOf(runDir: string): string {
   const base = runDir.replace(/[\\/]+$/, "").split(/[\\/]/).pop() ?? "";
@@ -110,6 +125,15 @@ interface NatsLink {
   publishModel(name: "policy" | "ppm", model: TinyPolicy | TinyScorer, version: string): Promise<void>;
   /** Waits until every spawned worker's expander reports `version` as its policy. */
   waitForPolicy(version: string): Promise<void>;
+  /**
+   * Chaos `kill-worker`: SIGKILL one worker process (seeded choice) every `everyMs` of search time
+   * and spawn a replacement, so the run keeps its N workers; undefined stops it.
+   */
+  setKillEvery(everyMs: number | undefined, seed: number): void;
+  /** Starts the kill clock (a search is under way). */
+  searchStarted(): void;
+  /** Stops the kill clock; returns the workers killed and replacements spawned since `searchStarted`. */
+  searchEnded(): { workerKills: number; workerRestarts: number };
   close(): Promise<void>;
 }
 
@@ -181,8 +205,10 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     throw new CommandFailed(`Cannot connect to NATS at ${o.url}: ${err instanceof Error ? err.message : String(err)}`);
   }
   const workers: WorkerProcess[] = [];
+  /** Workers SIGKILLed by chaos (their exit is expected; reaped at close). */
+  const killed: WorkerProcess[] = [];
   const onSignal = (sig: Deno.Signal) => () => {
-    void Promise.all(workers.map((w) => stopWorker(w, 5_000))).finally(() => Deno.exit(sig === "SIGINT" ? 130 : 143));
+    void Promise.all([...workers, ...killed].map((w) => stopWorker(w, 5_000))).finally(() => Deno.exit(sig === "SIGINT" ? 130 : 143));
   };
   const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => ({ sig, fn: onSignal(sig) }));
   let blobs: BlobStore;
@@ -191,12 +217,60 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     if (hb.role === "expander") heard.set(hb.pid, { policy: hb.versions.policy, at: Date.now() });
   }, { log: () => {} });
   const published = new Set<string>();
+  const args = o.workerArgs ?? defaultWorkerArgs(o.url, run);
+  // Chaos kill-worker: a clock that runs only while a search is under way.
+  const killer = {
+    everyMs: undefined as number | undefined,
+    rng: undefined as Prng | undefined,
+    leftMs: 0,
+    timer: undefined as ReturnType<typeof setTimeout> | undefined,
+    armedAt: 0,
+    searching: false,
+    kills: 0,
+    restarts: 0,
+    nextIndex: o.workers,
+  };
+  const killOne = () => {
+    // Only workers that have joined (sent a heartbeat) can hold requests; a tick with none is skipped.
+    const joined = workers.filter((w) => heard.has(w.pid));
+    if (joined.length === 0 || killer.rng === undefined) return;
+    const w = joined[killer.rng.int(joined.length)]!;
+    workers.splice(workers.indexOf(w), 1);
+    killed.push(w);
+    try {
+      w.child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    killer.kills++;
+    const replacement = spawnWorker(args(killer.nextIndex++));
+    workers.push(replacement);
+    killer.restarts++;
+    o.note?.(`chaos: killed worker ${w.pid}, started worker ${replacement.pid}`);
+  };
+  const arm = () => {
+    if (!killer.searching || killer.everyMs === undefined || killer.timer !== undefined || closed) return;
+    killer.armedAt = Date.now();
+    killer.timer = setTimeout(() => {
+      killer.timer = undefined;
+      killer.leftMs = killer.everyMs ?? 0;
+      killOne();
+      arm();
+    }, killer.leftMs);
+  };
+  const disarm = () => {
+    if (killer.timer === undefined) return;
+    clearTimeout(killer.timer);
+    killer.timer = undefined;
+    killer.leftMs = Math.max(0, killer.leftMs - (Date.now() - killer.armedAt));
+  };
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
+    disarm();
     try {
-      await Promise.all(workers.map((w) => stopWorker(w)));
+      await Promise.all([...workers, ...killed].map((w) => stopWorker(w)));
     } finally {
       for (const h of handlers) {
         try {
@@ -227,7 +301,6 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     await blobs.delete("models/policy/latest");
     await blobs.delete("models/ppm/latest");
     if (o.workers > 0) for (const h of handlers) Deno.addSignalListener(h.sig, h.fn);
-    const args = o.workerArgs ?? defaultWorkerArgs(o.url, run);
     for (let i = 0; i < o.workers; i++) workers.push(spawnWorker(args(i)));
     const t0 = Date.now();
     await until(`${o.workers} workers to send heartbeats`, () => workers.every((w) => heard.has(w.pid)));
@@ -249,6 +322,25 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     },
     async waitForPolicy(version) {
       await until(`the workers to load policy ${version}`, () => workers.every((w) => heard.get(w.pid)?.policy === version));
+    },
+    setKillEvery(everyMs, seed) {
+      disarm();
+      killer.everyMs = everyMs;
+      if (everyMs === undefined) return;
+      killer.rng ??= Prng.fromSeed(`kill-worker:${seed}`);
+      killer.leftMs = everyMs;
+      arm();
+    },
+    searchStarted() {
+      killer.searching = true;
+      killer.kills = 0;
+      killer.restarts = 0;
+      arm();
+    },
+    searchEnded() {
+      disarm();
+      killer.searching = false;
+      return { workerKills: killer.kills, workerRestarts: killer.restarts };
     },
     close,
   };
@@ -344,6 +436,27 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
   let remote: OpenAIPolicy | undefined;
   let runConfig: EvolveConfig | undefined;
   let link: NatsLink | undefined;
+  // The chaos spec in force: from --chaos, replaced at run time by `.control.chaos`; undefined
+  // while no chaos was asked for. It reaches the running search's bus and crash injector and the
+  // worker killer.
+  let chaosSpec: ChaosSpec | undefined;
+  let searchChaos: { bus: ChaosBus; crash: CrashInjector } | undefined;
+  let chaosSub: Subscription | undefined;
+  const killSeed = (spec: ChaosSpec) => deriveSeed(runConfig?.seed ?? 0, "kill-worker", spec.seed);
+  const runChaos: ChaosControl = {
+    refuse(spec) {
+      if (spec.killWorkerEveryMs === undefined || (link !== undefined && (options.nats?.workers ?? 0) > 0)) return undefined;
+      return `Cannot apply kill-worker: ${KILL_WORKER_NEEDS}`;
+    },
+    setSpec(spec) {
+      chaosSpec = spec;
+      if (searchChaos) {
+        searchChaos.bus.setSpec(spec);
+        for (const a of CRASH_ACTORS) searchChaos.crash.setRate(a, crashRate(spec, a));
+      }
+      link?.setKillEvery(spec.killWorkerEveryMs, killSeed(spec));
+    },
+  };
 
   const backend = () => (backendReady ??= initBackend(options.backend));
 
@@ -411,16 +524,15 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       await link.waitForPolicy(policy.version);
     }
     const inner = link?.bus ?? options.bus?.() ?? new InProcessBus();
-    const chaos = runConfig?.chaos ? parseChaosSpec(runConfig.chaos) : undefined;
-    if (chaos && Result.isFailure(chaos)) throw new Error(chaos.failure.message);
-    const spec = chaos && Result.isSuccess(chaos) ? chaos.success : undefined;
-    const bus = spec ? new ChaosBus(inner, spec, { seed: req.seed }) : inner;
-    const crash = spec
-      ? createCrashInjector({
-        seed: req.seed,
-        rates: Object.fromEntries(["expander", "scorer"].map((a) => [a, crashRate(spec, a)])),
-      })
-      : undefined;
+    // Every search runs on a ChaosBus (injecting nothing without a spec), so `.control.chaos`
+    // can turn faults on, change or stop them while it runs.
+    const spec = chaosSpec;
+    const bus = new ChaosBus(inner, spec ?? NO_CHAOS, { seed: req.seed });
+    const crash = createCrashInjector({
+      seed: req.seed,
+      rates: Object.fromEntries(CRASH_ACTORS.map((a) => [a, spec ? crashRate(spec, a) : 0])),
+    });
+    searchChaos = { bus, crash };
     const run = link?.run ?? `evolve-r${req.round}-${req.phase}`;
     // Over NATS the run name is shared by both phases, and workers cache replies by request id:
     // the retry phase's ids carry its pass name (its trees stay those of an in-process run).
@@ -438,11 +550,15 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       heartbeatMs: 0,
       // Dropped requests are retried after this deadline: with faults injected, the longest
       // injected round trip (request and reply delays) plus 300 ms.
-      ...(crash && spec ? { crash, requestTimeoutMs: 300 + 2 * Math.max(0, ...spec.rules.map((r) => r.delay?.maxMs ?? 0)) } : {}),
+      crash,
+      ...(spec ? { requestTimeoutMs: 300 + 2 * Math.max(0, ...spec.rules.map((r) => r.delay?.maxMs ?? 0)) } : {}),
+      // In one process `.control.chaos` is answered here; over NATS the link answers it for the whole run.
+      ...(link ? {} : { chaos: runChaos }),
     });
     const byId = new Map(req.problems.map((p) => [p.id, p]));
     const linkBefore = link?.bus.connectionStats();
     let faults: Record<string, number> | undefined;
+    link?.searchStarted();
     try {
       await system.search!.run({
         round: req.round,
@@ -463,25 +579,28 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         }));
       });
       const retries = system.search!.stats().retries;
-      if (spec && bus instanceof ChaosBus) {
+      if (chaosSpec !== undefined) {
         // What was injected, and what the system did about it: retried requests.
-        const crashes = Object.values(crash?.counts() ?? {}).reduce((a, b) => a + b, 0);
+        const crashes = Object.values(crash.counts()).reduce((a, b) => a + b, 0);
         faults = { ...bus.stats(), crashes, retries };
       } else if (retries > 0) faults = { retries };
       if (link) {
-        // Faults of the transport itself (a NATS server that went away and came back).
-        const after = link.bus.connectionStats();
-        const reconnects = after.reconnects - linkBefore!.reconnects;
+        // Faults of the transport itself (a NATS server that went away and came back), and
+        // worker processes killed by chaos and replaced.
+        const reconnects = link.bus.connectionStats().reconnects - linkBefore!.reconnects;
         if (reconnects > 0) faults = { ...faults, reconnects };
+        const k = link.searchEnded();
+        if (k.workerKills > 0 || k.workerRestarts > 0) faults = { ...faults, ...k };
       }
     } finally {
+      link?.searchEnded();
+      searchChaos = undefined;
       await system.stop();
       if (inner === link?.bus) {
-        // The shared NATS connection stays open for the next search.
-        if (bus !== inner) await bus.flush();
+        // The shared NATS connection stays open for the next search; delayed messages go out first.
+        if (chaosSpec !== undefined) await bus.flush().catch(() => {});
       } else {
         await bus.close();
-        if (bus !== inner) await inner.close();
       }
     }
     return faults ? { faults } : undefined;
@@ -490,9 +609,26 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
   const services = {
     async start(config: EvolveConfig): Promise<void> {
       runConfig = config;
+      if (config.chaos !== undefined) {
+        const parsed = parseChaosSpec(config.chaos);
+        if (Result.isFailure(parsed)) throw new CommandFailed(parsed.failure.message);
+        chaosSpec = parsed.success;
+        // Without worker processes there is nothing to kill: refuse rather than ignore it.
+        if (chaosSpec.killWorkerEveryMs !== undefined && (options.nats?.workers ?? 0) === 0) {
+          throw new CommandFailed(`Cannot apply --chaos kill-worker: ${KILL_WORKER_NEEDS}`);
+        }
+      }
       getExecutor(config);
       if (config.model.policy === "tiny") await backend();
-      if (options.nats && !link) link = await startNatsLink(options.nats);
+      if (options.nats && !link) {
+        link = await startNatsLink(options.nats);
+        chaosSub = serve(link.bus, runSubjects(link.run).control("chaos"), ChaosRequest, chaosControlHandler(runChaos), {
+          queue: QueueGroups.control,
+          replySchema: ChaosReply,
+          log: () => {},
+        });
+        if (chaosSpec) link.setKillEvery(chaosSpec.killWorkerEveryMs, killSeed(chaosSpec));
+      }
     },
 
     async trainProblems(config: EvolveConfig, round: number): Promise<Problem[]> {
@@ -649,8 +785,10 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
 
     async close() {
       try {
+        chaosSub?.unsubscribe();
         await link?.close();
       } finally {
+        chaosSub = undefined;
         link = undefined;
         release([]);
         await executor?.close?.();

@@ -1,0 +1,131 @@
+/**
+ * `.control.chaos` at run time: a running system on a ChaosBus takes a new spec from a control
+ * message and injects it (its counters show the new faults), and refuses a bad spec with an error
+ * reply naming the problem. A running `rstar evolve --nats` obeys it too (without `--chaos`), and
+ * `rstar ctl chaos SPEC` sends it. The evolve case needs NATS on 127.0.0.1:4222
+ * (`RSTAR_NATS_URL` to override).
+ */
+import { Result } from "effect";
+import { assert, describe, it } from "vitest";
+import { join } from "node:path";
+import type { Problem } from "../../math/contracts.ts";
+import { SafeExecutor } from "../../math/interpreter.ts";
+import { silentLogger } from "../../actors/log.ts";
+import { ConstantScorer, exactGrade, ScriptedPolicy } from "../../actors/scriptedPolicy.ts";
+import { startSystem } from "../../actors/system.ts";
+import { ChaosBus, formatChaosSpec, NO_CHAOS } from "../../protocols/chaosBus.ts";
+import { type Bus, BusError } from "../../protocols/bus.ts";
+import { call } from "../../protocols/codec.ts";
+import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts";
+import { ChaosReply, ChaosRequest } from "../../protocols/messages.ts";
+import { connectNatsBus } from "../../protocols/natsBus.ts";
+import { runSubjects } from "../../protocols/subjects.ts";
+import { main } from "../../scripts/rstar.ts";
+import { accountingProblem, startEvolve, stopEvolve } from "./evolveProcess.ts";
+
+const url = Deno.env.get("RSTAR_NATS_URL") ?? "nats://127.0.0.1:4222";
+
+const problems: Problem[] = Array.from({ length: 3 }, (_, i) => ({
+  id: `c${i}`,
+  family: "toy",
+  level: 2,
+  problem: `problem ${i}`,
+  answer: String(i % 5),
+}));
+
+function sendChaos(bus: Bus, run: string, spec: string, id: string) {
+  return call(bus, runSubjects(run).control("chaos"), ChaosRequest, ChaosReply, { v: 1, id, spec }, { timeoutMs: 2000 });
+}
+
+describe(".control.chaos on a running system", () => {
+  it("injects the faults a control message asks for, and refuses a bad spec naming the problem", async () => {
+    const run = "chaos-ctl";
+    const bus = new ChaosBus(new InProcessBus(), NO_CHAOS, { seed: 3 });
+    const sys = startSystem({
+      bus,
+      blobs: new InMemoryBlobStore(),
+      run,
+      roles: ["expander", "scorer", "searcher"],
+      policy: new ScriptedPolicy(),
+      scorer: new ConstantScorer(),
+      executor: new SafeExecutor(),
+      log: silentLogger,
+      grade: exactGrade,
+      heartbeatMs: 0,
+      requestTimeoutMs: 300,
+      chaos: bus,
+    });
+    const search = () =>
+      sys.search!.run(
+        { round: 1, mode: "train", problems, config: { rollouts: 3, k: 2, maxDepth: 4 }, usePpm: true, seed: 5, concurrency: 3 },
+        () => Promise.resolve(),
+      );
+    try {
+      await search();
+      assert.deepInclude(bus.stats(), { dropped: 0, duplicated: 0 }, "no faults before the control message");
+
+      const ok = await sendChaos(bus, run, "dup=1@expand,drop=0.3@score", "c1");
+      assert.equal(Result.getOrThrow(ok).spec, "dup=1@rstar.*.expand,drop=0.3@rstar.*.score");
+      await search();
+      const after = bus.stats();
+      assert.isAbove(after.duplicated, 0, "expand requests were duplicated");
+      assert.isAbove(after.dropped, 0, "score requests were dropped");
+      assert.isAbove(sys.search!.stats().retries, 0, "dropped requests were sent again");
+
+      const bad = await sendChaos(bus, run, "drop=2", "c2");
+      if (Result.isSuccess(bad)) return assert.fail("a bad spec must be refused");
+      assert.equal(bad.failure._tag, "RemoteError");
+      assert.match(bad.failure.message, /drop=2 must be a probability between 0 and 1/);
+      assert.equal(formatChaosSpec(bus.getSpec()), "dup=1@rstar.*.expand,drop=0.3@rstar.*.score", "the spec in force is unchanged");
+
+      assert.isTrue(Result.isSuccess(await sendChaos(bus, run, "none", "c3")));
+      const before = bus.stats();
+      await search();
+      assert.deepInclude(bus.stats(), { dropped: before.dropped, duplicated: before.duplicated }, "'none' stops the faults");
+    } finally {
+      await sys.stop();
+      await bus.close();
+    }
+  });
+});
+
+describe("rstar evolve --nats under rstar ctl chaos", () => {
+  it("applies a spec sent while it runs, records the faults, loses nothing, and refuses kill-worker without workers", async () => {
+    const root = await Deno.makeTempDir({ prefix: "rstar-chaos-ctl-" });
+    const run = `chaosctl-${Deno.pid}`;
+    const runDir = join(root, run);
+    const nats = await connectNatsBus(url, { log: () => {} });
+    const evolve = startEvolve(["--preset", "smoke", "--rounds", "1", "--nats", url, "--workers", "0", "--run", runDir]);
+    try {
+      // The run answers `.control.chaos` from the moment it is connected, before its first search.
+      let reply: ChaosReply | undefined;
+      for (let i = 0; i < 600 && reply === undefined; i++) {
+        const r = await sendChaos(nats, run, "dup=0.5@expand,delay=0-20ms@score,crash=expander:0.05", `e${i}`);
+        if (Result.isSuccess(r)) reply = r.success;
+        else if (r.failure instanceof BusError && r.failure.reason === "NoResponders") await new Promise((res) => setTimeout(res, 20));
+        else return assert.fail(`unexpected reply: ${r.failure.message}`);
+      }
+      assert.equal(reply?.spec, "dup=0.5@rstar.*.expand,delay=0-20ms@rstar.*.score,crash=expander:0.05");
+
+      const flags = ["--nats", url, "--run", run];
+      assert.equal(await main(["ctl", "chaos", "kill-worker=1s", ...flags]), 1, "refused: the run has no worker processes");
+      assert.equal(await main(["ctl", "chaos", "dup=1.5", ...flags]), 2, "a bad spec is a usage error before sending");
+
+      const { code, stderr } = await evolve.finished();
+      assert.equal(code, 0, stderr.slice(-3000));
+      const summary = JSON.parse(await Deno.readTextFile(join(runDir, "summary.json")));
+      assert.equal(summary.lost, 0);
+      assert.isUndefined(await accountingProblem(runDir));
+      const injected = summary.faults.injected;
+      assert.isAbove(injected.duplicated, 0, JSON.stringify(injected));
+      assert.isAbove(injected.delayed, 0, JSON.stringify(injected));
+      assert.isAbove(injected.crashes, 0, "the expander crashed (and was restarted)");
+      assert.isUndefined(injected.workerKills, "nothing was killed");
+      console.log(`ctl chaos: faults ${JSON.stringify(injected)}`);
+    } finally {
+      await stopEvolve(evolve, run);
+      await nats.close();
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  }, 90_000);
+});

@@ -1,0 +1,75 @@
+/**
+ * Reliability: worker processes are SIGKILLed while they hold requests (`--chaos kill-worker=`).
+ * The requests they held time out and are sent again to the other expanders, a replacement
+ * worker is started each time, and the run finishes with every problem recorded once; the kills,
+ * restarts and retries are in summary.json. Needs NATS with JetStream on 127.0.0.1:4222
+ * (`RSTAR_NATS_URL` to override).
+ */
+import { assert, describe, it } from "vitest";
+import { join } from "node:path";
+import { accountingProblem, recordedFaults, startEvolve, stopEvolve, workerPids } from "./evolveProcess.ts";
+
+const url = Deno.env.get("RSTAR_NATS_URL") ?? "nats://127.0.0.1:4222";
+const deno = join(Deno.cwd(), "node_modules", ".bin", "deno");
+const env = { DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.cwd(), ".cache", "deno") };
+
+function alive(pid: number): boolean {
+  try {
+    return !Deno.readTextFileSync(`/proc/${pid}/stat`).split(" ")[2]!.startsWith("Z");
+  } catch {
+    return false;
+  }
+}
+
+describe("rstar evolve --chaos kill-worker", () => {
+  it("finishes with nothing lost while worker processes are SIGKILLed and replaced, and records the kills and retries", async () => {
+    const root = await Deno.makeTempDir({ prefix: "rstar-kill-worker-" });
+    const run = `killw-${Deno.pid}`;
+    const runDir = join(root, run);
+    const evolve = startEvolve([
+      "--preset", "smoke", "--rounds", "1", "--nats", url, "--workers", "2", "--run", runDir,
+      "--chaos", "kill-worker=300ms",
+    ]);
+    try {
+      const { code, stderr } = await evolve.finished();
+      assert.equal(code, 0, stderr.slice(-3000));
+      const summary = JSON.parse(await Deno.readTextFile(join(runDir, "summary.json")));
+      assert.equal(summary.lost, 0);
+      assert.isTrue(summary.finished);
+      assert.isUndefined(await accountingProblem(runDir));
+      const injected = summary.faults.injected;
+      assert.deepEqual(injected, await recordedFaults(runDir));
+      const kills = [...stderr.matchAll(/chaos: killed worker (\d+), started worker (\d+)/g)];
+      assert.isAbove(injected.workerKills, 0, JSON.stringify(injected));
+      assert.equal(injected.workerKills, kills.length, "every kill is counted");
+      assert.equal(injected.workerRestarts, injected.workerKills, "each killed worker was replaced");
+      assert.isAbove(injected.retries, 0, "requests held by killed workers were sent again");
+      for (const [, killed] of kills) assert.isFalse(alive(Number(killed)), `worker ${killed} was killed`);
+      assert.deepEqual(await workerPids(run), [], "no worker process is left");
+      console.log(`kill-worker: faults ${JSON.stringify(injected)}`);
+    } finally {
+      await stopEvolve(evolve, run);
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  }, 90_000);
+
+  it("refuses kill-worker without worker processes, with exit code 2 and the reason", async () => {
+    const root = await Deno.makeTempDir({ prefix: "rstar-kill-worker-" });
+    try {
+      const out = await new Deno.Command(deno, {
+        args: [
+          "run", "-A", "--quiet", "scripts/rstar.ts", "evolve", "--preset", "smoke", "--rounds", "1",
+          "--run", join(root, "none"), "--chaos", "drop=0.1,kill-worker=1s",
+        ],
+        env,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 2, stderr);
+      assert.match(stderr, /kill-worker.*no worker processes.*--nats URL --workers N/);
+    } finally {
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  });
+});
