@@ -8,6 +8,8 @@
  */
 import { assert, beforeAll, describe, it } from "vitest";
 import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { Objm } from "@nats-io/obj";
 
 const deno = join(Deno.cwd(), "node_modules", ".bin", "deno");
 const env = { DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.cwd(), ".cache", "deno") };
@@ -74,6 +76,17 @@ async function workerPids(run: string): Promise<number[]> {
   return pids;
 }
 
+/** Removes a run's object store (`rstar-<run>`) from the server. */
+async function removeRunStore(run: string): Promise<void> {
+  const nc = await connect({ servers: url.replace(/^nats:\/\//, "") });
+  try {
+    const objm = new Objm(nc);
+    for await (const s of objm.list()) if (s.bucket === `rstar-${run}`) await (await objm.open(s.bucket)).destroy();
+  } finally {
+    await nc.close();
+  }
+}
+
 /** Checks a chaos run against the clean run: same records, nothing lost, faults recorded. */
 async function assertSameAsClean(clean: Finished, chaos: Finished): Promise<void> {
   const a = await summary(clean.runDir);
@@ -111,6 +124,7 @@ describe("rstar evolve --chaos", () => {
     for (const p of [clean, local, nats]) p.catch(() => {});
     return async () => {
       await Promise.allSettled([clean, local, nats]);
+      await removeRunStore(run).catch(() => {});
       await Deno.remove(root, { recursive: true }).catch(() => {});
     };
   });
