@@ -136,8 +136,8 @@ export interface SearchServiceOptions {
   readonly run: string;
   readonly log: Logger;
   readonly clock?: Clock;
-  /** Deadline of one expand or score request (default 30 s). */
-  readonly requestTimeoutMs?: number;
+  /** Deadline of one expand or score request (default 30 s); a function is asked at each send. */
+  readonly requestTimeoutMs?: number | (() => number);
   /** Retries per request before the problem fails (default 10). */
   readonly maxAttempts?: number;
   /** Expansions in flight per tree (default 4). */
@@ -163,7 +163,8 @@ function effectiveConfig(batch: SearchBatch, knobs: Knobs): Partial<SearchConfig
 export function createSearchService(options: SearchServiceOptions): SearchService {
   const clock = options.clock ?? systemClock;
   const s = runSubjects(options.run);
-  const timeoutMs = options.requestTimeoutMs ?? 30_000;
+  const deadline = options.requestTimeoutMs ?? 30_000;
+  const timeoutMs = () => (typeof deadline === "function" ? deadline() : deadline);
   const maxAttempts = options.maxAttempts ?? 10;
   const trialsPerTree = options.trialsPerTree ?? 4;
   const emit = options.events ?? true;
@@ -196,7 +197,7 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
   ): Promise<R> {
     const backoff = createBackoff({ baseMs: 20, maxMs: 2000, maxAttempts, seed });
     for (;;) {
-      const rep = await call(options.bus, subject, requestSchema, replySchema, request, { timeoutMs });
+      const rep = await call(options.bus, subject, requestSchema, replySchema, request, { timeoutMs: timeoutMs() });
       if (Result.isSuccess(rep)) return rep.success;
       const err: CallError = rep.failure;
       if (!retryable(err)) throw new SearchFailed(problemId, `request refused: ${err.message}`);

@@ -77,7 +77,8 @@ export interface SystemOptions {
   readonly serveControl?: boolean;
   /** What `.control.chaos` changes (a `ChaosBus`, say); without it that verb is not answered here. */
   readonly chaos?: ChaosControl;
-  readonly requestTimeoutMs?: number;
+  /** Deadline of one expand or score request (default 30 s); a function is asked at each send. */
+  readonly requestTimeoutMs?: number | (() => number);
   /** Heartbeat period on `.heartbeat` (default 2000 ms; 0 = none). */
   readonly heartbeatMs?: number;
 }

@@ -56,6 +56,11 @@ export interface EvolveConfig {
     readonly ppmFromRound: number;
     /** Problems searched concurrently. */
     readonly concurrency: number;
+    /**
+     * Deadline of one expand or score request, after which it is sent again (same id). Default
+     * 30 s; while a chaos spec is in force, 300 ms plus twice its longest delay (docs/CHAOS.md).
+     */
+    readonly requestTimeoutMs?: number;
   };
   readonly sft: {
     /** Correct trajectories kept per problem (top by mean Q). */
@@ -244,6 +249,10 @@ export function applySettings(config: EvolveConfig, settings: readonly string[])
   const c = out as unknown as EvolveConfig;
   const bad = c.eval.strategies.find((x) => !(STRATEGIES as readonly string[]).includes(x));
   if (bad !== undefined) throw new RangeError(`--set eval.strategies: unknown strategy "${bad}" (use ${STRATEGIES.join(", ")})`);
+  const deadline = c.search.requestTimeoutMs;
+  if (deadline !== undefined && !(deadline > 0)) {
+    throw new RangeError(`--set search.requestTimeoutMs=${deadline}: expected a positive number of milliseconds`);
+  }
   if (c.sft.init !== "scratch" && c.sft.init !== "previous") {
     throw new RangeError(`--set sft.init=${c.sft.init}: expected scratch or previous`);
   }
@@ -251,7 +260,7 @@ export function applySettings(config: EvolveConfig, settings: readonly string[])
 }
 
 /** Optional numeric settings that presets may leave out. */
-const OPTIONAL_NUMBERS = new Set(["train.firstRoundProblems", "sft.maxSeconds", "ppm.maxSeconds"]);
+const OPTIONAL_NUMBERS = new Set(["train.firstRoundProblems", "sft.maxSeconds", "ppm.maxSeconds", "search.requestTimeoutMs"]);
 
 function parseSetting(key: string, raw: string, current: unknown): unknown {
   const num = (t: string) => {

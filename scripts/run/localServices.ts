@@ -442,6 +442,17 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
   let chaosSpec: ChaosSpec | undefined;
   let searchChaos: { bus: ChaosBus; crash: CrashInjector } | undefined;
   let chaosSub: Subscription | undefined;
+  /**
+   * Deadline of one search request before it is sent again: `search.requestTimeoutMs` when set;
+   * with a chaos spec in force, the longest injected round trip (request and reply delays) plus
+   * 300 ms, so dropped requests and those held by killed workers are retried soon; else 30 s.
+   */
+  const requestTimeoutMs = () => {
+    const set = runConfig?.search.requestTimeoutMs;
+    if (set !== undefined) return set;
+    if (chaosSpec === undefined) return 30_000;
+    return 300 + 2 * Math.max(0, ...chaosSpec.rules.map((r) => r.delay?.maxMs ?? 0));
+  };
   const killSeed = (spec: ChaosSpec) => deriveSeed(runConfig?.seed ?? 0, "kill-worker", spec.seed);
   const runChaos: ChaosControl = {
     refuse(spec) {
@@ -548,10 +559,9 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       log: silentLogger,
       grade: answersEqual,
       heartbeatMs: 0,
-      // Dropped requests are retried after this deadline: with faults injected, the longest
-      // injected round trip (request and reply delays) plus 300 ms.
       crash,
-      ...(spec ? { requestTimeoutMs: 300 + 2 * Math.max(0, ...spec.rules.map((r) => r.delay?.maxMs ?? 0)) } : {}),
+      // Asked at each send, so a spec set by `.control.chaos` shortens it for this search too.
+      requestTimeoutMs,
       // In one process `.control.chaos` is answered here; over NATS the link answers it for the whole run.
       ...(link ? {} : { chaos: runChaos }),
     });

@@ -1,8 +1,9 @@
 /**
  * `.control.chaos` at run time: a running system on a ChaosBus takes a new spec from a control
  * message and injects it (its counters show the new faults), and refuses a bad spec with an error
- * reply naming the problem. A running `rstar evolve --nats` obeys it too (without `--chaos`), and
- * `rstar ctl chaos SPEC` sends it. The evolve case needs NATS on 127.0.0.1:4222
+ * reply naming the problem. A running `rstar evolve --nats` obeys it too (without `--chaos`):
+ * bus faults, crash rates and worker kills; `rstar ctl chaos SPEC` sends it, and kill-worker is
+ * refused for a run without worker processes. The evolve cases need NATS on 127.0.0.1:4222
  * (`RSTAR_NATS_URL` to override).
  */
 import { Result } from "effect";
@@ -21,7 +22,9 @@ import { ChaosReply, ChaosRequest } from "../../protocols/messages.ts";
 import { connectNatsBus } from "../../protocols/natsBus.ts";
 import { runSubjects } from "../../protocols/subjects.ts";
 import { main } from "../../scripts/rstar.ts";
-import { accountingProblem, startEvolve, stopEvolve } from "./evolveProcess.ts";
+import { resolveConfig } from "../../scripts/run/config.ts";
+import { createLocalServices } from "../../scripts/run/localServices.ts";
+import { accountingProblem, startEvolve, stopEvolve, workerPids } from "./evolveProcess.ts";
 
 const url = Deno.env.get("RSTAR_NATS_URL") ?? "nats://127.0.0.1:4222";
 
@@ -89,27 +92,29 @@ describe(".control.chaos on a running system", () => {
   });
 });
 
-describe("rstar evolve --nats under rstar ctl chaos", () => {
-  it("applies a spec sent while it runs, records the faults, loses nothing, and refuses kill-worker without workers", async () => {
+describe("rstar evolve --nats under .control.chaos", () => {
+  it("applies bus faults, crashes and worker kills sent while it runs, records them, and loses nothing", async () => {
     const root = await Deno.makeTempDir({ prefix: "rstar-chaos-ctl-" });
     const run = `chaosctl-${Deno.pid}`;
     const runDir = join(root, run);
     const nats = await connectNatsBus(url, { log: () => {} });
-    const evolve = startEvolve(["--preset", "smoke", "--rounds", "1", "--nats", url, "--workers", "0", "--run", runDir]);
+    const evolve = startEvolve(["--preset", "smoke", "--rounds", "1", "--nats", url, "--workers", "1", "--run", runDir]);
     try {
-      // The run answers `.control.chaos` from the moment it is connected, before its first search.
+      // The run answers `.control.chaos` from the moment its workers have joined.
+      const spec = "dup=0.5@expand,delay=0-20ms@score,crash=expander:0.05,kill-worker=300ms";
       let reply: ChaosReply | undefined;
-      for (let i = 0; i < 600 && reply === undefined; i++) {
-        const r = await sendChaos(nats, run, "dup=0.5@expand,delay=0-20ms@score,crash=expander:0.05", `e${i}`);
+      for (let i = 0; i < 1500 && reply === undefined; i++) {
+        const r = await sendChaos(nats, run, spec, `e${i}`);
         if (Result.isSuccess(r)) reply = r.success;
         else if (r.failure instanceof BusError && r.failure.reason === "NoResponders") await new Promise((res) => setTimeout(res, 20));
         else return assert.fail(`unexpected reply: ${r.failure.message}`);
       }
-      assert.equal(reply?.spec, "dup=0.5@rstar.*.expand,delay=0-20ms@rstar.*.score,crash=expander:0.05");
+      assert.equal(reply?.spec, "dup=0.5@rstar.*.expand,delay=0-20ms@rstar.*.score,crash=expander:0.05,kill-worker=300ms");
 
-      const flags = ["--nats", url, "--run", run];
-      assert.equal(await main(["ctl", "chaos", "kill-worker=1s", ...flags]), 1, "refused: the run has no worker processes");
-      assert.equal(await main(["ctl", "chaos", "dup=1.5", ...flags]), 2, "a bad spec is a usage error before sending");
+      const bad = await sendChaos(nats, run, "dup=0.5,boom=1", "bad");
+      if (Result.isSuccess(bad)) return assert.fail("a bad spec must be refused");
+      assert.match(bad.failure.message, /unknown key "boom"/);
+      assert.equal(await main(["ctl", "chaos", "dup=1.5", "--nats", url, "--run", run]), 2, "a bad spec is a usage error before sending");
 
       const { code, stderr } = await evolve.finished();
       assert.equal(code, 0, stderr.slice(-3000));
@@ -120,7 +125,9 @@ describe("rstar evolve --nats under rstar ctl chaos", () => {
       assert.isAbove(injected.duplicated, 0, JSON.stringify(injected));
       assert.isAbove(injected.delayed, 0, JSON.stringify(injected));
       assert.isAbove(injected.crashes, 0, "the expander crashed (and was restarted)");
-      assert.isUndefined(injected.workerKills, "nothing was killed");
+      assert.isAbove(injected.workerKills, 0, "the worker was killed");
+      assert.equal(injected.workerRestarts, injected.workerKills);
+      assert.deepEqual(await workerPids(run), [], "no worker process is left");
       console.log(`ctl chaos: faults ${JSON.stringify(injected)}`);
     } finally {
       await stopEvolve(evolve, run);
@@ -128,4 +135,22 @@ describe("rstar evolve --nats under rstar ctl chaos", () => {
       await Deno.remove(root, { recursive: true }).catch(() => {});
     }
   }, 90_000);
+
+  it("refuses kill-worker for a run without worker processes, with an error reply naming the reason", async () => {
+    const run = `chaosctl0-${Deno.pid}`;
+    const services = createLocalServices({ nats: { url, run, workers: 0 } });
+    const nats = await connectNatsBus(url, { log: () => {} });
+    try {
+      await services.start(resolveConfig("smoke", { rounds: 1 }));
+      const refused = await sendChaos(nats, run, "kill-worker=1s", "k");
+      if (Result.isSuccess(refused)) return assert.fail("kill-worker without workers must be refused");
+      assert.match(refused.failure.message, /kill-worker.*no worker processes/);
+      assert.equal(await main(["ctl", "chaos", "kill-worker=1s", "--nats", url, "--run", run]), 1);
+      const ok = await sendChaos(nats, run, "drop=0.1", "d");
+      assert.equal(Result.getOrThrow(ok).spec, "drop=0.1");
+    } finally {
+      await services.close();
+      await nats.close();
+    }
+  });
 });
