@@ -11,14 +11,20 @@
  *
  * Batches group sequences of similar length (padding is wasted work: attention cost grows with
  * the padded length), in a seeded order.
+ *
+ * With `workers: n > 1` (default: the RSTAR_TRAIN_WORKERS environment variable, else 1) each
+ * batch is split across this thread and n − 1 worker threads that hold identical weights
+ * (synchronous data parallelism, models/parallelTrain.ts); the losses are built by `batchLoss`
+ * from a `LossJob`, the same on both sides.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Step } from "../math/contracts.ts";
 import { Prng } from "../math/prng.ts";
 import type { TinyPolicy } from "./policy.ts";
 import { batchTensors, rawScores, type TinyScorer } from "./ppm.ts";
+import process from "node:process";
 import { PAD } from "./tokenizer.ts";
-import { forwardTrain, logitsOf, type Params } from "./transformer.ts";
+import { forwardTrain, logitsOf, type Params, type PolicyConfig } from "./transformer.ts";
 
 /** A problem with a solution to imitate. */
 export interface SftExample {
@@ -72,6 +78,11 @@ export interface TrainOptions {
   readonly weightDecay?: number;
   /** Stop after this many seconds (checked between steps). */
   readonly maxSeconds?: number;
+  /**
+   * Threads computing each batch's gradients (synchronous data parallelism): 1 trains on this
+   * thread only, n > 1 adds n − 1 worker threads. Default: RSTAR_TRAIN_WORKERS, else 1.
+   */
+  readonly workers?: number;
   onProgress?(p: TrainProgress): void;
 }
 
@@ -97,7 +108,7 @@ export function lrAt(step: number, total: number, peak: number): number {
 }
 
 /** Adam(W) state over a parameter map. */
-class Adam {
+export class Adam {
   private readonly m = new Map<string, tf.Variable>();
   private readonly v = new Map<string, tf.Variable>();
   private readonly byVarName = new Map<string, string>();
@@ -156,17 +167,28 @@ function makeBatches(lengths: readonly number[], batchSize: number, prng: Prng):
   return prng.shuffle(batches);
 }
 
-/** The generic loop: `lossOf(batch)` builds a scalar loss tensor (inside the gradient tape). */
+/** The number of training threads: `opts.workers`, else RSTAR_TRAIN_WORKERS, else 1. */
+export function trainWorkers(opts: Pick<TrainOptions, "workers">): number {
+  const env = process.env.RSTAR_TRAIN_WORKERS?.trim();
+  const n = opts.workers ?? (env ? Number(env) : 1);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(`Cannot train: workers must be a positive integer, got ${opts.workers ?? env}`);
+  }
+  return n;
+}
+
+/** The generic loop over a job's examples (`lengths[i]` sizes example i for batching). */
 async function runLoop(
   params: Params,
   lengths: readonly number[],
   opts: TrainOptions,
-  lossOf: (batch: number[]) => { loss: () => tf.Scalar; tokens: number },
+  job: LossJob,
   skipped: number,
 ): Promise<TrainResult> {
   if (!(opts.epochs >= 0) || !(opts.batchSize >= 1) || !(opts.lr > 0)) {
     throw new RangeError(`Cannot train: need epochs >= 0, batchSize >= 1, lr > 0, got ${JSON.stringify(opts)}`);
   }
+  const workers = trainWorkers(opts);
   const prng = Prng.fromSeed(opts.seed).fork("train");
   const perEpoch = Math.ceil(lengths.length / opts.batchSize);
   const total = perEpoch * opts.epochs;
@@ -176,6 +198,9 @@ async function runLoop(
   let tokens = 0;
   let step = 0;
   const t0 = performance.now();
+  const replicas = workers > 1 && total > 0
+    ? await (await import("./parallelTrain.ts")).startReplicas(params, job, workers, opts.weightDecay ?? 0)
+    : undefined;
   try {
     outer: for (let epoch = 0; epoch < opts.epochs; epoch++) {
       const batches = makeBatches(lengths, opts.batchSize, prng.fork(epoch));
@@ -183,16 +208,16 @@ async function runLoop(
       let count = 0;
       for (const batch of batches) {
         if (opts.maxSeconds !== undefined && (performance.now() - t0) / 1000 > opts.maxSeconds) break outer;
-        const { loss: f, tokens: n } = lossOf(batch);
-        const { value, grads } = tf.variableGrads(f, vars);
+        const { loss, tokens: n, grads } = replicas ? await replicas.grads(batch) : localGrads(params, vars, job, batch);
         // Under a time limit the schedule follows whichever runs out first, steps or seconds,
         // so a cut-short run still ends on a decayed learning rate.
         const timeStep = opts.maxSeconds === undefined
           ? 0
           : Math.floor((total * (performance.now() - t0)) / 1000 / opts.maxSeconds);
-        adam.apply(grads, lrAt(Math.max(step, timeStep), total, opts.lr), opts.clip ?? 1);
-        const loss = (value.dataSync() as Float32Array)[0]!;
-        tf.dispose([value, ...Object.values(grads)]);
+        const lr = lrAt(Math.max(step, timeStep), total, opts.lr);
+        replicas?.apply(lr, opts.clip ?? 1);
+        adam.apply(grads, lr, opts.clip ?? 1);
+        tf.dispose(Object.values(grads));
         if (!Number.isFinite(loss)) throw new Error(`Training diverged: loss is ${loss} at step ${step}`);
         tokens += n;
         step++;
@@ -205,24 +230,59 @@ async function runLoop(
       }
       if (count > 0) losses.push(sum / count);
     }
+    await replicas?.verify();
   } finally {
     adam.dispose();
+    replicas?.close();
   }
   return { losses, tokens, seconds: (performance.now() - t0) / 1000, steps: step, skipped };
 }
 
-/** Supervised fine-tuning of the policy; loss on solution tokens only. */
-export function trainPolicy(
-  policy: TinyPolicy,
-  examples: readonly SftExample[],
-  opts: TrainOptions,
-): Promise<TrainResult> {
-  const c = policy.config;
-  const encoded = examples.map((e) => policy.tokenizer.encodeExample(e.problem, e.steps));
-  const fits = encoded.filter((e) => e.ids.length <= c.maxLen + 1 && e.ids.length >= 2);
-  const vocab = policy.tokenizer.size;
-  return runLoop(policy.params, fits.map((e) => e.ids.length), opts, (batch) => {
-    const seqs = batch.map((i) => fits[i]!);
+/** One batch's loss value and gradients (keyed by TF variable name), on this thread. */
+function localGrads(
+  params: Params,
+  vars: tf.Variable[],
+  job: LossJob,
+  batch: number[],
+): { loss: number; tokens: number; grads: tf.NamedTensorMap } {
+  const part = batchLoss(job, params, batch);
+  const { value, grads } = tf.variableGrads(part.loss, vars);
+  const loss = (value.dataSync() as Float32Array)[0]!;
+  value.dispose();
+  return { loss, tokens: part.tokens, grads };
+}
+
+/**
+ * What a trainer trains on, as plain data (it is posted to training workers): the model's sizes
+ * and the encoded examples of one loss kind.
+ */
+export type LossJob =
+  | {
+    readonly kind: "sft";
+    readonly config: PolicyConfig;
+    readonly vocab: number;
+    readonly seqs: readonly { readonly ids: readonly number[]; readonly lossMask: readonly number[] }[];
+  }
+  | { readonly kind: "ppm"; readonly config: PolicyConfig; readonly pairs: readonly (readonly [number[], number[]])[] }
+  | { readonly kind: "orm"; readonly config: PolicyConfig; readonly seqs: readonly number[][]; readonly ys: readonly number[] }
+  | { readonly kind: "qreg"; readonly config: PolicyConfig; readonly seqs: readonly number[][]; readonly qs: readonly number[] };
+
+/** A batch's loss, built lazily inside the gradient tape. */
+export interface BatchLoss {
+  /** The scalar loss: a mean over `weight` units (loss-carrying tokens, or examples). */
+  readonly loss: () => tf.Scalar;
+  /** Real (non-padding) tokens in the batch. */
+  readonly tokens: number;
+  /** What the loss averages over, so split batches can weight their parts by share. */
+  readonly weight: number;
+}
+
+/** The loss of examples `batch` (indices into the job's examples) under `params`. */
+export function batchLoss(job: LossJob, params: Params, batch: readonly number[]): BatchLoss {
+  const c = job.config;
+  if (job.kind === "sft") {
+    const vocab = job.vocab;
+    const seqs = batch.map((i) => job.seqs[i]!);
     const t = Math.max(...seqs.map((s) => s.ids.length)) - 1;
     const b = seqs.length;
     const inp = new Int32Array(b * t);
@@ -239,18 +299,73 @@ export function trainPolicy(
         }
       }
     });
-    const denom = Math.max(1, mask.reduce((a, x) => a + x, 0));
+    const weight = mask.reduce((a, x) => a + x, 0);
+    const denom = Math.max(1, weight);
     return {
       tokens: n,
+      weight,
       loss: () => {
         const ids = tf.tensor2d(inp, [b, t], "int32");
-        const logp = tf.logSoftmax(logitsOf(policy.params, forwardTrain(policy.params, c, ids)));
+        const logp = tf.logSoftmax(logitsOf(params, forwardTrain(params, c, ids)));
         const onehot = tf.oneHot(tf.tensor1d(tgt, "int32"), vocab).asType("float32");
         const nll = tf.neg(tf.sum(tf.mul(logp, onehot), 1));
         return tf.div(tf.sum(tf.mul(nll, tf.tensor1d(mask))), denom) as tf.Scalar;
       },
     };
-  }, examples.length - fits.length);
+  }
+  if (job.kind === "ppm") {
+    const rows = batch.flatMap((i) => [job.pairs[i]![0], job.pairs[i]![1]]);
+    return {
+      tokens: rows.reduce((a, s) => a + s.length, 0),
+      weight: batch.length,
+      loss: () => {
+        const { ids, last } = batchTensors(rows);
+        const r = tf.reshape(rawScores(params, c, ids, last), [batch.length, 2]);
+        const [pos, neg] = tf.split(r, 2, 1) as [tf.Tensor, tf.Tensor];
+        return tf.mean(tf.softplus(tf.sub(neg, pos))) as tf.Scalar;
+      },
+    };
+  }
+  if (job.kind === "orm") {
+    const ys = job.ys;
+    return {
+      tokens: batch.reduce((a, i) => a + job.seqs[i]!.length, 0),
+      weight: batch.length,
+      loss: () => {
+        const { ids, last } = batchTensors(batch.map((i) => job.seqs[i]!));
+        const r = rawScores(params, c, ids, last);
+        // −log σ(2·y·r): logistic loss whose probability matches the tanh(r) score.
+        return tf.mean(tf.softplus(tf.mul(r, tf.tensor1d(batch.map((i) => -2 * ys[i]!))))) as tf.Scalar;
+      },
+    };
+  }
+  return {
+    tokens: batch.reduce((a, i) => a + job.seqs[i]!.length, 0),
+    weight: batch.length,
+    loss: () => {
+      const { ids, last } = batchTensors(batch.map((i) => job.seqs[i]!));
+      const s = tf.tanh(rawScores(params, c, ids, last));
+      return tf.mean(tf.square(tf.sub(s, tf.tensor1d(batch.map((i) => job.qs[i]!))))) as tf.Scalar;
+    },
+  };
+}
+
+/** Supervised fine-tuning of the policy; loss on solution tokens only. */
+export function trainPolicy(
+  policy: TinyPolicy,
+  examples: readonly SftExample[],
+  opts: TrainOptions,
+): Promise<TrainResult> {
+  const c = policy.config;
+  const encoded = examples.map((e) => policy.tokenizer.encodeExample(e.problem, e.steps));
+  const fits = encoded.filter((e) => e.ids.length <= c.maxLen + 1 && e.ids.length >= 2);
+  const job: LossJob = {
+    kind: "sft",
+    config: c,
+    vocab: policy.tokenizer.size,
+    seqs: fits.map((e) => ({ ids: e.ids, lossMask: e.lossMask })),
+  };
+  return runLoop(policy.params, fits.map((e) => e.ids.length), opts, job, examples.length - fits.length);
 }
 
 /**
@@ -270,47 +385,21 @@ export function trainScorer(
   if (scorer.kind === "ppm") {
     const ex = examples as readonly PairExample[];
     check(ex.every((e) => "chosen" in e && "rejected" in e), "preference pairs");
-    const seqs = ex.map((e) => [
+    const pairs = ex.map((e) => [
       scorer.encodeItem(e.problem, e.steps, e.chosen),
       scorer.encodeItem(e.problem, e.steps, e.rejected),
     ] as const);
-    return runLoop(p, seqs.map((s) => Math.max(s[0].length, s[1].length)), opts, (batch) => {
-      const rows = batch.flatMap((i) => [seqs[i]![0], seqs[i]![1]]);
-      return {
-        tokens: rows.reduce((a, s) => a + s.length, 0),
-        loss: () => {
-          const { ids, last } = batchTensors(rows);
-          const r = tf.reshape(rawScores(p, c, ids, last), [batch.length, 2]);
-          const [pos, neg] = tf.split(r, 2, 1) as [tf.Tensor, tf.Tensor];
-          return tf.mean(tf.softplus(tf.sub(neg, pos))) as tf.Scalar;
-        },
-      };
-    }, 0);
+    return runLoop(p, pairs.map((s) => Math.max(s[0].length, s[1].length)), opts, { kind: "ppm", config: c, pairs }, 0);
   }
   if (scorer.kind === "orm") {
     const ex = examples as readonly OutcomeExample[];
     check(ex.every((e) => "label" in e && e.steps.length > 0), "outcome examples with non-empty steps");
     const seqs = ex.map((e) => scorer.encodeItem(e.problem, e.steps.slice(0, -1), e.steps[e.steps.length - 1]!));
     const ys = ex.map((e) => (e.label > 0 ? 1 : -1));
-    return runLoop(p, seqs.map((s) => s.length), opts, (batch) => ({
-      tokens: batch.reduce((a, i) => a + seqs[i]!.length, 0),
-      loss: () => {
-        const { ids, last } = batchTensors(batch.map((i) => seqs[i]!));
-        const r = rawScores(p, c, ids, last);
-        // −log σ(2·y·r): logistic loss whose probability matches the tanh(r) score.
-        return tf.mean(tf.softplus(tf.mul(r, tf.tensor1d(batch.map((i) => -2 * ys[i]!))))) as tf.Scalar;
-      },
-    }), 0);
+    return runLoop(p, seqs.map((s) => s.length), opts, { kind: "orm", config: c, seqs, ys }, 0);
   }
   const ex = examples as readonly QExample[];
   check(ex.every((e) => "q" in e && "candidate" in e), "Q-value examples");
   const seqs = ex.map((e) => scorer.encodeItem(e.problem, e.steps, e.candidate));
-  return runLoop(p, seqs.map((s) => s.length), opts, (batch) => ({
-    tokens: batch.reduce((a, i) => a + seqs[i]!.length, 0),
-    loss: () => {
-      const { ids, last } = batchTensors(batch.map((i) => seqs[i]!));
-      const s = tf.tanh(rawScores(p, c, ids, last));
-      return tf.mean(tf.square(tf.sub(s, tf.tensor1d(batch.map((i) => ex[i]!.q))))) as tf.Scalar;
-    },
-  }), 0);
+  return runLoop(p, seqs.map((s) => s.length), opts, { kind: "qreg", config: c, seqs, qs: ex.map((e) => e.q) }, 0);
 }
