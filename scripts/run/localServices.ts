@@ -637,6 +637,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
           replySchema: ChaosReply,
           log: () => {},
         });
+        await link.bus.flush();
         if (chaosSpec) link.setKillEvery(chaosSpec.killWorkerEveryMs, killSeed(chaosSpec));
       }
     },
