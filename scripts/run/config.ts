@@ -103,6 +103,11 @@ export interface EvolveConfig {
     readonly modelName?: string;
   };
   readonly executor: "builtin" | "python";
+  /**
+   * Threads that train the policy and the PPM (synchronous data parallelism; models/train.ts).
+   * Absent: RSTAR_TRAIN_WORKERS, else 1.
+   */
+  readonly trainWorkers?: number;
   readonly transport: { readonly nats?: string; readonly workers: number };
   readonly chaos?: string;
 }
@@ -260,7 +265,7 @@ export function applySettings(config: EvolveConfig, settings: readonly string[])
 }
 
 /** Optional numeric settings that presets may leave out. */
-const OPTIONAL_NUMBERS = new Set(["train.firstRoundProblems", "sft.maxSeconds", "ppm.maxSeconds", "search.requestTimeoutMs"]);
+const OPTIONAL_NUMBERS = new Set(["train.firstRoundProblems", "sft.maxSeconds", "ppm.maxSeconds", "search.requestTimeoutMs", "trainWorkers"]);
 
 function parseSetting(key: string, raw: string, current: unknown): unknown {
   const num = (t: string) => {

@@ -708,6 +708,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         policy = TinyPolicy.create(PRESETS[c.model.size], Tokenizer.build(texts), req.seed);
       }
       const pres = await trainPolicy(policy, req.sft, {
+        ...(c.trainWorkers !== undefined ? { workers: c.trainWorkers } : {}),
         epochs: c.sft.epochs,
         batchSize: c.sft.batchSize,
         lr: c.sft.lr,
@@ -720,6 +721,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       const ppm = TinyScorer.fromPolicy(policy, "ppm", req.seed);
       const pairs = selectPairs(req.pairs, c.ppm.maxPairs);
       const sres = pairs.length === 0 ? { losses: [], tokens: 0 } : await trainScorer(ppm, pairs, {
+        ...(c.trainWorkers !== undefined ? { workers: c.trainWorkers } : {}),
         epochs: c.ppm.epochs,
         batchSize: c.ppm.batchSize,
         lr: c.ppm.lr,

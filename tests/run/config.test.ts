@@ -12,6 +12,7 @@ describe("evolve --set KEY=VALUE", () => {
       "search.policy.rollouts=24",
       "train.firstRoundProblems=50",
       "sft.maxSeconds=30",
+      "trainWorkers=2",
     ]);
     assert.equal(c.sft.epochs, 9);
     assert.equal(c.sft.accumulate, false);
@@ -20,6 +21,7 @@ describe("evolve --set KEY=VALUE", () => {
     assert.equal(c.search.policy.rollouts, 24);
     assert.equal(c.train.firstRoundProblems, 50);
     assert.equal(c.sft.maxSeconds, 30);
+    assert.equal(c.trainWorkers, 2);
     assert.equal(base.sft.epochs, 4, "the preset itself is left alone");
   });
 
