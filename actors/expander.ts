@@ -7,16 +7,17 @@
 import { createActor } from "xstate";
 import type { ProposeRequest, StepExecutor, StepProposer } from "../math/contracts.ts";
 import type { Bus } from "../protocols/bus.ts";
-import type { ChildHandle, ChildExit } from "./childMachine.ts";
+import type { ChildExit } from "./childMachine.ts";
 import type { Clock } from "./clock.ts";
 import type { CrashInjector } from "./crashInjector.ts";
 import type { ExpanderInput, ExpandOutcome } from "./expanderMachine.ts";
 import { expanderMachine } from "./expanderMachine.ts";
 import type { Logger } from "./log.ts";
 import { ReplyCache } from "./replyCache.ts";
-import { listen, ProtocolError, serve } from "../protocols/codec.ts";
+import type { ServingHandle } from "./serving.ts";
+import { elapsedMs, retryLater, serveJobs, startJobActor } from "./serving.ts";
 import type { Candidate as WireCandidate } from "../protocols/messages.ts";
-import { ExpandReply, ExpandRequest, ModelPublished, PROTOCOL_VERSION } from "../protocols/messages.ts";
+import { ExpandReply, ExpandRequest, PROTOCOL_VERSION } from "../protocols/messages.ts";
 import { QueueGroups, runSubjects } from "../protocols/subjects.ts";
 import type { Candidate } from "../search/types.ts";
 
@@ -42,9 +43,7 @@ export interface ExpanderOptions {
 }
 
 /** A running Expander: a `ChildHandle` plus the version it serves. */
-export interface ExpanderHandle extends ChildHandle {
-  policyVersion(): string;
-}
+export type ExpanderHandle = ServingHandle;
 
 /** An Expander machine without the bus: submit requests, get outcomes (benchmarks, embedding). */
 export interface ExpanderCore {
@@ -70,35 +69,17 @@ export function startExpanderCore(
     input: { ...input, maxBatch: input.maxBatch ?? 64, maxWaitMs: input.maxWaitMs ?? 5, name: "expander" },
     clock,
   });
-  let resolveExit!: (exit: ChildExit) => void;
-  const exited = new Promise<ChildExit>((r) => (resolveExit = r));
   let lastBatches = 0;
-  actor.subscribe({
-    next: (snap) => {
-      if (snap.context.batches !== lastBatches) {
-        lastBatches = snap.context.batches;
-        onBatch?.(snap.context.lastBatchSize);
-      }
-      if (snap.status !== "done") return;
-      resolveExit(snap.value === "crashed" ? { error: snap.context.error } : {});
-    },
-    error: (err) => resolveExit({ error: err }),
+  const core = startJobActor(actor, "Expander", (snap) => {
+    if (snap.context.batches === lastBatches) return;
+    lastBatches = snap.context.batches;
+    onBatch?.(snap.context.lastBatchSize);
   });
-  actor.start();
   return {
-    exited,
-    submit: (request) =>
-      new Promise((resolve, reject) => {
-        if (actor.getSnapshot().status === "done") return reject(new Error("Expander is not running"));
-        actor.send({ type: "job", job: { request, resolve, reject } });
-      }),
+    ...core,
     policyVersion: () => actor.getSnapshot().context.policy.version,
     announce: (version) => actor.send({ type: "model.announced", version }),
     batches: () => actor.getSnapshot().context.batches,
-    stop: async () => {
-      actor.send({ type: "stop" });
-      await exited;
-    },
   };
 }
 
@@ -118,53 +99,45 @@ export function startExpander(options: ExpanderOptions): Promise<ExpanderHandle>
     lastBeat = options.clock.now();
     options.onBatch?.(size);
   });
-  core.exited.then(() => cleanup());
-  const submit = (req: ExpandRequest): Promise<ExpandOutcome> =>
-    core.submit({ problem: req.problem, steps: req.steps, k: req.k, temperature: req.temperature, topP: req.topP, seed: req.seed });
-
-  const expandSub = serve(options.bus, s.expand, ExpandRequest, async (req) => {
-    try {
-      return await options.cache.getOrCreate(req.id, async () => {
-        const t0 = performance.now();
-        const out = await submit(req);
-        const reply: ExpandReply = {
-          v: PROTOCOL_VERSION,
-          id: req.id,
-          candidates: out.candidates.map(toWire),
-          policyVersion: out.policyVersion,
-          tokens: out.tokens,
-          workMs: elapsedMs(t0),
-        };
-        return reply;
-      });
-    } catch (err) {
-      // The machine crashed or is stopping: the caller should retry (elsewhere or after the restart).
-      return new ProtocolError({ code: "Unavailable", message: `Retry the request: the expander failed: ${describe(err)}` });
-    }
-  }, { queue: QueueGroups.expander, replySchema: ExpandReply, log: (e) => log.warn(String(e.msg ?? "codec"), e) });
-  const modelSub = listen(options.bus, s.model, ModelPublished, (ann) => {
-    if (ann.name === "policy") core.announce(ann.version);
-  }, { log: (e) => log.warn(String(e.msg ?? "codec"), e) });
-  let cleaned = false;
-  function cleanup() {
-    if (cleaned) return;
-    cleaned = true;
-    expandSub.unsubscribe();
-    modelSub.unsubscribe();
-  }
-  log.info("Expander started", { policyVersion: options.policy.version });
-  return Promise.resolve({
-    exited: core.exited,
-    lastHeartbeat: () => lastBeat,
-    policyVersion: core.policyVersion,
-    stop: async () => {
-      await expandSub.drain().catch(() => {});
-      await core.stop();
-      cleanup();
+  const handle = serveJobs({
+    bus: options.bus,
+    subject: s.expand,
+    queue: QueueGroups.expander,
+    requestSchema: ExpandRequest,
+    replySchema: ExpandReply,
+    handle: async (req) => {
+      try {
+        return await options.cache.getOrCreate(req.id, async () => {
+          const t0 = performance.now();
+          const out = await core.submit({ problem: req.problem, steps: req.steps, k: req.k, temperature: req.temperature, topP: req.topP, seed: req.seed });
+          const reply: ExpandReply = {
+            v: PROTOCOL_VERSION,
+            id: req.id,
+            candidates: out.candidates.map(toWire),
+            policyVersion: out.policyVersion,
+            tokens: out.tokens,
+            workMs: elapsedMs(t0),
+          };
+          return reply;
+        });
+      } catch (err) {
+        return retryLater(err, "the expander failed: ");
+      }
     },
+    model: {
+      subject: s.model,
+      onAnnounce: (ann) => {
+        if (ann.name === "policy") core.announce(ann.version);
+      },
+    },
+    core,
+    log,
+    lastHeartbeat: () => lastBeat,
+    version: core.policyVersion,
   });
+  log.info("Expander started", { policyVersion: options.policy.version });
+  return Promise.resolve(handle);
 }
-
 
 /** A search candidate in its wire shape. */
 export function toWire(c: Candidate): WireCandidate {
@@ -176,13 +149,4 @@ export function toWire(c: Candidate): WireCandidate {
     ...(c.answer === undefined ? {} : { answer: c.answer }),
     logprob: Number.isFinite(c.logprob) ? c.logprob : -1e9,
   };
-}
-
-/** Milliseconds since `t0` (`performance.now()`), to the microsecond: a reply's `workMs`. */
-export function elapsedMs(t0: number): number {
-  return Math.round((performance.now() - t0) * 1000) / 1000;
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

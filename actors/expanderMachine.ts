@@ -11,6 +11,8 @@ import type { ProposeRequest, ProposedStep, StepExecutor, StepProposer } from ".
 import { toCandidate } from "../search/strategies.ts";
 import type { Candidate } from "../search/types.ts";
 import type { CrashInjector } from "./crashInjector.ts";
+import type { BatchContext, BatchEvent, Job } from "./serving.ts";
+import { countBatch, deliverBatch, enqueueJob, initialBatchContext, rejectAllJobs, swapGuards } from "./serving.ts";
 
 /** The result of one job. */
 export interface ExpandOutcome {
@@ -25,11 +27,7 @@ export interface ExpandOutcome {
 }
 
 /** One queued request and where its outcome goes. */
-export interface ExpandJob {
-  readonly request: ProposeRequest;
-  readonly resolve: (outcome: ExpandOutcome) => void;
-  readonly reject: (error: unknown) => void;
-}
+export type ExpandJob = Job<ProposeRequest, ExpandOutcome>;
 
 /** What the machine starts from. */
 export interface ExpanderInput {
@@ -44,23 +42,10 @@ export interface ExpanderInput {
   readonly name: string;
 }
 
-interface ExpanderContext extends ExpanderInput {
-  queue: ExpandJob[];
-  current: ExpandJob[];
-  /** Newer version announced, loaded between batches. */
-  pendingVersion: string | undefined;
-  stopping: boolean;
-  batches: number;
-  /** Size of the last batch run. */
-  lastBatchSize: number;
-  error: unknown;
-}
+interface ExpanderContext extends ExpanderInput, BatchContext<ExpandJob> {}
 
 /** Events the machine accepts. */
-export type ExpanderEvent =
-  | { type: "job"; job: ExpandJob }
-  | { type: "model.announced"; version: string }
-  | { type: "stop" };
+export type ExpanderEvent = BatchEvent<ExpandJob>;
 
 /** Runs one batch: a single `propose` for all jobs, then every candidate's code. */
 export async function expandBatch(
@@ -105,16 +90,12 @@ export const expanderMachine = setup({
     maxWait: ({ context }) => context.maxWaitMs,
   },
   guards: {
+    ...swapGuards,
     batchFull: ({ context }) => context.queue.length >= context.maxBatch,
-    hasQueued: ({ context }) => context.queue.length > 0,
-    swapPending: ({ context }) => context.pendingVersion !== undefined,
     fullWithThis: ({ context }) => context.queue.length + 1 >= context.maxBatch,
-    stopRequested: ({ context }) => context.stopping && context.queue.length === 0,
   },
   actions: {
-    enqueue: assign({
-      queue: ({ context, event }) => (event.type === "job" ? [...context.queue, event.job] : context.queue),
-    }),
+    enqueue: assign((args) => enqueueJob(args)),
     takeBatch: assign(({ context }) => ({
       current: context.queue.slice(0, context.maxBatch),
       queue: context.queue.slice(context.maxBatch),
@@ -126,23 +107,13 @@ export const expanderMachine = setup({
           : context.pendingVersion,
     }),
     requestStop: assign({ stopping: true }),
-    deliver: ({ context, event }) => {
-      const outcomes = (event as unknown as { output: ExpandOutcome[] }).output;
-      context.current.forEach((job, i) => job.resolve(outcomes[i]!));
-    },
-    countBatch: assign({
-      current: [],
-      batches: ({ context }) => context.batches + 1,
-      lastBatchSize: ({ context }) => context.current.length,
-    }),
-    rejectAll: ({ context }) => {
-      const error = context.error ?? new Error("Expander stopped");
-      for (const job of [...context.current, ...context.queue]) job.reject(error);
-    },
+    deliver: deliverBatch,
+    countBatch: assign((args) => countBatch(args)),
+    rejectAll: rejectAllJobs("Expander"),
   },
 }).createMachine({
   id: "expander",
-  context: ({ input }) => ({ ...input, queue: [], current: [], pendingVersion: undefined, stopping: false, batches: 0, lastBatchSize: 0, error: undefined }),
+  context: ({ input }) => ({ ...input, ...initialBatchContext<ExpandJob>() }),
   initial: "idle",
   on: {
     "model.announced": { actions: "noteAnnouncement" },

@@ -11,13 +11,13 @@ import type { Bus } from "../protocols/bus.ts";
 import type { ChildExit } from "./childMachine.ts";
 import type { Clock } from "./clock.ts";
 import type { CrashInjector } from "./crashInjector.ts";
-import type { ExpanderHandle } from "./expander.ts";
-import { elapsedMs } from "./expander.ts";
 import type { Logger } from "./log.ts";
 import type { Grader, ScoreJobRequest, ScoreOutcome, ScorerInput } from "./scorerMachine.ts";
 import { scorerMachine } from "./scorerMachine.ts";
-import { listen, ProtocolError, serve } from "../protocols/codec.ts";
-import { ModelPublished, PROTOCOL_VERSION, ScoreReply, ScoreRequest } from "../protocols/messages.ts";
+import type { ServingHandle } from "./serving.ts";
+import { elapsedMs, retryLater, serveJobs, startJobActor } from "./serving.ts";
+import { ProtocolError } from "../protocols/codec.ts";
+import { PROTOCOL_VERSION, ScoreReply, ScoreRequest } from "../protocols/messages.ts";
 import { QueueGroups, runSubjects } from "../protocols/subjects.ts";
 
 export type { Grader } from "./scorerMachine.ts";
@@ -54,40 +54,22 @@ export interface ScorerCore {
 /** Starts the Scorer machine, not connected to any bus. */
 export function startScorerCore(input: Omit<ScorerInput, "name">, clock: Clock, log?: Logger): ScorerCore {
   const actor = createActor(scorerMachine, { input: { ...input, name: "scorer" }, clock });
-  let resolveExit!: (exit: ChildExit) => void;
-  const exited = new Promise<ChildExit>((r) => (resolveExit = r));
   let swaps = 0;
-  actor.subscribe({
-    next: (snap) => {
-      if (snap.context.swaps.length !== swaps) {
-        swaps = snap.context.swaps.length;
-        log?.info("Scorer swapped model", { version: snap.context.swaps[swaps - 1] });
-      }
-      if (snap.status !== "done") return;
-      resolveExit(snap.value === "crashed" ? { error: snap.context.error } : {});
-    },
-    error: (err) => resolveExit({ error: err }),
+  const core = startJobActor(actor, "Scorer", (snap) => {
+    if (snap.context.swaps.length === swaps) return;
+    swaps = snap.context.swaps.length;
+    log?.info("Scorer swapped model", { version: snap.context.swaps[swaps - 1] });
   });
-  actor.start();
   return {
-    exited,
-    submit: (request) =>
-      new Promise((resolve, reject) => {
-        if (actor.getSnapshot().status === "done") return reject(new Error("Scorer is not running"));
-        actor.send({ type: "job", job: { request, resolve, reject } });
-      }),
+    ...core,
     scorerVersion: () => actor.getSnapshot().context.scorer?.version ?? "none",
     announce: (version) => actor.send({ type: "model.announced", version }),
     batches: () => actor.getSnapshot().context.batches,
-    stop: async () => {
-      actor.send({ type: "stop" });
-      await exited;
-    },
   };
 }
 
 /** Starts a Scorer on the bus; the handle's `policyVersion` reports the scorer version. */
-export function startScorer(options: ScorerOptions): Promise<ExpanderHandle> {
+export function startScorer(options: ScorerOptions): Promise<ServingHandle> {
   const s = runSubjects(options.run);
   const log = options.log.child({ actor: "scorer", run: options.run, worker: options.id });
   let lastBeat = options.clock.now();
@@ -104,40 +86,34 @@ export function startScorer(options: ScorerOptions): Promise<ExpanderHandle> {
     grade: options.grade,
     crash: options.crash,
   }, options.clock, log);
-  const codecLog = (e: Record<string, unknown>) => log.warn(String(e.msg ?? "codec"), e);
-  const sub = serve(options.bus, s.score, ScoreRequest, async (req): Promise<ScoreReply | ProtocolError> => {
-    lastBeat = options.clock.now();
-    const t0 = performance.now();
-    let out: ScoreOutcome;
-    try {
-      out = await core.submit({ items: req.items, grade: req.grade ?? [] });
-    } catch (err) {
-      // The machine crashed or is stopping: the caller should retry (elsewhere or after the restart).
-      return new ProtocolError({ code: "Unavailable", message: `Retry the request: ${err instanceof Error ? err.message : String(err)}` });
-    }
-    if (out._tag === "NoModel") return new ProtocolError({ code: "Unavailable", message: out.message });
-    lastBeat = options.clock.now();
-    return { v: PROTOCOL_VERSION, id: req.id, scores: out.scores, grades: out.grades, scorerVersion: out.scorerVersion, workMs: elapsedMs(t0) };
-  }, { queue: QueueGroups.scorer, replySchema: ScoreReply, log: codecLog });
-  const modelSub = listen(options.bus, s.model, ModelPublished, (ann) => {
-    if (ann.name !== "policy") core.announce(ann.version);
-  }, { log: codecLog });
-  let cleaned = false;
-  function cleanup() {
-    if (cleaned) return;
-    cleaned = true;
-    sub.unsubscribe();
-    modelSub.unsubscribe();
-  }
-  core.exited.then(() => cleanup());
-  return Promise.resolve({
-    exited: core.exited,
-    lastHeartbeat: () => lastBeat,
-    policyVersion: core.scorerVersion,
-    stop: async () => {
-      await sub.drain().catch(() => {});
-      await core.stop();
-      cleanup();
+  return Promise.resolve(serveJobs({
+    bus: options.bus,
+    subject: s.score,
+    queue: QueueGroups.scorer,
+    requestSchema: ScoreRequest,
+    replySchema: ScoreReply,
+    handle: async (req): Promise<ScoreReply | ProtocolError> => {
+      lastBeat = options.clock.now();
+      const t0 = performance.now();
+      let out: ScoreOutcome;
+      try {
+        out = await core.submit({ items: req.items, grade: req.grade ?? [] });
+      } catch (err) {
+        return retryLater(err);
+      }
+      if (out._tag === "NoModel") return new ProtocolError({ code: "Unavailable", message: out.message });
+      lastBeat = options.clock.now();
+      return { v: PROTOCOL_VERSION, id: req.id, scores: out.scores, grades: out.grades, scorerVersion: out.scorerVersion, workMs: elapsedMs(t0) };
     },
-  });
+    model: {
+      subject: s.model,
+      onAnnounce: (ann) => {
+        if (ann.name !== "policy") core.announce(ann.version);
+      },
+    },
+    core,
+    log,
+    lastHeartbeat: () => lastBeat,
+    version: core.scorerVersion,
+  }));
 }

@@ -12,6 +12,8 @@
 import { assign, fromPromise, setup } from "xstate";
 import type { ScoreItem, StepScorer } from "../math/contracts.ts";
 import type { CrashInjector } from "./crashInjector.ts";
+import type { BatchContext, BatchEvent, Job } from "./serving.ts";
+import { countBatch, deliverBatch, enqueueJob, initialBatchContext, rejectAllJobs, swapGuards } from "./serving.ts";
 
 /** Grades an answer against a reference (math's `answersEqual`). */
 export type Grader = (answer: string, reference: string) => boolean;
@@ -38,11 +40,7 @@ export type ScoreOutcome =
   | { readonly _tag: "NoModel"; readonly message: string };
 
 /** One queued job and where its outcome goes. */
-export interface ScoreJob {
-  readonly request: ScoreJobRequest;
-  readonly resolve: (outcome: ScoreOutcome) => void;
-  readonly reject: (error: unknown) => void;
-}
+export type ScoreJob = Job<ScoreJobRequest, ScoreOutcome>;
 
 /** What the machine starts from. */
 export interface ScorerInput {
@@ -55,24 +53,13 @@ export interface ScorerInput {
   readonly name: string;
 }
 
-interface ScorerContext extends ScorerInput {
-  queue: ScoreJob[];
-  current: ScoreJob[];
-  /** Newer version announced, loaded between batches. */
-  pendingVersion: string | undefined;
-  stopping: boolean;
-  batches: number;
-  lastBatchSize: number;
+interface ScorerContext extends ScorerInput, BatchContext<ScoreJob> {
   /** Versions loaded by hot swaps, in order. */
   swaps: string[];
-  error: unknown;
 }
 
 /** Events the machine accepts. */
-export type ScorerEvent =
-  | { type: "job"; job: ScoreJob }
-  | { type: "model.announced"; version: string }
-  | { type: "stop" };
+export type ScorerEvent = BatchEvent<ScoreJob>;
 
 /** Scores and grades one job with `scorer` (no crash draws here). */
 export async function scoreJob(scorer: StepScorer | undefined, grade: Grader, request: ScoreJobRequest, batchSize: number): Promise<ScoreOutcome> {
@@ -105,48 +92,22 @@ export const scorerMachine = setup({
     }),
     loadModel: fromPromise<StepScorer, { ctx: ScorerContext; version: string }>(({ input }) => input.ctx.loadScorer(input.version)),
   },
-  guards: {
-    hasQueued: ({ context }) => context.queue.length > 0,
-    swapPending: ({ context }) => context.pendingVersion !== undefined,
-    stopRequested: ({ context }) => context.stopping && context.queue.length === 0,
-  },
+  guards: swapGuards,
   actions: {
-    enqueue: assign({
-      queue: ({ context, event }) => (event.type === "job" ? [...context.queue, event.job] : context.queue),
-    }),
+    enqueue: assign((args) => enqueueJob(args)),
     takeBatch: assign(({ context }) => ({ current: context.queue, queue: [] })),
     noteAnnouncement: assign({
       pendingVersion: ({ context, event }) =>
         event.type === "model.announced" && event.version !== context.scorer?.version ? event.version : context.pendingVersion,
     }),
     requestStop: assign({ stopping: true }),
-    deliver: ({ context, event }) => {
-      const outcomes = (event as unknown as { output: ScoreOutcome[] }).output;
-      context.current.forEach((job, i) => job.resolve(outcomes[i]!));
-    },
-    countBatch: assign({
-      current: [],
-      batches: ({ context }) => context.batches + 1,
-      lastBatchSize: ({ context }) => context.current.length,
-    }),
-    rejectAll: ({ context }) => {
-      const error = context.error ?? new Error("Scorer stopped");
-      for (const job of [...context.current, ...context.queue]) job.reject(error);
-    },
+    deliver: deliverBatch,
+    countBatch: assign((args) => countBatch(args)),
+    rejectAll: rejectAllJobs("Scorer"),
   },
 }).createMachine({
   id: "scorer",
-  context: ({ input }) => ({
-    ...input,
-    queue: [],
-    current: [],
-    pendingVersion: undefined,
-    stopping: false,
-    batches: 0,
-    lastBatchSize: 0,
-    swaps: [],
-    error: undefined,
-  }),
+  context: ({ input }) => ({ ...input, ...initialBatchContext<ScoreJob>(), swaps: [] }),
   initial: "idle",
   on: {
     "model.announced": { actions: "noteAnnouncement" },

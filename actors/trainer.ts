@@ -15,17 +15,18 @@ import { Tokenizer } from "../models/tokenizer.ts";
 import type { PairExample, SftExample } from "../models/train.ts";
 import { trainPolicy, trainScorer } from "../models/train.ts";
 import type { BlobStore, Bus } from "../protocols/bus.ts";
-import { ProtocolError, publish, serve } from "../protocols/codec.ts";
+import { ProtocolError, publish } from "../protocols/codec.ts";
 import { ModelPublished, PROTOCOL_VERSION, TrainReply, TrainRequest } from "../protocols/messages.ts";
 import { QueueGroups, runSubjects } from "../protocols/subjects.ts";
 import { preferencePairs, sftPicks } from "../search/extract.ts";
 import type { SearchTree } from "../search/types.ts";
 import type { ChildExit } from "./childMachine.ts";
-import type { ExpanderHandle } from "./expander.ts";
 import type { Logger } from "./log.ts";
 import { getModel, latestVersion, putModel } from "./modelStore.ts";
 import type { TrainerInput, TrainOutcome } from "./trainerMachine.ts";
 import { trainerMachine } from "./trainerMachine.ts";
+import type { ServingHandle } from "./serving.ts";
+import { serveJobs, startJobActor } from "./serving.ts";
 
 /** What a Trainer needs. */
 export interface TrainerOptions {
@@ -86,32 +87,11 @@ export interface TrainerCore {
 /** Starts the Trainer machine over `train`, not connected to any bus. */
 export function startTrainerCore(input: TrainerInput): TrainerCore {
   const actor = createActor(trainerMachine, { input });
-  let resolveExit!: (exit: ChildExit) => void;
-  const exited = new Promise<ChildExit>((r) => (resolveExit = r));
-  actor.subscribe({
-    next: (snap) => {
-      if (snap.status === "done") resolveExit({});
-    },
-    error: (err) => resolveExit({ error: err }),
-  });
-  actor.start();
-  return {
-    exited,
-    submit: (request) =>
-      new Promise((resolve, reject) => {
-        if (actor.getSnapshot().status === "done") return reject(new Error("Trainer is not running"));
-        actor.send({ type: "job", job: { request, resolve, reject } });
-      }),
-    version: () => actor.getSnapshot().context.version,
-    stop: async () => {
-      actor.send({ type: "stop" });
-      await exited;
-    },
-  };
+  return { ...startJobActor(actor, "Trainer"), version: () => actor.getSnapshot().context.version };
 }
 
 /** Starts a Trainer on the bus. */
-export function startTrainer(options: TrainerOptions): Promise<ExpanderHandle> {
+export function startTrainer(options: TrainerOptions): Promise<ServingHandle> {
   const s = runSubjects(options.run);
   const log = options.log.child({ actor: "trainer", run: options.run });
   let lastBeat = options.now();
@@ -166,17 +146,19 @@ export function startTrainer(options: TrainerOptions): Promise<ExpanderHandle> {
   };
 
   const core = startTrainerCore({ train });
-  const sub = serve(options.bus, s.train, TrainRequest, (req) => {
-    lastBeat = options.now();
-    return core.submit(req);
-  }, { queue: QueueGroups.trainer, replySchema: TrainReply, log: (e) => log.warn(String(e.msg ?? "codec"), e) });
-  return Promise.resolve({
-    exited: core.exited,
-    lastHeartbeat: () => lastBeat,
-    policyVersion: core.version,
-    stop: async () => {
-      await sub.drain().catch(() => {});
-      await core.stop();
+  return Promise.resolve(serveJobs({
+    bus: options.bus,
+    subject: s.train,
+    queue: QueueGroups.trainer,
+    requestSchema: TrainRequest,
+    replySchema: TrainReply,
+    handle: (req) => {
+      lastBeat = options.now();
+      return core.submit(req);
     },
-  });
+    core,
+    log,
+    lastHeartbeat: () => lastBeat,
+    version: core.version,
+  }));
 }

@@ -11,16 +11,14 @@
 import { assign, fromPromise, setup } from "xstate";
 import type { ProtocolError } from "../protocols/codec.ts";
 import type { TrainReply, TrainRequest } from "../protocols/messages.ts";
+import type { Job } from "./serving.ts";
+import { enqueueJob, queueGuards } from "./serving.ts";
 
 /** A job's result: the reply, or the refusal the requester gets. */
 export type TrainOutcome = TrainReply | ProtocolError;
 
 /** One queued train request and where its outcome goes. */
-export interface TrainJob {
-  readonly request: TrainRequest;
-  readonly resolve: (outcome: TrainOutcome) => void;
-  readonly reject: (error: unknown) => void;
-}
+export type TrainJob = Job<TrainRequest, TrainOutcome>;
 
 /** What the machine starts from. */
 export interface TrainerInput {
@@ -51,14 +49,9 @@ export const trainerMachine = setup({
   actors: {
     runJob: fromPromise<TrainOutcome, { ctx: TrainerContext; job: TrainJob }>(({ input }) => input.ctx.train(input.job.request)),
   },
-  guards: {
-    hasQueued: ({ context }) => context.queue.length > 0,
-    stopRequested: ({ context }) => context.stopping && context.queue.length === 0,
-  },
+  guards: queueGuards,
   actions: {
-    enqueue: assign({
-      queue: ({ context, event }) => (event.type === "job" ? [...context.queue, event.job] : context.queue),
-    }),
+    enqueue: assign((args) => enqueueJob(args)),
     takeJob: assign(({ context }) => ({ current: context.queue[0], queue: context.queue.slice(1) })),
     requestStop: assign({ stopping: true }),
   },
