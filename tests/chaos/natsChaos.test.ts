@@ -8,12 +8,8 @@
  */
 import { assert, beforeAll, describe, it } from "vitest";
 import { join } from "node:path";
-import { connect } from "@nats-io/transport-node";
-import { Objm } from "@nats-io/obj";
+import { deno, env, natsUrl as url, removeRunStore, workerPids } from "../helpers/evolveProcess.ts";
 
-const deno = join(Deno.cwd(), "node_modules", ".bin", "deno");
-const env = { DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.cwd(), ".cache", "deno") };
-const url = Deno.env.get("RSTAR_NATS_URL") ?? "nats://127.0.0.1:4222";
 const CHAOS = "drop=0.1,dup=0.05,delay=0-100ms";
 
 interface Finished {
@@ -58,33 +54,6 @@ async function outcomes(runDir: string): Promise<Map<string, string>> {
 
 async function summary(runDir: string) {
   return JSON.parse(await Deno.readTextFile(join(runDir, "summary.json")));
-}
-
-/** Pids of live processes whose command line runs `rstar.ts worker` for `run`. */
-async function workerPids(run: string): Promise<number[]> {
-  const pids: number[] = [];
-  for await (const e of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    let cmd: string;
-    try {
-      cmd = (await Deno.readTextFile(`/proc/${e.name}/cmdline`)).split("\0").join(" ");
-    } catch {
-      continue;
-    }
-    if (cmd.includes("rstar.ts worker") && cmd.includes(`--run ${run} `)) pids.push(Number(e.name));
-  }
-  return pids;
-}
-
-/** Removes a run's object store (`rstar-<run>`) from the server. */
-async function removeRunStore(run: string): Promise<void> {
-  const nc = await connect({ servers: url.replace(/^nats:\/\//, "") });
-  try {
-    const objm = new Objm(nc);
-    for await (const s of objm.list()) if (s.bucket === `rstar-${run}`) await (await objm.open(s.bucket)).destroy();
-  } finally {
-    await nc.close();
-  }
 }
 
 /** Checks a chaos run against the clean run: same records, nothing lost, faults recorded. */

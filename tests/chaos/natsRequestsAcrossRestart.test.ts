@@ -8,7 +8,7 @@ import { afterAll, assert, describe, it } from "vitest";
 import { join } from "node:path";
 import type { BusError } from "../../protocols/bus.ts";
 import { connectNatsBus, type NatsBus } from "../../protocols/natsBus.ts";
-import { freePort, killHard, startNatsServer } from "./evolveProcess.ts";
+import { freePort, killHard, startNatsServer } from "../helpers/evolveProcess.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -7,7 +7,7 @@
 import { assert, describe, it } from "vitest";
 import { join } from "node:path";
 import {
-  accountingProblem,
+  finishedWithNothingLost,
   freePort,
   killHard,
   recordedFaults,
@@ -15,7 +15,7 @@ import {
   startNatsServer,
   stopEvolve,
   workerPids,
-} from "./evolveProcess.ts";
+} from "../helpers/evolveProcess.ts";
 
 describe("rstar evolve over NATS across a server restart", () => {
   it("finishes the run with nothing lost when the server is killed mid-search and restarted within 5 s", async () => {
@@ -37,12 +37,7 @@ describe("rstar evolve over NATS across a server restart", () => {
       await new Promise((r) => setTimeout(r, 1500));
       server = await startNatsServer(port, store);
       assert.isBelow(Date.now() - killedAt, 5000, "the server is back within 5 s");
-      const { code, stderr } = await evolve.finished();
-      assert.equal(code, 0, stderr.slice(-3000));
-      const summary = JSON.parse(await Deno.readTextFile(join(runDir, "summary.json")));
-      assert.equal(summary.lost, 0);
-      assert.isTrue(summary.finished);
-      assert.isUndefined(await accountingProblem(runDir));
+      const { summary } = await finishedWithNothingLost(evolve, runDir);
       const faults = await recordedFaults(runDir);
       assert.deepEqual(summary.faults.injected, faults);
       assert.deepEqual(await workerPids(run), [], "no worker process is left");

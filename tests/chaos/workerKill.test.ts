@@ -7,11 +7,17 @@
  */
 import { assert, describe, it } from "vitest";
 import { join } from "node:path";
-import { accountingProblem, recordedFaults, startEvolve, stopEvolve, workerPids } from "./evolveProcess.ts";
-
-const url = Deno.env.get("RSTAR_NATS_URL") ?? "nats://127.0.0.1:4222";
-const deno = join(Deno.cwd(), "node_modules", ".bin", "deno");
-const env = { DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.cwd(), ".cache", "deno") };
+import {
+  deno,
+  env,
+  finishedWithNothingLost,
+  natsUrl as url,
+  recordedFaults,
+  removeRunStore,
+  startEvolve,
+  stopEvolve,
+  workerPids,
+} from "../helpers/evolveProcess.ts";
 
 function alive(pid: number): boolean {
   try {
@@ -31,12 +37,7 @@ describe("rstar evolve --chaos kill-worker", () => {
       "--chaos", "kill-worker=300ms",
     ]);
     try {
-      const { code, stderr } = await evolve.finished();
-      assert.equal(code, 0, stderr.slice(-3000));
-      const summary = JSON.parse(await Deno.readTextFile(join(runDir, "summary.json")));
-      assert.equal(summary.lost, 0);
-      assert.isTrue(summary.finished);
-      assert.isUndefined(await accountingProblem(runDir));
+      const { summary, stderr } = await finishedWithNothingLost(evolve, runDir);
       const injected = summary.faults.injected;
       assert.deepEqual(injected, await recordedFaults(runDir));
       const kills = [...stderr.matchAll(/chaos: killed worker (\d+), started worker (\d+)/g)];
@@ -49,6 +50,7 @@ describe("rstar evolve --chaos kill-worker", () => {
       console.log(`kill-worker: faults ${JSON.stringify(injected)}`);
     } finally {
       await stopEvolve(evolve, run);
+      await removeRunStore(run).catch(() => {});
       await Deno.remove(root, { recursive: true }).catch(() => {});
     }
   }, 90_000);

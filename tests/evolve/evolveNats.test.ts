@@ -1,31 +1,13 @@
 /**
  * `rstar evolve --nats URL --workers N`: the search runs over NATS with N spawned
- * `rstar worker --role expander` processes, which are stopped at the end (none left behind).
- * Needs NATS with JetStream on 127.0.0.1:4222 (`RSTAR_NATS_URL` to override).
+ * `rstar worker --role expander` processes, which are stopped at the end (none left behind). The
+ * test removes the run's object store from the server afterwards. Needs NATS with JetStream on
+ * 127.0.0.1:4222 (`RSTAR_NATS_URL` to override).
  */
 import { assert, describe, it } from "vitest";
 import { join } from "node:path";
 import { resolveConfig } from "../../scripts/run/config.ts";
-
-const deno = join(Deno.cwd(), "node_modules", ".bin", "deno");
-const env = { DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.cwd(), ".cache", "deno") };
-const url = Deno.env.get("RSTAR_NATS_URL") ?? "nats://127.0.0.1:4222";
-
-/** Pids of live processes whose command line runs `rstar.ts worker` for `run`. */
-async function workerPids(run: string): Promise<number[]> {
-  const pids: number[] = [];
-  for await (const e of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    let cmd: string;
-    try {
-      cmd = (await Deno.readTextFile(`/proc/${e.name}/cmdline`)).split("\0").join(" ");
-    } catch {
-      continue;
-    }
-    if (cmd.includes("rstar.ts worker") && cmd.includes(`--run ${run} `)) pids.push(Number(e.name));
-  }
-  return pids;
-}
+import { deno, env, natsUrl as url, removeRunStore, workerPids } from "../helpers/evolveProcess.ts";
 
 describe("rstar evolve --nats --workers", () => {
   it("searches through 2 worker processes, loses nothing and stops the workers", async () => {
@@ -54,6 +36,7 @@ describe("rstar evolve --nats --workers", () => {
       assert.isTrue(summary.rounds[0].complete);
       assert.deepEqual(await workerPids(run), [], "no worker process is left");
     } finally {
+      await removeRunStore(run).catch(() => {});
       await Deno.remove(root, { recursive: true }).catch(() => {});
     }
   }, 120_000);

@@ -1,13 +1,22 @@
 /**
- * Helpers of the process-level fault tests: a private `nats-server` on its own port and store
- * directory, `rstar evolve` as a subprocess whose stderr lines can be waited on, and the ledger
- * accounting (every problem recorded exactly once).
+ * Helpers of the tests that run `rstar evolve` (and its workers) as processes: a private
+ * `nats-server` on its own port and store directory, `rstar evolve` as a subprocess whose stderr
+ * lines can be waited on, the run's worker processes, removal of a run's object store from the
+ * shared server, and the ledger accounting (every problem recorded exactly once).
  */
 import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { Objm } from "@nats-io/obj";
+import { assert } from "vitest";
 import { resolveConfig } from "../../scripts/run/config.ts";
+import type { RunSummary } from "../../scripts/run/summary.ts";
 
-const deno = join(Deno.cwd(), "node_modules", ".bin", "deno");
-const env = { DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.cwd(), ".cache", "deno") };
+/** The project's `deno` binary, to run `scripts/rstar.ts` in a subprocess. */
+export const deno = join(Deno.cwd(), "node_modules", ".bin", "deno");
+/** The environment of such a subprocess: this cache directory. */
+export const env = { DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.cwd(), ".cache", "deno") };
+/** The shared NATS server with JetStream (`RSTAR_NATS_URL`, default 127.0.0.1:4222). */
+export const natsUrl = Deno.env.get("RSTAR_NATS_URL") ?? "nats://127.0.0.1:4222";
 
 /** A TCP port nobody listens on right now. */
 export function freePort(): number {
@@ -115,6 +124,20 @@ export function startEvolve(args: readonly string[], extraEnv: Record<string, st
   };
 }
 
+/**
+ * Waits for `evolve` to exit and checks its run in `runDir`: exit code 0, finished, nothing lost,
+ * every training problem recorded exactly once. Returns the run's summary and the whole stderr.
+ */
+export async function finishedWithNothingLost(evolve: EvolveProcess, runDir: string): Promise<{ summary: RunSummary; stderr: string }> {
+  const { code, stderr } = await evolve.finished();
+  assert.equal(code, 0, stderr.slice(-3000));
+  const summary = JSON.parse(await Deno.readTextFile(join(runDir, "summary.json"))) as RunSummary;
+  assert.isTrue(summary.finished);
+  assert.equal(summary.lost, 0);
+  assert.isUndefined(await accountingProblem(runDir));
+  return { summary, stderr };
+}
+
 /** Pids of live `rstar.ts worker` processes of NATS run `run`. */
 export async function workerPids(run: string): Promise<number[]> {
   const pids: number[] = [];
@@ -156,6 +179,17 @@ export async function stopEvolve(p: EvolveProcess, run: string): Promise<void> {
     } catch {
       // Already gone.
     }
+  }
+}
+
+/** Removes run `run`'s object store (`rstar-<run>`) from the server at `url` (default `natsUrl`). */
+export async function removeRunStore(run: string, url = natsUrl): Promise<void> {
+  const nc = await connect({ servers: url.replace(/^nats:\/\//, "") });
+  try {
+    const objm = new Objm(nc);
+    for await (const s of objm.list()) if (s.bucket === `rstar-${run}`) await (await objm.open(s.bucket)).destroy();
+  } finally {
+    await nc.close();
   }
 }
 
