@@ -1,11 +1,7 @@
 import { assert, describe, it } from "vitest";
-import { SafeExecutor } from "../../math/interpreter.ts";
-import { silentLogger } from "../../actors/log.ts";
-import { ConstantScorer, exactGrade, ScriptedPolicy } from "../../actors/scriptedPolicy.ts";
-import { startSystem } from "../../actors/system.ts";
-import { InMemoryBlobStore } from "../../protocols/inProcessBus.ts";
 import { connectNatsBus } from "../../protocols/natsBus.ts";
 import { main } from "../../scripts/rstar.ts";
+import { startScriptedSystem } from "../helpers/scriptedSystem.ts";
 
 const NATS = "nats://127.0.0.1:4222";
 
@@ -13,31 +9,9 @@ describe("rstar ctl", () => {
   it("status, pause, resume and set round-trip with a running system over NATS", async () => {
     const run = `ctl-${Deno.pid}-${Date.now()}`;
     const bus = await connectNatsBus(NATS, { log: () => {} });
-    const sys = startSystem({
-      bus,
-      blobs: new InMemoryBlobStore(),
-      run,
-      roles: ["searcher"],
-      policy: new ScriptedPolicy(),
-      scorer: new ConstantScorer(),
-      executor: new SafeExecutor(),
-      log: silentLogger,
-      grade: exactGrade,
-    });
+    const sys = startScriptedSystem({ bus, run, roles: ["searcher"] });
     const workerBus = await connectNatsBus(NATS, { log: () => {} });
-    const worker = startSystem({
-      bus: workerBus,
-      blobs: new InMemoryBlobStore(),
-      run,
-      roles: ["expander"],
-      policy: new ScriptedPolicy(),
-      scorer: undefined,
-      executor: new SafeExecutor(),
-      log: silentLogger,
-      grade: exactGrade,
-      id: "w9",
-      heartbeatMs: 50,
-    });
+    const worker = startScriptedSystem({ bus: workerBus, run, roles: ["expander"], scorer: undefined, id: "w9", heartbeatMs: 50 });
     try {
       await bus.flush();
       sys.control.setPhase(3, "search", { done: 2, total: 10 });

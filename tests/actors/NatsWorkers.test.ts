@@ -1,34 +1,18 @@
 import { assert, describe, it } from "vitest";
-import type { Problem } from "../../math/contracts.ts";
-import { SafeExecutor } from "../../math/interpreter.ts";
-import { silentLogger } from "../../actors/log.ts";
-import { ConstantScorer, exactGrade, ScriptedPolicy } from "../../actors/scriptedPolicy.ts";
 import type { ProblemResult } from "../../actors/searchService.ts";
-import { startSystem } from "../../actors/system.ts";
 import type { Bus } from "../../protocols/bus.ts";
-import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts";
+import { InProcessBus } from "../../protocols/inProcessBus.ts";
 import { connectNatsBus } from "../../protocols/natsBus.ts";
+import { startScriptedSystem, toyProblems } from "../helpers/scriptedSystem.ts";
 
 const NATS = "nats://127.0.0.1:4222";
-const problems: Problem[] = Array.from({ length: 4 }, (_, i) => ({
-  id: `n${i}`,
-  family: "toy",
-  level: 2,
-  problem: `problem ${i}`,
-  answer: String((i * 2) % 5),
-}));
+const problems = toyProblems(4, "n", (i) => String((i * 2) % 5));
 
 async function smokeSearch(bus: Bus, run: string, withExpander: boolean): Promise<Record<string, string>> {
-  const sys = startSystem({
+  const sys = startScriptedSystem({
     bus,
-    blobs: new InMemoryBlobStore(),
     run,
     roles: withExpander ? ["expander", "scorer", "searcher"] : ["scorer", "searcher"],
-    policy: new ScriptedPolicy(),
-    scorer: new ConstantScorer(),
-    executor: new SafeExecutor(),
-    log: silentLogger,
-    grade: exactGrade,
     requestTimeoutMs: 5000,
   });
   const results: ProblemResult[] = [];

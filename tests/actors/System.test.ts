@@ -1,41 +1,26 @@
 import { assert, describe, it } from "vitest";
-import { SafeExecutor } from "../../math/interpreter.ts";
-import type { Problem } from "../../math/contracts.ts";
 import { createCrashInjector } from "../../actors/crashInjector.ts";
-import { silentLogger } from "../../actors/log.ts";
 import type { ProblemResult } from "../../actors/searchService.ts";
-import { startSystem } from "../../actors/system.ts";
 import { Result } from "effect";
 import type { MessageSchema } from "../../protocols/codec.ts";
 import { call } from "../../protocols/codec.ts";
 import { ControlMessages, ExpandReply, ExpandRequest, PROTOCOL_VERSION } from "../../protocols/messages.ts";
 import { runSubjects } from "../../protocols/subjects.ts";
-import { ConstantScorer, exactGrade, ScriptedPolicy } from "../../actors/scriptedPolicy.ts";
 import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts";
+import { startScriptedSystem, toyProblems } from "../helpers/scriptedSystem.ts";
 
 const blobs = new InMemoryBlobStore();
 
-const problems: Problem[] = Array.from({ length: 6 }, (_, i) => ({
-  id: `p${i}`,
-  family: "toy",
-  level: 2,
-  problem: `problem ${i}`,
-  answer: String(i % 5),
-}));
+const problems = toyProblems(6, "p");
 
 function system(crashRate = 0, seed = 7) {
   const bus = new InProcessBus();
   const crash = createCrashInjector({ seed, rates: { expander: crashRate } });
-  const sys = startSystem({
+  const sys = startScriptedSystem({
     bus,
     blobs,
     run: "t",
     roles: ["expander", "scorer", "searcher"],
-    policy: new ScriptedPolicy(),
-    scorer: new ConstantScorer(),
-    executor: new SafeExecutor(),
-    log: silentLogger,
-    grade: exactGrade,
     crash,
     maxBatch: 16,
     maxWaitMs: 2,
@@ -93,16 +78,12 @@ describe("startSystem", () => {
 
   it("the supervisor gives up after its limit with an error naming the actor and its last failure", async () => {
     const bus = new InProcessBus();
-    const sys = startSystem({
+    const sys = startScriptedSystem({
       bus,
       blobs,
       run: "t",
       roles: ["expander"],
-      policy: new ScriptedPolicy(),
       scorer: undefined,
-      executor: new SafeExecutor(),
-      log: silentLogger,
-      grade: exactGrade,
       crash: createCrashInjector({ seed: 1, rates: { expander: 1 } }),
       restart: { baseMs: 1, maxMs: 5, maxAttempts: 3, seed: 3 },
     });

@@ -1,14 +1,10 @@
 import { assert, describe, it } from "vitest";
 import { Result } from "effect";
 import type { Problem } from "../../math/contracts.ts";
-import { SafeExecutor } from "../../math/interpreter.ts";
 import { fromBytes } from "../../models/checkpoint.ts";
 import { TinyPolicy } from "../../models/policy.ts";
-import { silentLogger } from "../../actors/log.ts";
 import { getModel, latestVersion } from "../../actors/modelStore.ts";
-import { ConstantScorer, exactGrade, ScriptedPolicy } from "../../actors/scriptedPolicy.ts";
 import type { ProblemResult } from "../../actors/searchService.ts";
-import { startSystem } from "../../actors/system.ts";
 import { extractRoundData, startTrainerCore } from "../../actors/trainer.ts";
 import { trainerMachine } from "../../actors/trainerMachine.ts";
 import { createActor } from "xstate";
@@ -16,6 +12,7 @@ import { call, listen, ProtocolError } from "../../protocols/codec.ts";
 import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts";
 import { ModelPublished, PROTOCOL_VERSION, TrainReply, TrainRequest } from "../../protocols/messages.ts";
 import { runSubjects } from "../../protocols/subjects.ts";
+import { startScriptedSystem } from "../helpers/scriptedSystem.ts";
 
 const problems: Problem[] = Array.from({ length: 4 }, (_, i) => ({
   id: `q${i}`,
@@ -29,17 +26,7 @@ describe("Trainer", () => {
   it("trains a policy from a round's trees, stores it and announces the new version", async () => {
     const bus = new InProcessBus();
     const blobs = new InMemoryBlobStore();
-    const sys = startSystem({
-      bus,
-      blobs,
-      run: "t",
-      roles: ["expander", "scorer", "searcher", "trainer"],
-      policy: new ScriptedPolicy(),
-      scorer: new ConstantScorer(),
-      executor: new SafeExecutor(),
-      log: silentLogger,
-      grade: exactGrade,
-    });
+    const sys = startScriptedSystem({ bus, blobs, run: "t", roles: ["expander", "scorer", "searcher", "trainer"] });
     const trees: ProblemResult["tree"][] = [];
     await sys.search!.run(
       { round: 1, mode: "train", problems, config: { rollouts: 6, k: 3, maxDepth: 4 }, usePpm: false, seed: 2 },

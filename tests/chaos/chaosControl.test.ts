@@ -9,15 +9,10 @@
 import { Result } from "effect";
 import { assert, describe, it } from "vitest";
 import { join } from "node:path";
-import type { Problem } from "../../math/contracts.ts";
-import { SafeExecutor } from "../../math/interpreter.ts";
-import { silentLogger } from "../../actors/log.ts";
-import { ConstantScorer, exactGrade, ScriptedPolicy } from "../../actors/scriptedPolicy.ts";
-import { startSystem } from "../../actors/system.ts";
 import { ChaosBus, formatChaosSpec, NO_CHAOS } from "../../protocols/chaosBus.ts";
 import { type Bus, BusError } from "../../protocols/bus.ts";
 import { call } from "../../protocols/codec.ts";
-import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts";
+import { InProcessBus } from "../../protocols/inProcessBus.ts";
 import { ChaosReply, ChaosRequest } from "../../protocols/messages.ts";
 import { connectNatsBus } from "../../protocols/natsBus.ts";
 import { runSubjects } from "../../protocols/subjects.ts";
@@ -32,14 +27,9 @@ import {
   stopEvolve,
   workerPids,
 } from "../helpers/evolveProcess.ts";
+import { startScriptedSystem, toyProblems } from "../helpers/scriptedSystem.ts";
 
-const problems: Problem[] = Array.from({ length: 3 }, (_, i) => ({
-  id: `c${i}`,
-  family: "toy",
-  level: 2,
-  problem: `problem ${i}`,
-  answer: String(i % 5),
-}));
+const problems = toyProblems(3, "c");
 
 function sendChaos(bus: Bus, run: string, spec: string, id: string) {
   return call(bus, runSubjects(run).control("chaos"), ChaosRequest, ChaosReply, { v: 1, id, spec }, { timeoutMs: 2000 });
@@ -49,20 +39,7 @@ describe(".control.chaos on a running system", () => {
   it("injects the faults a control message asks for, and refuses a bad spec naming the problem", async () => {
     const run = "chaos-ctl";
     const bus = new ChaosBus(new InProcessBus(), NO_CHAOS, { seed: 3 });
-    const sys = startSystem({
-      bus,
-      blobs: new InMemoryBlobStore(),
-      run,
-      roles: ["expander", "scorer", "searcher"],
-      policy: new ScriptedPolicy(),
-      scorer: new ConstantScorer(),
-      executor: new SafeExecutor(),
-      log: silentLogger,
-      grade: exactGrade,
-      heartbeatMs: 0,
-      requestTimeoutMs: 300,
-      chaos: bus,
-    });
+    const sys = startScriptedSystem({ bus, run, roles: ["expander", "scorer", "searcher"], heartbeatMs: 0, requestTimeoutMs: 300, chaos: bus });
     const search = () =>
       sys.search!.run(
         { round: 1, mode: "train", problems, config: { rollouts: 3, k: 2, maxDepth: 4 }, usePpm: true, seed: 5, concurrency: 3 },

@@ -1,14 +1,10 @@
 import { assert, describe, it } from "vitest";
-import { SafeExecutor } from "../../math/interpreter.ts";
-import { silentLogger } from "../../actors/log.ts";
-import { ConstantScorer, exactGrade, ScriptedPolicy } from "../../actors/scriptedPolicy.ts";
-import { startSystem } from "../../actors/system.ts";
-import { InMemoryBlobStore } from "../../protocols/inProcessBus.ts";
 import { connectNatsBus } from "../../protocols/natsBus.ts";
 import { runSubjects } from "../../protocols/subjects.ts";
 import type { RemoteSolveOutput } from "../../scripts/commands/solve.ts";
 import { solveOverNats } from "../../scripts/commands/solve.ts";
 import { main } from "../../scripts/rstar.ts";
+import { startScriptedSystem } from "../helpers/scriptedSystem.ts";
 
 const NATS = "nats://127.0.0.1:4222";
 const uniqueRun = (tag: string) => `solve-${tag}-${Deno.pid}-${Date.now()}`;
@@ -28,18 +24,7 @@ describe("rstar solve --nats", () => {
   it("asks a running system and prints its steps with their code output, the answer and the model versions", async () => {
     const run = uniqueRun("ok");
     const bus = await connectNatsBus(NATS, { log: () => {} });
-    const sys = startSystem({
-      bus,
-      blobs: new InMemoryBlobStore(),
-      run,
-      roles: ["expander", "scorer", "searcher"],
-      policy: new ScriptedPolicy(),
-      scorer: new ConstantScorer(),
-      executor: new SafeExecutor(),
-      log: silentLogger,
-      grade: exactGrade,
-      heartbeatMs: 0,
-    });
+    const sys = startScriptedSystem({ bus, run, roles: ["expander", "scorer", "searcher"], heartbeatMs: 0 });
     try {
       await bus.flush();
       const direct = await solveOverNats("What is x plus one?", { url: NATS, run, rollouts: 4, timeoutMs: 10_000 });
