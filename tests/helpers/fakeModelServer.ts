@@ -9,6 +9,19 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Buffer } from "node:buffer";
+import { assert } from "vitest";
+import { RemoteModelError } from "../../models/remoteHttp.ts";
+
+/** Awaits a client call that must fail and returns its `RemoteModelError` (fails the test otherwise). */
+export async function rejection(p: Promise<unknown>): Promise<RemoteModelError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.instanceOf(err, RemoteModelError);
+    return err as RemoteModelError;
+  }
+  assert.fail("expected a rejection");
+}
 
 /** One injected failure, consumed by one request. */
 export type Fault =

@@ -2,9 +2,9 @@ import { afterEach, assert, beforeEach, describe, it } from "vitest";
 import type { ProposeRequest } from "../../math/contracts.ts";
 import { Prng } from "../../math/prng.ts";
 import { OpenAIPolicy, type OpenAIPolicyOptions } from "../../models/openaiPolicy.ts";
-import { backoffDelayMs, defaultRetryOptions, RemoteModelError } from "../../models/remoteHttp.ts";
+import { backoffDelayMs, defaultRetryOptions } from "../../models/remoteHttp.ts";
 import { parseStep, renderPrompt } from "../../models/remotePrompt.ts";
-import { type FakeModelServer, startFakeModelServer } from "../helpers/fakeModelServer.ts";
+import { type FakeModelServer, rejection, startFakeModelServer } from "../helpers/fakeModelServer.ts";
 
 const request = (over: Partial<ProposeRequest> = {}): ProposeRequest => ({
   problem: "Tom has 3 apples and buys 4 more. How many apples does he have?",
@@ -30,16 +30,6 @@ function policy(over: Partial<OpenAIPolicyOptions> = {}): OpenAIPolicy {
     },
     ...over,
   });
-}
-
-async function rejection(p: Promise<unknown>): Promise<RemoteModelError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.instanceOf(err, RemoteModelError);
-    return err as RemoteModelError;
-  }
-  assert.fail("expected a rejection");
 }
 
 beforeEach(async () => {

@@ -1,9 +1,8 @@
 import { afterEach, assert, beforeEach, describe, it } from "vitest";
 import type { ScoreItem } from "../../math/contracts.ts";
-import { RemoteModelError } from "../../models/remoteHttp.ts";
 import { renderScoredText } from "../../models/remotePrompt.ts";
 import { RemoteScorer, type RemoteScorerOptions, transformScore } from "../../models/remoteScorer.ts";
-import { type FakeModelServer, type PoolFn, startFakeModelServer } from "../helpers/fakeModelServer.ts";
+import { type FakeModelServer, type PoolFn, rejection, startFakeModelServer } from "../helpers/fakeModelServer.ts";
 
 const items: ScoreItem[] = Array.from({ length: 5 }, (_, i) => ({
   problem: "What is 2 + 3?",
@@ -24,16 +23,6 @@ function scorer(over: Partial<RemoteScorerOptions> = {}): RemoteScorer {
     retry: { timeoutMs: 2_000, maxRetries: 2, backoffBaseMs: 1, backoffMaxMs: 2 },
     ...over,
   });
-}
-
-async function rejection(p: Promise<unknown>): Promise<RemoteModelError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.instanceOf(err, RemoteModelError);
-    return err as RemoteModelError;
-  }
-  assert.fail("expected a rejection");
 }
 
 beforeEach(() => start());
