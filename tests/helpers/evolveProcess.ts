@@ -1,6 +1,6 @@
 /**
- * Helpers of the tests that run `rstar evolve` (and its workers) as processes: a private
- * `nats-server` on its own port and store directory, `rstar evolve` as a subprocess whose stderr
+ * Helpers of the tests that run processes: a private `nats-server` on its own port and store
+ * directory (also for the NATS reconnect tests), `rstar evolve` as a subprocess whose stderr
  * lines can be waited on, the run's worker processes, removal of a run's object store from the
  * shared server, and the ledger accounting (every problem recorded exactly once).
  */

@@ -8,31 +8,7 @@ import { call, serve } from "../../protocols/codec.ts";
 import { type ExpandReply, ExpandReply as ExpandReplySchema, ExpandRequest } from "../../protocols/messages.ts";
 import { connectNatsBus, type NatsBus } from "../../protocols/natsBus.ts";
 import { QueueGroups, runSubjects } from "../../protocols/subjects.ts";
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function startServer(port: number, dir: string): Promise<Deno.ChildProcess> {
-  const child = new Deno.Command("nats-server", {
-    args: ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  for (let i = 0; i < 100; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return child;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  child.kill("SIGKILL");
-  throw new Error(`Cannot start nats-server on port ${port}: it never accepted connections`);
-}
+import { freePort, killHard, startNatsServer } from "../helpers/evolveProcess.ts";
 
 describe("NatsBus across a server restart", () => {
   const port = freePort();
@@ -44,15 +20,12 @@ describe("NatsBus across a server restart", () => {
 
   afterAll(async () => {
     for (const b of buses) await b.close().catch(() => {});
-    if (server) {
-      server.kill("SIGKILL");
-      await server.status;
-    }
+    if (server) await killHard(server);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   });
 
   it("reconnects both ends and serves again after the server comes back", async () => {
-    server = await startServer(port, dir);
+    server = await startNatsServer(port, dir);
     const worker = await connectNatsBus(url, { name: "worker", log: (e) => void logs.push(String(e.msg)) });
     const caller = await connectNatsBus(url, { name: "caller", log: () => {} });
     buses.push(worker, caller);
@@ -70,8 +43,7 @@ describe("NatsBus across a server restart", () => {
     });
     assert.isTrue(Result.isSuccess(await call(caller, s.expand, ExpandRequest, ExpandReplySchema, req("before"), { timeoutMs: 2000 })));
 
-    server.kill("SIGKILL");
-    await server.status;
+    await killHard(server);
     server = undefined;
     const during = call(caller, s.expand, ExpandRequest, ExpandReplySchema, req("across"), {
       timeoutMs: 500,
@@ -80,7 +52,7 @@ describe("NatsBus across a server restart", () => {
       maxBackoffMs: 400,
     });
     await new Promise((r) => setTimeout(r, 700));
-    server = await startServer(port, dir);
+    server = await startNatsServer(port, dir);
     const r = await during;
     if (Result.isFailure(r)) return assert.fail(`the call did not survive the restart: ${r.failure.message}`);
     assert.equal(r.success.id, "across");
