@@ -70,16 +70,20 @@ export class TinyScorer implements StepScorer {
     return Promise.resolve(this.scoreSync(items));
   }
 
-  /** Synchronous body of `score` (batches of at most 64 items). */
+  /**
+   * Synchronous body of `score` (batches of at most 64 items). The tanh is taken in float64:
+   * in float32 it rounds to exactly ±1 once |r| exceeds about 9, which a trained PPM's raw
+   * outputs often do, and distinct candidates would then tie.
+   */
   scoreSync(items: readonly ScoreItem[]): number[] {
     const out: number[] = [];
     for (let i = 0; i < items.length; i += 64) {
       const chunk = items.slice(i, i + 64).map((it) => this.encodeItem(it.problem, it.steps, it.candidate));
       const raw = tf.tidy(() => {
         const { ids, last } = batchTensors(chunk);
-        return tf.tanh(rawScores(this.params, this.config, ids, last));
+        return rawScores(this.params, this.config, ids, last);
       });
-      out.push(...(raw.dataSync() as Float32Array));
+      for (const r of raw.dataSync() as Float32Array) out.push(Math.tanh(r));
       raw.dispose();
     }
     return out;

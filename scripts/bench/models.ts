@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Problem, Step } from "../../math/contracts.ts";
 import { renderStep } from "../../math/contracts.ts";
 import { generateProblems } from "../../math/generator.ts";
+import { runCode } from "../../math/interpreter.ts";
 import { Prng } from "../../math/prng.ts";
 import { initBackend } from "../../models/backend.ts";
 import { TinyPolicy } from "../../models/policy.ts";
@@ -142,15 +143,32 @@ export function corruptStep(step: Step, rng: Prng): Step {
   return { text: step.text, code: step.code.slice(0, m.index!) + bumped + step.code.slice(m.index! + m[0].length) };
 }
 
-/** Synthetic preference pairs: at a random prefix of the reference solution, the reference step beats a corrupted one. */
+/** The last line a program prints, or undefined when it fails or prints nothing. */
+function finalAnswer(steps: readonly Step[]): string | undefined {
+  const out = runCode(steps.map((s) => s.code).join("\n"));
+  return out.ok ? out.stdout.trimEnd().split("\n").at(-1)?.trim() : undefined;
+}
+
+/**
+ * Synthetic preference pairs: at a random prefix of the reference solution, the reference step
+ * beats a corrupted one. A corruption that is not wrong (the reference's remaining steps after
+ * it still print the reference's answer, e.g. `2 * 2` → `2 + 2`, or a bumped number that leaves
+ * a floor division or gcd unchanged) would be a mislabelled pair, so it is dropped.
+ */
 export function syntheticPairs(problems: readonly Problem[], seed: number): PairExample[] {
   const rng = Prng.fromSeed(seed);
-  return problems.map((p) => {
+  return problems.flatMap((p) => {
     const sol = p.solution ?? [];
     const i = rng.int(Math.max(1, sol.length));
     const chosen = sol[i] ?? { text: "answer", code: `print(${p.answer})` };
-    return { problem: p.problem, steps: sol.slice(0, i), chosen, rejected: corruptStep(chosen, rng) };
-  }).filter((e) => e.chosen.code !== e.rejected.code);
+    const rejected = corruptStep(chosen, rng);
+    if (chosen.code === rejected.code) return [];
+    const steps = sol.slice(0, i);
+    const rest = sol.slice(i + 1);
+    const reference = finalAnswer([...steps, chosen, ...rest]);
+    if (reference !== undefined && finalAnswer([...steps, rejected, ...rest]) === reference) return [];
+    return [{ problem: p.problem, steps, chosen, rejected }];
+  });
 }
 
 /**
@@ -182,7 +200,10 @@ export async function sftAccuracyCheck(opts: { train: number; test: number; epoc
   }
 }
 
-/** Done-when check 2: a PPM trained on synthetic pairs, ranking held-out pairs. */
+/**
+ * Done-when check 2: a PPM trained on synthetic pairs (one per problem, all levels), ranking
+ * held-out pairs from the test split.
+ */
 export async function ppmRankingCheck(opts: { train: number; test: number; epochs: number; preset: keyof typeof PRESETS }): Promise<BenchFigure[]> {
   await initBackend();
   const tok = Tokenizer.forDomain();
@@ -193,8 +214,15 @@ export async function ppmRankingCheck(opts: { train: number; test: number; epoch
     const res = await trainScorer(ppm, train, { epochs: opts.epochs, batchSize: 16, lr: 3e-3, seed: 1 });
     const a = ppm.scoreSync(test.map((e) => ({ problem: e.problem, steps: e.steps, candidate: e.chosen })));
     const b = ppm.scoreSync(test.map((e) => ({ problem: e.problem, steps: e.steps, candidate: e.rejected })));
+    // A tie counts as a wrong ranking.
     const acc = a.filter((x, i) => x > b[i]!).length / test.length;
-    return [{ name: "ppm.pair_acc", value: acc, unit: "ratio", detail: { ...opts, seconds: res.seconds, finalLoss: res.losses.at(-1) } }];
+    const ties = a.filter((x, i) => x === b[i]!).length;
+    return [{
+      name: "ppm.pair_acc",
+      value: acc,
+      unit: "ratio",
+      detail: { ...opts, trainPairs: train.length, testPairs: test.length, ties, seconds: res.seconds, finalLoss: res.losses.at(-1) },
+    }];
   } finally {
     ppm.dispose();
   }
@@ -206,7 +234,7 @@ if (import.meta.main) {
   const figs = what === "sft"
     ? await sftAccuracyCheck({ train: 4000, test: 200, epochs: 6, lr: 3e-3, batchSize: 16, preset: "quick" })
     : what === "ppm"
-    ? await ppmRankingCheck({ train: 1000, test: 300, epochs: 3, preset: "quick" })
+    ? await ppmRankingCheck({ train: 2000, test: 300, epochs: 3, preset: "quick" })
     : await benchModels({ quick: Deno.args.includes("--quick") });
   for (const f of figs) console.log(JSON.stringify(f));
 }

@@ -1,6 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, beforeAll, describe, it } from "vitest";
+import type { Problem, Step } from "../../math/contracts.ts";
 import { generateProblems } from "../../math/generator.ts";
+import { runCode } from "../../math/interpreter.ts";
 import { Prng } from "../../math/prng.ts";
 import { corruptStep as corrupt, syntheticPairs as pairs } from "../../scripts/bench/models.ts";
 import { initBackend } from "../../models/backend.ts";
@@ -71,5 +73,32 @@ describe("TinyScorer", () => {
     for (let i = 0; i < 1000; i++) ppm.scoreSync([item, item]);
     assert.equal(tf.memory().numTensors, before);
     ppm.dispose();
+  });
+
+  it("a confident scorer's scores keep distinct candidates apart instead of tying at 1", () => {
+    const ppm = TinyScorer.create("ppm", PRESETS.smoke, tok, 6);
+    // Raw outputs near 12: tanh in float32 would round every one of them to exactly 1.
+    ppm.params.get("head.b")!.assign(tf.tensor1d([12]));
+    const items = [1, 2, 3, 4, 5, 6].map((k) => ({ problem: "Add 2 and 3.", steps: [], candidate: { text: "Add", code: `print(2 + ${k})` } }));
+    const scores = ppm.scoreSync(items);
+    for (const s of scores) assert.isTrue(s > 0.99 && s < 1, `score ${s}`);
+    assert.isAbove(new Set(scores).size, 1, "every candidate got the same score");
+    ppm.dispose();
+  });
+
+  it("synthetic pairs never label a corruption that still reaches the reference answer as wrong", () => {
+    const answerOf = (steps: readonly Step[]) => runCode(steps.map((s) => s.code).join("\n")).stdout.trim().split("\n").at(-1);
+    const problems = generateProblems({ count: 300, seed: 4 });
+    for (const e of pairs(problems, 4)) {
+      const p = problems.find((q) => q.problem === e.problem)!;
+      const rest = p.solution!.slice(e.steps.length + 1);
+      assert.notEqual(answerOf([...e.steps, e.rejected, ...rest]), answerOf(p.solution!), `${e.rejected.code} after ${e.steps.map((s) => s.code)}`);
+    }
+    // `2 * 2` → `2 + 2` is harmless and dropped; a bumped number is wrong and kept.
+    const twice: Problem = { id: "t", family: "arithmetic", level: 1, problem: "What is 2 times 2?", answer: "4", solution: [{ text: "multiply", code: "print(2 * 2)" }] };
+    const kept = Array.from({ length: 40 }, (_, seed) => pairs([twice], seed)).flat();
+    assert.isAbove(kept.length, 0);
+    assert.isBelow(kept.length, 40);
+    for (const e of kept) assert.notInclude(e.rejected.code, "2 + 2");
   });
 });
