@@ -709,7 +709,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       }
       const pres = await trainPolicy(policy, req.sft, {
         ...(c.trainWorkers !== undefined ? { workers: c.trainWorkers } : {}),
-        epochs: c.sft.epochs,
+        epochs: req.round === 1 ? c.sft.firstRoundEpochs ?? c.sft.epochs : c.sft.epochs,
         batchSize: c.sft.batchSize,
         lr: c.sft.lr,
         seed: req.seed,
