@@ -406,6 +406,7 @@ async function runOpened(
       const byId = new Map(todo.map((p) => [p.id, p]));
       const bar = progress.phase(`round ${round} search${phase === "retry" ? " (retry)" : ""}`, todo.length, "problems");
       let solvedCount = 0;
+      const searchStart = now();
       const searchFaults = await services.search(
         {
           round,
@@ -449,6 +450,7 @@ async function runOpened(
         ctx,
       );
       bar.done(`solved ${solvedCount}/${todo.length}`);
+      append({ type: "search-done", round, phase, wallMs: now() - searchStart });
       if (searchFaults && Object.keys(searchFaults.faults).length > 0) {
         append({ type: "faults-recorded", round, phase, counters: searchFaults.faults });
       }

@@ -103,6 +103,13 @@ export type LedgerEvent =
     readonly phase: string;
     readonly counters: Readonly<Record<string, number>>;
   }
+  | {
+    /** One search pass finished: its wall time (problems overlap, so this is not their sum). */
+    readonly type: "search-done";
+    readonly round: number;
+    readonly phase: "train" | "retry";
+    readonly wallMs: number;
+  }
   | { readonly type: "round-finished"; readonly round: number }
   | { readonly type: "run-finished"; readonly ts: string };
 
@@ -115,6 +122,7 @@ export const EVENT_TYPES = [
   "data-exported",
   "evaluation-done",
   "faults-recorded",
+  "search-done",
   "round-finished",
   "run-finished",
 ] as const;
@@ -271,6 +279,8 @@ export interface RunState {
   readonly starts: number;
   /** Fault counters summed over every search call (including calls before a resume). */
   readonly injected: Record<string, number>;
+  /** Wall time of finished search passes by round (every session's share summed). */
+  readonly searchWallMs: Map<number, number>;
 }
 
 /** Folds ledger events into the run state. */
@@ -285,6 +295,7 @@ export function replay(events: readonly LedgerEvent[]): RunState {
   let finished = false;
   let starts = 0;
   const injected: Record<string, number> = {};
+  const searchWallMs = new Map<number, number>();
   for (const e of events) {
     switch (e.type) {
       case "run-started":
@@ -316,10 +327,25 @@ export function replay(events: readonly LedgerEvent[]): RunState {
       case "faults-recorded":
         for (const [k, v] of Object.entries(e.counters)) injected[k] = (injected[k] ?? 0) + v;
         break;
+      case "search-done":
+        searchWallMs.set(e.round, (searchWallMs.get(e.round) ?? 0) + e.wallMs);
+        break;
       case "run-finished":
         finished = true;
         break;
     }
   }
-  return { searched, duplicates, persisted, trained, exported, evaluated, roundsFinished, finished, starts, injected };
+  return {
+    searched,
+    duplicates,
+    persisted,
+    trained,
+    exported,
+    evaluated,
+    roundsFinished,
+    finished,
+    starts,
+    injected,
+    searchWallMs,
+  };
 }

@@ -153,6 +153,9 @@ export function buildSummary(input: SummaryInput): RunSummary {
         versions.add(r.versions.scorer ? `${r.versions.policy}+${r.versions.scorer}` : r.versions.policy);
       }
     }
+    // Problems are searched concurrently: a pass's own wall time, where recorded, replaces the
+    // sum of per-problem times (runs from before search-done events keep that sum).
+    searchMs = state.searchWallMs.get(round) ?? searchMs;
     const trained = state.trained.get(round);
     const evaluation: Record<string, StrategySummary> = {};
     let evalMs = 0;
