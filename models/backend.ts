@@ -56,9 +56,10 @@ async function tryWasm(): Promise<string | undefined> {
 
 /**
  * Picks and activates the TF.js backend; returns its name (`tensorflow`, `wasm` or `cpu`).
- * `requested` (or the `RSTAR_BACKEND` environment variable) forces one; idempotent.
+ * `requested` (or the `RSTAR_BACKEND` environment variable) forces one; idempotent. The choice
+ * is printed once per process, unless `quiet` (training threads, which the main thread announced).
  */
-export async function initBackend(requested?: string): Promise<string> {
+export async function initBackend(requested?: string, options: { readonly quiet?: boolean } = {}): Promise<string> {
   const want = (requested ?? process.env.RSTAR_BACKEND ?? "").trim().toLowerCase();
   if (chosen !== undefined && (want === "" || want === chosen)) return chosen;
   if (want !== "" && !(BACKENDS as readonly string[]).includes(want)) {
@@ -87,7 +88,7 @@ export async function initBackend(requested?: string): Promise<string> {
   }
   await tf.ready();
   chosen = name;
-  if (!announced) {
+  if (!announced && !options.quiet) {
     announced = true;
     process.stderr.write(`tfjs backend: ${name}\n`);
   }

@@ -34,7 +34,7 @@ function ready(): Replica {
 
 async function handle(m: ToWorker): Promise<void> {
   if (m.type === "init") {
-    await initBackend(m.backend);
+    await initBackend(m.backend, { quiet: true });
     const params: Params = new Map();
     for (const w of m.weights) params.set(w.name, tf.tidy(() => tf.variable(tf.tensor(w.data, w.shape), true)));
     const vars = [...params.values()];
