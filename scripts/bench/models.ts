@@ -190,9 +190,14 @@ export async function sftAccuracyCheck(opts: { train: number; test: number; epoc
       epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, seed: 1,
     });
     const out = await greedySolve(policy, test.map((p) => p.problem));
-    const acc = out.filter((o, i) => o.answer === test[i]!.answer).length / test.length;
+    const right = out.map((o, i) => o.answer === test[i]!.answer);
+    const acc = right.filter(Boolean).length / test.length;
+    const byLevel = Object.fromEntries([1, 2].map((l) => {
+      const at = test.flatMap((p, i) => (p.level === l ? [right[i]!] : []));
+      return [`l${l}`, at.filter(Boolean).length / at.length];
+    }));
     return [
-      { name: "policy.sft_acc.l12", value: acc, unit: "ratio", detail: { ...opts, finalLoss: res.losses.at(-1) } },
+      { name: "policy.sft_acc.l12", value: acc, unit: "ratio", detail: { ...opts, byLevel, finalLoss: res.losses.at(-1) } },
       { name: "policy.sft_train_s", value: res.seconds, unit: "s", detail: { tokens: res.tokens, steps: res.steps } },
     ];
   } finally {
@@ -232,7 +237,7 @@ if (import.meta.main) {
   // `deno run -A scripts/bench/models.ts [bench|sft|ppm]`: the figures as JSON lines.
   const what = Deno.args[0] ?? "bench";
   const figs = what === "sft"
-    ? await sftAccuracyCheck({ train: 4000, test: 200, epochs: 6, lr: 3e-3, batchSize: 16, preset: "quick" })
+    ? await sftAccuracyCheck({ train: 16000, test: 400, epochs: 2, lr: 3e-3, batchSize: 16, preset: "quick" })
     : what === "ppm"
     ? await ppmRankingCheck({ train: 2000, test: 300, epochs: 3, preset: "quick" })
     : await benchModels({ quick: Deno.args.includes("--quick") });
