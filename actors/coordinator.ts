@@ -568,7 +568,8 @@ async function runOpened(
           samples: strategy === "greedy" ? 1 : config.eval.samples,
           temperature: config.eval.temperature,
           k: config.eval.k,
-          seed: deriveSeed(config.seed, "eval", round, strategy),
+          // Best-of-N by vote and by the PPM share a seed: the same N solutions, chosen two ways.
+          seed: deriveSeed(config.seed, "eval", round, strategy.startsWith("bon-") ? "bon" : strategy),
         },
         ctx,
       );

@@ -122,3 +122,40 @@ export class BatchingScorer implements StepScorer {
 
 /** Runs `fn` over `items` with at most `concurrency` in flight; results in input order. */
 export { mapBounded as mapConcurrent } from "../../models/remoteHttp.ts";
+
+/**
+ * A StepProposer that remembers its answers: a request equal to an earlier one (same problem,
+ * steps, k, temperature, top-p and seed) gets the earlier candidates without a model call. Sampling
+ * is a function of those fields and the weights, so this changes no result; evaluation uses it to
+ * let best-of-N by the PPM score the very solutions best-of-N by vote sampled (same N, same seeds)
+ * instead of generating them again. Forgets everything past `maxEntries`.
+ */
+export class MemoProposer implements StepProposer {
+  readonly name: string;
+  private readonly memo = new Map<string, ProposedStep[]>();
+  /** Requests answered from memory so far. */
+  hits = 0;
+
+  constructor(readonly inner: StepProposer, private readonly maxEntries = 200_000) {
+    this.name = inner.name;
+  }
+
+  get version(): string {
+    return this.inner.version;
+  }
+
+  async propose(requests: readonly ProposeRequest[]): Promise<ProposedStep[][]> {
+    const keys = requests.map((r) => JSON.stringify([r.problem, r.steps, r.k, r.temperature, r.topP, r.seed]));
+    const missing: number[] = [];
+    keys.forEach((k, i) => {
+      if (!this.memo.has(k)) missing.push(i);
+    });
+    if (missing.length > 0) {
+      const fresh = await this.inner.propose(missing.map((i) => requests[i]!));
+      if (this.memo.size + missing.length > this.maxEntries) this.memo.clear();
+      missing.forEach((i, j) => this.memo.set(keys[i]!, fresh[j] ?? []));
+    }
+    this.hits += requests.length - missing.length;
+    return keys.map((k) => this.memo.get(k) ?? []);
+  }
+}

@@ -37,6 +37,11 @@ export interface EvolveConfig {
     /** Round 1's count when different (bootstrap search is cheap, and round 1 seeds the policy). */
     readonly firstRoundProblems?: number;
     readonly levels: readonly number[];
+    /**
+     * A curriculum: the highest level searched in round K is entry K−1 (the last entry holds for
+     * later rounds). Absent: every round searches all of `levels`. Generated problems only.
+     */
+    readonly maxLevelByRound?: readonly number[];
     /** JSONL file of training problems instead of generated ones. */
     readonly dataset?: string;
   };
@@ -235,6 +240,15 @@ export function resolveConfig(preset: PresetName, o: ConfigOverrides = {}): Evol
   };
 }
 
+/** The levels round K searches: `train.levels`, cut by the curriculum's `maxLevelByRound`. */
+export function roundLevels(config: EvolveConfig, round: number): readonly number[] {
+  const caps = config.train.maxLevelByRound;
+  if (caps === undefined || caps.length === 0) return config.train.levels;
+  const cap = caps[Math.min(round, caps.length) - 1]!;
+  const levels = config.train.levels.filter((l) => l <= cap);
+  return levels.length > 0 ? levels : config.train.levels;
+}
+
 /** Search knobs of round K's training search (bootstrap in round 1). */
 export function roundKnobs(config: EvolveConfig, round: number): SearchKnobs {
   return round === 1 ? config.search.bootstrap : config.search.policy;
@@ -263,9 +277,9 @@ export function applySettings(config: EvolveConfig, settings: readonly string[])
       node = next as Record<string, unknown>;
     }
     const leaf = path[path.length - 1]!;
-    const optional = OPTIONAL_NUMBERS.has(key);
+    const optional = OPTIONAL_NUMBERS.has(key) || OPTIONAL_NUMBER_LISTS.has(key);
     if (!(leaf in node) && !optional) throw new RangeError(`--set ${key}: no such setting`);
-    node[leaf] = parseSetting(key, raw, leaf in node ? node[leaf] : 0);
+    node[leaf] = parseSetting(key, raw, leaf in node ? node[leaf] : OPTIONAL_NUMBER_LISTS.has(key) ? [0] : 0);
   }
   const c = out as unknown as EvolveConfig;
   const bad = c.eval.strategies.find((x) => !(STRATEGIES as readonly string[]).includes(x));
@@ -273,6 +287,10 @@ export function applySettings(config: EvolveConfig, settings: readonly string[])
   const deadline = c.search.requestTimeoutMs;
   if (deadline !== undefined && !(deadline > 0)) {
     throw new RangeError(`--set search.requestTimeoutMs=${deadline}: expected a positive number of milliseconds`);
+  }
+  const caps = c.train.maxLevelByRound;
+  if (caps !== undefined && caps.some((x) => !Number.isInteger(x) || x < Math.min(...c.train.levels))) {
+    throw new RangeError(`--set train.maxLevelByRound=${caps.join(",")}: expected whole levels, each at least ${Math.min(...c.train.levels)}`);
   }
   if (c.sft.init !== "scratch" && c.sft.init !== "previous") {
     throw new RangeError(`--set sft.init=${c.sft.init}: expected scratch or previous`);
@@ -282,6 +300,8 @@ export function applySettings(config: EvolveConfig, settings: readonly string[])
 
 /** Optional numeric settings that presets may leave out. */
 const OPTIONAL_NUMBERS = new Set(["train.firstRoundProblems", "sft.maxSeconds", "ppm.maxSeconds", "search.requestTimeoutMs", "trainWorkers", "sft.firstRoundEpochs"]);
+/** Optional number-list settings that presets may leave out. */
+const OPTIONAL_NUMBER_LISTS = new Set(["train.maxLevelByRound"]);
 
 function parseSetting(key: string, raw: string, current: unknown): unknown {
   const num = (t: string) => {

@@ -18,6 +18,11 @@ export interface SftExample {
   readonly steps: readonly { readonly text: string; readonly code: string }[];
   readonly answer: string;
   readonly meanQ: number;
+  /**
+   * Whether the steps compute every value of the problem's reference solution (math/reference.ts);
+   * absent when the problem has none. A diagnostic only: training never reads it.
+   */
+  readonly matchesReference?: boolean;
 }
 
 /** One step-level preference pair at a shared prefix. */

@@ -6,6 +6,7 @@
  */
 import type { Problem, Step, StepExecutor, StepProposer, StepScorer } from "../../math/contracts.ts";
 import { generateProblems } from "../../math/generator.ts";
+import { matchesReference } from "../../math/reference.ts";
 import { SafeExecutor } from "../../math/interpreter.ts";
 import { PythonExecutor } from "../../math/pythonExecutor.ts";
 import { initBackend } from "../../models/backend.ts";
@@ -33,7 +34,7 @@ import type {
   TrainRequest,
 } from "../../actors/coordinator.ts";
 import { deriveSeed } from "../../actors/coordinator.ts";
-import type { EvolveConfig } from "./config.ts";
+import { type EvolveConfig, roundLevels } from "./config.ts";
 import type { Bus } from "../../protocols/bus.ts";
 import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts";
 import {
@@ -51,7 +52,7 @@ import { startSystem } from "../../actors/system.ts";
 import { silentLogger } from "../../actors/log.ts";
 import type { SearchTree } from "../../search/types.ts";
 import type { PairExample, SftExample } from "./ledger.ts";
-import { BatchingProposer, BatchingScorer, mapConcurrent } from "./batching.ts";
+import { BatchingProposer, BatchingScorer, mapConcurrent, MemoProposer } from "./batching.ts";
 import type { PhaseProgress } from "./progress.ts";
 import type { BlobStore, Subscription } from "../../protocols/bus.ts";
 import { connectNatsBus, type NatsBus, natsBlobStore } from "../../protocols/natsBus.ts";
@@ -388,13 +389,17 @@ function outcomeOf(
 ): SearchOutcome {
   const st = stats(tree);
   const all = trajectories(tree);
-  const sft: SftExample[] = sftPicks(tree, req.sftPerProblem).map((t) => ({
-    problemId: p.id,
-    problem: p.problem,
-    steps: t.steps,
-    answer: t.answer ?? "",
-    meanQ: t.meanQ,
-  }));
+  const sft: SftExample[] = sftPicks(tree, req.sftPerProblem).map((t) => {
+    const matches = matchesReference(t.steps, p.solution);
+    return {
+      problemId: p.id,
+      problem: p.problem,
+      steps: t.steps,
+      answer: t.answer ?? "",
+      meanQ: t.meanQ,
+      ...(matches === undefined ? {} : { matchesReference: matches }),
+    };
+  });
   const pairs: PairExample[] = preferencePairs(tree, req.pairs)
     .filter((x) => x.kind === "step" && x.chosen.length === 1 && x.rejected.length === 1)
     .map((x) => ({
@@ -480,6 +485,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     return d;
   };
 
+  let bonMemo: { key: string; proposer: MemoProposer } | undefined;
   const getExecutor = (config: EvolveConfig): StepExecutor =>
     (executor ??= config.executor === "python" ? new PythonExecutor() : new SafeExecutor());
 
@@ -649,7 +655,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         if (all.length === 0) return [];
         return Array.from({ length: Math.min(n, all.length) }, (_, i) => all[((round - 1) * n + i) % all.length]!);
       }
-      return generated(n, config.train.levels, deriveSeed(config.seed, "train-round", round), "train", `r${round}`);
+      return generated(n, roundLevels(config, round), deriveSeed(config.seed, "train-round", round), "train", `r${round}`);
     },
 
     async testProblems(config: EvolveConfig): Promise<Problem[]> {
@@ -741,7 +747,15 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     },
 
     async evaluate(req: EvalRequest, ctx: ServiceContext): Promise<EvalOutcome> {
-      const policy = new BatchingProposer(await policyOf(req.policy));
+      const batching = new BatchingProposer(await policyOf(req.policy));
+      // Best-of-N by vote and by the PPM sample the same N solutions (same seeds): the second one
+      // to run reuses the first one's samples (a paired comparison, and half the generation).
+      let policy: StepProposer = batching;
+      if (req.strategy === "bon-vote" || req.strategy === "bon-ppm") {
+        const key = `${req.round}|${batching.version}|${req.samples}|${req.temperature}|${req.seed}`;
+        if (bonMemo?.key !== key) bonMemo = { key, proposer: new MemoProposer(batching) };
+        policy = bonMemo.proposer;
+      }
       const inner = await scorerOf(req.scorer);
       const scorer = inner ? new BatchingScorer(inner) : undefined;
       const exec = executor ??= new SafeExecutor();
@@ -790,7 +804,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         answers,
         samples: req.problems.length === 0 ? 0 : samples / req.problems.length,
         tokens,
-        versions: { policy: policy.version, ...(scorer ? { scorer: scorer.version } : {}) },
+        versions: { policy: batching.version, ...(scorer ? { scorer: scorer.version } : {}) },
       };
     },
 
@@ -803,6 +817,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       } finally {
         chaosSub = undefined;
         link = undefined;
+        bonMemo = undefined;
         release([]);
         await executor?.close?.();
       }

@@ -36,6 +36,11 @@ export interface RoundSummary {
     readonly rollouts: number;
   };
   readonly sft: number;
+  /**
+   * Of the SFT picks on problems with a reference solution, how many compute every value the
+   * reference computes (the rest reached the right answer by a coincidence); by problem level.
+   */
+  readonly sftMatchesReference?: LevelRate & { readonly byLevel: Readonly<Record<string, LevelRate>> };
   readonly pairs: number;
   readonly losses: { readonly policy: readonly number[]; readonly ppm: readonly number[] };
   readonly evaluation: Readonly<Record<string, StrategySummary>>;
@@ -95,6 +100,17 @@ function sorted(map: Map<string, { n: number; correct: number }>): Record<string
   return out;
 }
 
+/** A tally over all levels, with the per-level tallies. */
+function total(map: Map<string, { n: number; correct: number }>): LevelRate & { byLevel: Record<string, LevelRate> } {
+  let n = 0;
+  let correct = 0;
+  for (const t of map.values()) {
+    n += t.n;
+    correct += t.correct;
+  }
+  return { ...rate({ n, correct }), byLevel: sorted(map) };
+}
+
 /** Inputs besides the ledger: the problem ids each round was meant to search. */
 export interface SummaryInput {
   readonly seed: number;
@@ -124,6 +140,7 @@ export function buildSummary(input: SummaryInput): RunSummary {
     let solvedOnRetry = 0;
     let rollouts = 0;
     let sft = 0;
+    const sftRef = new Map<string, { n: number; correct: number }>();
     let pairs = 0;
     let searchMs = 0;
     let searchTokens = 0;
@@ -147,6 +164,7 @@ export function buildSummary(input: SummaryInput): RunSummary {
       for (const r of retry === undefined ? [first] : [first, retry]) {
         rollouts += r.rollouts;
         sft += r.sft.length;
+        for (const x of r.sft) if (x.matchesReference !== undefined) add(sftRef, r.level, x.matchesReference);
         pairs += r.pairs.length;
         searchMs += r.wallMs;
         searchTokens += r.tokens;
@@ -189,6 +207,7 @@ export function buildSummary(input: SummaryInput): RunSummary {
         rollouts,
       },
       sft,
+      ...(sftRef.size > 0 ? { sftMatchesReference: total(sftRef) } : {}),
       pairs,
       losses: { policy: trained?.losses.policy ?? [], ppm: trained?.losses.ppm ?? [] },
       evaluation,
@@ -233,6 +252,7 @@ export function formatTable(summary: RunSummary): string {
     "solve%",
     ...lv.map((l) => `L${l}%`),
     "sft",
+    "ref%",
     "pairs",
     ...strategies,
     "mcts-L5",
@@ -246,6 +266,7 @@ export function formatTable(summary: RunSummary): string {
       pct(r.train.problems ? r.train.solveRate : undefined),
       ...lv.map((l) => pct(r.train.byLevel[l]?.rate)),
       String(r.sft),
+      pct(r.sftMatchesReference?.rate),
       String(r.pairs),
       ...strategies.map((s) => pct(r.evaluation[s]?.accuracy)),
       pct(mcts?.byLevel["5"]?.rate),

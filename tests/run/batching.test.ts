@@ -1,6 +1,9 @@
 import { assert, describe, it } from "vitest";
 import type { ProposedStep, ProposeRequest, StepProposer } from "../../math/contracts.ts";
-import { BatchingProposer, mapConcurrent } from "../../scripts/run/batching.ts";
+import { BatchingProposer, mapConcurrent, MemoProposer } from "../../scripts/run/batching.ts";
+import { ConstantScorer, ScriptedPolicy } from "../../actors/scriptedPolicy.ts";
+import { SafeExecutor } from "../../math/interpreter.ts";
+import { bestOfN } from "../../search/strategies.ts";
 
 class CountingProposer implements StepProposer {
   readonly name = "counting";
@@ -47,5 +50,26 @@ describe("mapConcurrent", () => {
     });
     assert.deepEqual(out, [50, 10, 40, 20, 30]);
     assert.equal(peak, 2);
+  });
+});
+
+describe("MemoProposer", () => {
+  it("lets best-of-N by the PPM choose among the very solutions best-of-N by vote sampled, generating none again", async () => {
+    const inner = new ScriptedPolicy();
+    const memo = new MemoProposer(inner);
+    const executor = new SafeExecutor();
+    const problem = { id: "p", problem: "What is x + 1?" };
+    const opts = { n: 8, temperature: 0.8, maxDepth: 4, seed: 11 };
+    const vote = await bestOfN(problem, { proposer: memo, executor }, { ...opts, choose: "vote" });
+    const callsAfterVote = inner.calls;
+    const byPpm = await bestOfN(problem, { proposer: memo, executor, scorer: new ConstantScorer() }, { ...opts, choose: "scorer" });
+    assert.isAbove(callsAfterVote, 0);
+    assert.equal(inner.calls, callsAfterVote, "no new model calls");
+    assert.equal(byPpm.samples, vote.samples);
+    assert.equal(byPpm.tokens, vote.tokens);
+    assert.equal(memo.hits, vote.samples);
+    // A request that differs in any sampling field is a new call.
+    await memo.propose([{ problem: problem.problem, steps: [], k: 1, temperature: 0.8, topP: 1, seed: 12345 }]);
+    assert.equal(inner.calls, callsAfterVote + 1);
   });
 });

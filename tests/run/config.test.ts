@@ -1,5 +1,5 @@
 import { assert, describe, it } from "vitest";
-import { applySettings, resolveConfig } from "../../scripts/run/config.ts";
+import { applySettings, resolveConfig, roundLevels } from "../../scripts/run/config.ts";
 
 describe("evolve --set KEY=VALUE", () => {
   it("overrides numbers, booleans, lists and optional limits by their dotted path", () => {
@@ -34,5 +34,21 @@ describe("evolve --set KEY=VALUE", () => {
     assert.throws(() => applySettings(base, ["seed.x=1"]), /seed\.x: no such setting/);
     assert.throws(() => applySettings(base, ["eval.strategies=greedy,beam"]), /unknown strategy "beam"/);
     assert.throws(() => applySettings(base, ["sft.init=fresh"]), /expected scratch or previous/);
+  });
+});
+
+describe("train.maxLevelByRound (a level curriculum)", () => {
+  it("caps the levels each round searches, the last entry holding for later rounds", () => {
+    const c = applySettings(resolveConfig("smoke"), ["train.maxLevelByRound=2,4"]);
+    assert.deepEqual(c.train.maxLevelByRound, [2, 4]);
+    assert.deepEqual(roundLevels(c, 1), [1, 2]);
+    assert.deepEqual(roundLevels(c, 2), [1, 2, 3, 4]);
+    assert.deepEqual(roundLevels(c, 3), [1, 2, 3, 4]);
+    assert.deepEqual(roundLevels(resolveConfig("smoke"), 1), [1, 2, 3, 4, 5]);
+  });
+
+  it("refuses a cap below the lowest level", () => {
+    assert.throws(() => applySettings(resolveConfig("smoke"), ["train.maxLevelByRound=0,3"]), /train.maxLevelByRound/);
+    assert.throws(() => applySettings(resolveConfig("smoke"), ["train.maxLevelByRound=2.5"]), /whole levels/);
   });
 });
