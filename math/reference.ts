@@ -31,21 +31,72 @@ export function computedValues(steps: readonly Pick<Step, "code">[]): Set<string
   return new Set(r.stdout.split("\n").map((s) => s.trim()).filter((s) => s.length > 0).map(canonicalAnswer));
 }
 
+/** The answer a step list prints last, canonicalised; undefined when the code fails or prints nothing. */
+function answerOf(code: string): string | undefined {
+  const r = runCode(code);
+  if (!r.ok) return undefined;
+  const lines = r.stdout.split("\n").map((x) => x.trim()).filter((x) => x.length > 0);
+  return lines.length === 0 ? undefined : canonicalAnswer(lines[lines.length - 1]!);
+}
+
 /**
- * Whether `steps` compute every value of the reference solution (its intermediate results and its
- * answer). Order and variable names do not matter; a different but equivalent grouping of the same
- * operations (8 × 7 × 6 first, then one division) does not match, so this under-counts genuine
- * solutions slightly. Undefined when there is no reference or it does not run.
+ * Replaces the number literals of code by their shifted values (not inside names or longer
+ * numbers), and floor division by true division: shifted numbers rarely divide evenly, and
+ * `336 // 3 // 4` and `336 / 4 / 3` are the same solution.
+ */
+function substitute(code: string, values: ReadonlyMap<string, string>): string {
+  return code.replace(/(?<![\w.])\d+(?:\.\d+)?(?![\w.])/g, (m) => values.get(m) ?? m).replaceAll("//", "/");
+}
+
+/** Perturbed trials of `equivalentToReference`, and the share of them that must agree. */
+const TRIALS = 6;
+const AGREE = 2 / 3;
+
+/**
+ * Whether `steps` compute the same function of the problem's numbers as the reference: every
+ * number that occurs in the problem text is shifted (the same way in both programs) and both are
+ * run again (with true division for floor division); they must agree on at least two thirds of the trials in which the reference runs, and
+ * at least three must run. `5 * 5 * 8` for `(8 * 5) * 5` agrees; `(9 + 23) / 4 + 11` for
+ * `(11 * 9 − 23) // 4`, equal only at the original numbers, does not.
+ */
+export function equivalentToReference(
+  steps: readonly Pick<Step, "code">[],
+  reference: readonly Pick<Step, "code">[],
+  problem: string,
+): boolean {
+  const numbers = [...new Set([...problem.matchAll(/(?<![\w.])\d+(?:\.\d+)?(?![\w.])/g)].map((m) => m[0]))];
+  if (numbers.length === 0) return false;
+  const pick = steps.map((s) => s.code).join("\n");
+  const ref = reference.map((s) => s.code).join("\n");
+  let valid = 0;
+  let agree = 0;
+  for (let t = 1; t <= TRIALS; t++) {
+    const shift = new Map(numbers.map((n, i) => [n, String(Number(n) + t + ((i * 7 + t * 3) % 5))]));
+    const want = answerOf(substitute(ref, shift));
+    if (want === undefined) continue;
+    valid++;
+    if (answerOf(substitute(pick, shift)) === want) agree++;
+  }
+  return valid >= 3 && agree >= AGREE * valid;
+}
+
+/**
+ * Whether `steps` solve the problem the way its reference solution does: they compute every value
+ * the reference computes (its intermediate results and its answer, in any order and under any
+ * names), or, when they group the work differently, they agree with the reference when the
+ * problem's numbers change (`equivalentToReference`). A graded-correct solution that does neither
+ * reached the right answer by a coincidence. Undefined when there is no reference or it fails.
  */
 export function matchesReference(
   steps: readonly Pick<Step, "code">[],
   reference: readonly Pick<Step, "code">[] | undefined,
+  problem: string,
 ): boolean | undefined {
   if (reference === undefined || reference.length === 0) return undefined;
   const want = computedValues(reference);
   if (want === undefined) return undefined;
   const got = computedValues(steps);
   if (got === undefined) return false;
-  for (const v of want) if (!got.has(v)) return false;
-  return true;
+  if ([...want].every((v) => got.has(v))) return true;
+  return equivalentToReference(steps, reference, problem);
 }

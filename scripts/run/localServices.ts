@@ -390,7 +390,7 @@ function outcomeOf(
   const st = stats(tree);
   const all = trajectories(tree);
   const sft: SftExample[] = sftPicks(tree, req.sftPerProblem).map((t) => {
-    const matches = matchesReference(t.steps, p.solution);
+    const matches = matchesReference(t.steps, p.solution, p.problem);
     return {
       problemId: p.id,
       problem: p.problem,
