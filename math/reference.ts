@@ -11,6 +11,15 @@ import { canonicalAnswer } from "./grade.ts";
 import { runCode } from "./interpreter.ts";
 
 const ASSIGN = /^\s*([A-Za-z_]\w*)\s*=(?!=)/;
+/** A number literal, not inside a name or a longer number. */
+const NUMBER = /(?<![\w.])\d+(?:\.\d+)?(?![\w.])/g;
+
+/** The non-empty lines code prints, canonicalised; undefined when it fails. */
+function printed(code: string): string[] | undefined {
+  const r = runCode(code);
+  if (!r.ok) return undefined;
+  return r.stdout.split("\n").map((x) => x.trim()).filter((x) => x.length > 0).map(canonicalAnswer);
+}
 
 /**
  * Every value a step list computes: each assignment's value right after it runs (so a name that is
@@ -26,17 +35,13 @@ export function computedValues(steps: readonly Pick<Step, "code">[]): Set<string
       if (m) lines.push(`print(${m[1]})`);
     }
   }
-  const r = runCode(lines.join("\n"));
-  if (!r.ok) return undefined;
-  return new Set(r.stdout.split("\n").map((s) => s.trim()).filter((s) => s.length > 0).map(canonicalAnswer));
+  const out = printed(lines.join("\n"));
+  return out === undefined ? undefined : new Set(out);
 }
 
 /** The answer a step list prints last, canonicalised; undefined when the code fails or prints nothing. */
 function answerOf(code: string): string | undefined {
-  const r = runCode(code);
-  if (!r.ok) return undefined;
-  const lines = r.stdout.split("\n").map((x) => x.trim()).filter((x) => x.length > 0);
-  return lines.length === 0 ? undefined : canonicalAnswer(lines[lines.length - 1]!);
+  return printed(code)?.at(-1);
 }
 
 /**
@@ -45,7 +50,7 @@ function answerOf(code: string): string | undefined {
  * `336 // 3 // 4` and `336 / 4 / 3` are the same solution.
  */
 function substitute(code: string, values: ReadonlyMap<string, string>): string {
-  return code.replace(/(?<![\w.])\d+(?:\.\d+)?(?![\w.])/g, (m) => values.get(m) ?? m).replaceAll("//", "/");
+  return code.replace(NUMBER, (m) => values.get(m) ?? m).replaceAll("//", "/");
 }
 
 /** Perturbed trials of `equivalentToReference`, and the share of them that must agree. */
@@ -55,8 +60,8 @@ const AGREE = 2 / 3;
 /**
  * Whether `steps` compute the same function of the problem's numbers as the reference: every
  * number that occurs in the problem text is shifted (the same way in both programs) and both are
- * run again (with true division for floor division); they must agree on at least two thirds of the trials in which the reference runs, and
- * at least three must run. `5 * 5 * 8` for `(8 * 5) * 5` agrees; `(9 + 23) / 4 + 11` for
+ * run again (with true division for floor division); they must agree on at least two thirds of
+ * the trials in which the reference runs, and at least three must run. `5 * 5 * 8` for `(8 * 5) * 5` agrees; `(9 + 23) / 4 + 11` for
  * `(11 * 9 − 23) // 4`, equal only at the original numbers, does not.
  */
 export function equivalentToReference(
@@ -64,7 +69,7 @@ export function equivalentToReference(
   reference: readonly Pick<Step, "code">[],
   problem: string,
 ): boolean {
-  const numbers = [...new Set([...problem.matchAll(/(?<![\w.])\d+(?:\.\d+)?(?![\w.])/g)].map((m) => m[0]))];
+  const numbers = [...new Set([...problem.matchAll(NUMBER)].map((m) => m[0]))];
   if (numbers.length === 0) return false;
   const pick = steps.map((s) => s.code).join("\n");
   const ref = reference.map((s) => s.code).join("\n");

@@ -19,8 +19,8 @@ export interface SftExample {
   readonly answer: string;
   readonly meanQ: number;
   /**
-   * Whether the steps compute every value of the problem's reference solution (math/reference.ts);
-   * absent when the problem has none. A diagnostic only: training never reads it.
+   * Whether the steps solve the problem the way its reference solution does (math/reference.ts
+   * `matchesReference`); absent when the problem has none. A diagnostic only: training never reads it.
    */
   readonly matchesReference?: boolean;
 }

@@ -37,8 +37,8 @@ export interface RoundSummary {
   };
   readonly sft: number;
   /**
-   * Of the SFT picks on problems with a reference solution, how many compute every value the
-   * reference computes (the rest reached the right answer by a coincidence); by problem level.
+   * Of the SFT picks on problems with a reference solution, how many solve it the way the reference
+   * does (the rest reached the right answer by a coincidence); by problem level.
    */
   readonly sftMatchesReference?: LevelRate & { readonly byLevel: Readonly<Record<string, LevelRate>> };
   readonly pairs: number;
