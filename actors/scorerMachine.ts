@@ -10,7 +10,8 @@
  * stops the machine in `crashed`, for the Supervisor; `stop` finishes queued jobs first.
  */
 import { assign, fromPromise, setup } from "xstate";
-import type { ScoreItem, StepScorer } from "../math/contracts.ts";
+import type { AnswerCheck, ScoreItem, Step, StepScorer } from "../math/contracts.ts";
+import { passesChecks } from "../math/reference.ts";
 import type { CrashInjector } from "./crashInjector.ts";
 import type { BatchContext, BatchEvent, Job } from "./serving.ts";
 import { countBatch, deliverBatch, enqueueJob, initialBatchContext, rejectAllJobs, swapGuards } from "./serving.ts";
@@ -21,7 +22,20 @@ export type Grader = (answer: string, reference: string) => boolean;
 /** What one job asks: PPM values of `items` and grades of `grade`. */
 export interface ScoreJobRequest {
   readonly items: readonly ScoreItem[];
-  readonly grade: readonly { readonly answer: string; readonly reference: string }[];
+  readonly grade: readonly GradeJob[];
+}
+
+/** One answer to grade; with `checks`, the trajectory `steps` must also pass them. */
+export interface GradeJob {
+  readonly answer: string;
+  readonly reference: string;
+  readonly steps?: readonly Step[];
+  readonly checks?: readonly AnswerCheck[];
+}
+
+/** A grade: the answer equals the reference and, where checks come with it, the steps pass them. */
+export function gradeJob(grade: Grader, g: GradeJob): boolean {
+  return grade(g.answer, g.reference) && (g.checks === undefined || passesChecks(g.steps ?? [], g.checks));
 }
 
 /** The result of one job. */
@@ -70,7 +84,7 @@ export async function scoreJob(scorer: StepScorer | undefined, grade: Grader, re
   return {
     _tag: "Scored",
     scores: raw.map((x) => Math.max(-1, Math.min(1, Number.isFinite(x) ? x : 0))),
-    grades: request.grade.map((g) => grade(g.answer, g.reference)),
+    grades: request.grade.map((g) => gradeJob(grade, g)),
     scorerVersion: scorer?.version ?? "none",
     batchSize,
   };

@@ -24,6 +24,7 @@ import { call, publish } from "../protocols/codec.ts";
 import {
   ExpandReply,
   ExpandRequest,
+  type GradeItem,
   NodeExpandedEvent,
   ProblemSolvedEvent,
   PROTOCOL_VERSION,
@@ -265,11 +266,19 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
         evaluateWave: fromPromise<Evaluated, { asks: Ask[]; replies: WaveReply[]; wave: number }>(async ({ input }) => {
           // Grades (train) and PPM values, in one score request for this wave of expansions.
           const items: ScoreRequest["items"][number][] = [];
-          const grades: { answer: string; reference: string }[] = [];
+          const grades: GradeItem[] = [];
+          // Hidden variant checks (training only): the grader also runs the whole trajectory on them.
+          const checks = train && problem.checks !== undefined && problem.checks.length > 0 ? problem.checks : undefined;
           input.replies.forEach((rep, i) => {
             for (const c of rep.candidates) {
               if (batch.usePpm && c.error === undefined) items.push({ problem: problem.problem, steps: input.asks[i]!.steps, candidate: c.step });
-              if (train && c.terminal && c.answer !== undefined) grades.push({ answer: c.answer, reference: problem.answer });
+              if (train && c.terminal && c.answer !== undefined) {
+                grades.push({
+                  answer: c.answer,
+                  reference: problem.answer,
+                  ...(checks ? { steps: [...input.asks[i]!.steps, c.step], checks } : {}),
+                });
+              }
             }
           });
           let scored: ScoreReply | undefined;

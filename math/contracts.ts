@@ -14,6 +14,19 @@ export interface Problem {
   /** Canonical reference answer, e.g. "12", "-5", "3/4", "(2, 3)". Empty when unknown (test-time). */
   readonly answer: string;
   readonly solution?: readonly Step[];
+  /**
+   * Hidden answer checks for training graders (`math/reference.ts` `variantChecks`): the answer
+   * when the problem's numbers are replaced as given, computed from a reference program. Search
+   * never sees them; a grader that has them counts a correct answer only when the trajectory's
+   * code also gets these answers.
+   */
+  readonly checks?: readonly AnswerCheck[];
+}
+
+/** The answer to a variant of a problem: its numbers replaced (`"12"` → `"15"`, ...). */
+export interface AnswerCheck {
+  readonly numbers: Readonly<Record<string, string>>;
+  readonly answer: string;
 }
 
 /**

@@ -6,7 +6,7 @@
  * policy trained on them learns the wrong steps. The check never steers the search or training;
  * it is reported per round so a user can see how much of the SFT data is right for the right reason.
  */
-import type { Step } from "./contracts.ts";
+import type { AnswerCheck, Step } from "./contracts.ts";
 import { canonicalAnswer } from "./grade.ts";
 import { runCode } from "./interpreter.ts";
 
@@ -49,40 +49,63 @@ function answerOf(code: string): string | undefined {
  * numbers), and floor division by true division: shifted numbers rarely divide evenly, and
  * `336 // 3 // 4` and `336 / 4 / 3` are the same solution.
  */
-function substitute(code: string, values: ReadonlyMap<string, string>): string {
-  return code.replace(NUMBER, (m) => values.get(m) ?? m).replaceAll("//", "/");
+function substitute(code: string, values: Readonly<Record<string, string>>): string {
+  return code.replace(NUMBER, (m) => (Object.hasOwn(values, m) ? values[m]! : m)).replaceAll("//", "/");
 }
 
-/** Perturbed trials of `equivalentToReference`, and the share of them that must agree. */
+/** Variants per problem, and the share of them a trajectory must get right. */
 const TRIALS = 6;
 const AGREE = 2 / 3;
+/** Fewer valid variants than this: no evidence either way. */
+const MIN_VALID = 3;
 
 /**
- * Whether `steps` compute the same function of the problem's numbers as the reference: every
- * number that occurs in the problem text is shifted (the same way in both programs) and both are
- * run again (with true division for floor division); they must agree on at least two thirds of
- * the trials in which the reference runs, and at least three must run. `5 * 5 * 8` for `(8 * 5) * 5` agrees; `(9 + 23) / 4 + 11` for
- * `(11 * 9 − 23) // 4`, equal only at the original numbers, does not.
+ * Answer checks on number-shifted variants of a problem, from its reference program: every number
+ * in the problem text is shifted (differently per variant) and the reference run again, with true
+ * division for floor division (shifted numbers rarely divide evenly). Variants the reference cannot
+ * run are left out; fewer than three valid variants give no checks. Deterministic.
+ */
+export function variantChecks(reference: readonly Pick<Step, "code">[], problem: string): AnswerCheck[] {
+  const numbers = [...new Set([...problem.matchAll(NUMBER)].map((m) => m[0]))];
+  if (numbers.length === 0 || reference.length === 0) return [];
+  const ref = reference.map((s) => s.code).join("\n");
+  const out: AnswerCheck[] = [];
+  for (let t = 1; t <= TRIALS; t++) {
+    const shift = Object.fromEntries(numbers.map((n, i) => [n, String(Number(n) + t + ((i * 7 + t * 3) % 5))]));
+    const answer = answerOf(substitute(ref, shift));
+    if (answer !== undefined) out.push({ numbers: shift, answer });
+  }
+  return out.length >= MIN_VALID ? out : [];
+}
+
+/**
+ * Whether `steps`, run on each variant's numbers, print the variant's answer on at least two
+ * thirds of the checks. True when there are no checks (nothing to hold against the steps).
+ */
+export function passesChecks(steps: readonly Pick<Step, "code">[], checks: readonly AnswerCheck[]): boolean {
+  if (checks.length === 0) return true;
+  const code = steps.map((s) => s.code).join("\n");
+  let agree = 0;
+  for (const c of checks) {
+    if (answerOf(substitute(code, c.numbers)) === c.answer) agree++;
+  }
+  return agree >= AGREE * checks.length;
+}
+
+/**
+ * Whether `steps` compute the same function of the problem's numbers as the reference: both run
+ * on number-shifted variants of the problem (`variantChecks`), and `steps` must get at least two
+ * thirds of the answers of the at least three variants the reference runs on. `5 * 5 * 8` for
+ * `(8 * 5) * 5` agrees; `(9 + 23) / 4 + 11` for `(11 * 9 − 23) // 4`, equal only at the original
+ * numbers, does not.
  */
 export function equivalentToReference(
   steps: readonly Pick<Step, "code">[],
   reference: readonly Pick<Step, "code">[],
   problem: string,
 ): boolean {
-  const numbers = [...new Set([...problem.matchAll(NUMBER)].map((m) => m[0]))];
-  if (numbers.length === 0) return false;
-  const pick = steps.map((s) => s.code).join("\n");
-  const ref = reference.map((s) => s.code).join("\n");
-  let valid = 0;
-  let agree = 0;
-  for (let t = 1; t <= TRIALS; t++) {
-    const shift = new Map(numbers.map((n, i) => [n, String(Number(n) + t + ((i * 7 + t * 3) % 5))]));
-    const want = answerOf(substitute(ref, shift));
-    if (want === undefined) continue;
-    valid++;
-    if (answerOf(substitute(pick, shift)) === want) agree++;
-  }
-  return valid >= 3 && agree >= AGREE * valid;
+  const checks = variantChecks(reference, problem);
+  return checks.length > 0 && passesChecks(steps, checks);
 }
 
 /**

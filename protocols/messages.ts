@@ -116,11 +116,23 @@ export const ScoreItemSchema = Schema.Struct({
   candidate: StepSchema,
 }).annotate({ title: "ScoreItem" });
 
+/** The answer to one number-shifted variant of a problem (math/contracts.ts `AnswerCheck`). */
+export const AnswerCheckSchema = Schema.Struct({
+  numbers: Schema.Record(Schema.String, Schema.String).annotate({ description: "Each number of the problem text and its replacement" }),
+  answer: Schema.String,
+}).annotate({ title: "AnswerCheck" });
+
 /** One terminal answer to grade against its reference. */
 export const GradeItemSchema = Schema.Struct({
   answer: Schema.String,
   reference: Schema.String,
+  steps: Schema.optionalKey(Schema.Array(StepSchema).annotate({ description: "The whole trajectory, terminal step included (needed with checks)" })),
+  checks: Schema.optionalKey(Schema.Array(AnswerCheckSchema).annotate({
+    description: "Variant answers the trajectory's code must also get (two thirds of them) to be graded correct",
+  })),
 }).annotate({ title: "GradeItem" });
+/** A grade item on the wire. */
+export type GradeItem = typeof GradeItemSchema.Type;
 
 /** Asks a Scorer for step values (and optionally grades). Subject `rstar.<run>.score`. */
 export const ScoreRequest = Schema.Struct({

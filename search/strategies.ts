@@ -32,6 +32,11 @@ export interface SearchDeps {
   readonly scorer?: StepScorer;
   /** Answer equivalence used for grading (math/grade.ts's `answersEqual`); exact text by default. */
   readonly answersEqual?: (pred: string, gold: string) => boolean;
+  /**
+   * A further check of a trajectory whose answer equals the reference (training only), e.g. the
+   * problem's hidden variant answers; a trajectory that fails it is graded −1.
+   */
+  readonly verify?: (steps: readonly Step[]) => boolean;
 }
 
 /** The outcome of one strategy on one problem. */
@@ -178,7 +183,9 @@ async function valueCandidates(
       const value = scores.get(`${i}:${j}`);
       let out: Candidate = value === undefined ? c : { ...c, value };
       if (c.terminal && c.error === undefined && c.answer !== undefined) {
-        const reward = reference !== undefined ? (eq(c.answer, reference) ? 1 : -1) : value ?? 0;
+        const correct = reference !== undefined && eq(c.answer, reference) &&
+          (deps.verify === undefined || deps.verify([...prefixes[i]!, c.step]));
+        const reward = reference !== undefined ? (correct ? 1 : -1) : value ?? 0;
         out = { ...out, reward };
       }
       return out;

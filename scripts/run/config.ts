@@ -44,6 +44,14 @@ export interface EvolveConfig {
     readonly maxLevelByRound?: readonly number[];
     /** JSONL file of training problems instead of generated ones. */
     readonly dataset?: string;
+    /**
+     * How training search grades a terminal. "answer": its answer equals the reference (rStar-Math).
+     * "variants": also, where the problem has a reference program (the generated problems do), the
+     * trajectory's code gets the reference's answers on number-shifted variants of the problem
+     * (math/reference.ts), so a right answer reached by a coincidence of the numbers counts as wrong.
+     * Absent (run directories from before the setting): "answer".
+     */
+    readonly grade?: "answer" | "variants";
   };
   readonly test: {
     readonly problems: number;
@@ -127,7 +135,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     preset: "smoke",
     seed: 1,
     rounds: 3,
-    train: { problemsPerRound: 10, levels: LEVELS },
+    train: { problemsPerRound: 10, levels: LEVELS, grade: "variants" },
     test: { problems: 10, levels: LEVELS },
     search: {
       bootstrap: { rollouts: 8, k: 6, c: 2, maxDepth: 8, temperature: 1, topP: 1 },
@@ -151,7 +159,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     // 54% compute what the reference does at levels 1 / 2 / 3 but 27% / 13% at levels 4 / 5 (the
     // rest are coincidences; summary.json sftMatchesReference), and a policy trained on those
     // learns the wrong steps. Policy rounds search every level.
-    train: { problemsPerRound: 100, firstRoundProblems: 2000, levels: LEVELS, maxLevelByRound: [3, 5] },
+    train: { problemsPerRound: 100, firstRoundProblems: 2000, levels: LEVELS, maxLevelByRound: [3, 5], grade: "variants" },
     test: { problems: 100, levels: LEVELS },
     search: {
       bootstrap: { rollouts: 16, k: 8, c: 2, maxDepth: 8, temperature: 1, topP: 1 },
@@ -187,7 +195,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     preset: "full",
     seed: 1,
     rounds: 4,
-    train: { problemsPerRound: 1000, levels: LEVELS },
+    train: { problemsPerRound: 1000, levels: LEVELS, grade: "variants" },
     test: { problems: 500, levels: LEVELS },
     search: {
       bootstrap: { rollouts: 16, k: 8, c: 2, maxDepth: 12, temperature: 1, topP: 1 },
@@ -295,6 +303,9 @@ export function applySettings(config: EvolveConfig, settings: readonly string[])
   const caps = c.train.maxLevelByRound;
   if (caps !== undefined && caps.some((x) => !Number.isInteger(x) || x < Math.min(...c.train.levels))) {
     throw new RangeError(`--set train.maxLevelByRound=${caps.join(",")}: expected whole levels, each at least ${Math.min(...c.train.levels)}`);
+  }
+  if (c.train.grade !== undefined && c.train.grade !== "answer" && c.train.grade !== "variants") {
+    throw new RangeError(`--set train.grade=${c.train.grade}: expected answer or variants`);
   }
   if (c.sft.init !== "scratch" && c.sft.init !== "previous") {
     throw new RangeError(`--set sft.init=${c.sft.init}: expected scratch or previous`);

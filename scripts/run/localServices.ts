@@ -6,7 +6,7 @@
  */
 import type { Problem, Step, StepExecutor, StepProposer, StepScorer } from "../../math/contracts.ts";
 import { generateProblems } from "../../math/generator.ts";
-import { matchesReference } from "../../math/reference.ts";
+import { matchesReference, passesChecks, variantChecks } from "../../math/reference.ts";
 import { SafeExecutor } from "../../math/interpreter.ts";
 import { PythonExecutor } from "../../math/pythonExecutor.ts";
 import { initBackend } from "../../models/backend.ts";
@@ -364,6 +364,13 @@ function generated(count: number, levels: readonly number[], seed: number, split
   return interleaveByLevel(groups);
 }
 
+/** The problem with its hidden variant checks (`variantChecks`), when it has a reference program. */
+export function withChecks(p: Problem): Problem {
+  if (p.solution === undefined || p.solution.length === 0 || p.checks !== undefined) return p;
+  const checks = variantChecks(p.solution, p.problem);
+  return checks.length > 0 ? { ...p, checks } : p;
+}
+
 /** A progress callback that draws one bar over all optimiser steps, closing it at the last one. */
 function stepBar(ctx: ServiceContext, label: string): (p: TrainProgress) => void {
   let bar: PhaseProgress | undefined;
@@ -663,9 +670,11 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       return generated(config.test.problems, config.test.levels, deriveSeed(config.seed, "test"), "test", "t");
     },
 
-    async search(req: SearchRequest, onResult: (r: SearchOutcome) => Promise<void>, _ctx: ServiceContext) {
-      const keep = [req.policy, req.scorer].flatMap((r) => (r && r.kind === "checkpoint" ? [r.dir] : []));
+    async search(request: SearchRequest, onResult: (r: SearchOutcome) => Promise<void>, _ctx: ServiceContext) {
+      const keep = [request.policy, request.scorer].flatMap((r) => (r && r.kind === "checkpoint" ? [r.dir] : []));
       release(keep);
+      // With `train.grade: "variants"`, problems with a reference program carry hidden variant answers.
+      const req = runConfig?.train.grade === "variants" ? { ...request, problems: request.problems.map(withChecks) } : request;
       if ((options.searchVia ?? "actors") === "actors") return await actorSearch(req, onResult);
       const policy = new BatchingProposer(await policyOf(req.policy));
       const inner = await scorerOf(req.scorer);
@@ -676,7 +685,13 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         const t0 = performance.now();
         const result = await runMcts(
           { id: p.id, problem: p.problem, answer: p.answer },
-          { proposer: policy, executor: exec, ...(scorer ? { scorer } : {}), answersEqual },
+          {
+            proposer: policy,
+            executor: exec,
+            ...(scorer ? { scorer } : {}),
+            answersEqual,
+            ...(p.checks !== undefined && p.checks.length > 0 ? { verify: (steps) => passesChecks(steps, p.checks!) } : {}),
+          },
           {
             rollouts: req.knobs.rollouts,
             k: req.knobs.k,

@@ -8,6 +8,7 @@ import { silentLogger } from "../../actors/log.ts";
 import { startScorer } from "../../actors/scorer.ts";
 import type { ScoreJobRequest, ScoreOutcome, ScorerInput } from "../../actors/scorerMachine.ts";
 import { scorerMachine } from "../../actors/scorerMachine.ts";
+import { variantChecks } from "../../math/reference.ts";
 import { exactGrade } from "../../actors/scriptedPolicy.ts";
 import { call, publish } from "../../protocols/codec.ts";
 import { InProcessBus } from "../../protocols/inProcessBus.ts";
@@ -117,6 +118,24 @@ describe("scorerMachine", () => {
     assert.deepInclude(await m.submit({ items: [], grade: [{ answer: "1", reference: "2" }] }), { grades: [false], scorerVersion: "none" });
     assert.strictEqual((await m.submit({ items: [item], grade: [] }))._tag, "NoModel");
     assert.strictEqual(m.actor.getSnapshot().value, "idle");
+    m.actor.stop();
+  });
+
+  it("grades a right answer wrong when its steps fail the problem's variant checks", async () => {
+    const m = machine({ scorer: undefined, loadScorer: () => Promise.reject(new Error("none")), grade: exactGrade, crash: noCrashes });
+    const problem = "A worker makes 11 chairs each hour for 9 hours; 23 fail the check; 4 shops share the rest.";
+    const checks = variantChecks([{ code: "total = 11 * 9" }, { code: "print((total - 23) // 4)" }], problem);
+    const steps = (...codes: string[]) => codes.map((code) => ({ text: "", code }));
+    const out = await m.submit({
+      items: [],
+      grade: [
+        { answer: "19", reference: "19", steps: steps("v1 = 11 * 9", "print((v1 - 23) / 4)"), checks },
+        { answer: "19", reference: "19", steps: steps("v1 = 9 + 23", "print(v1 / 4 + 11)"), checks },
+        { answer: "19", reference: "19", steps: steps("v1 = 9 + 23", "print(v1 / 4 + 11)") },
+        { answer: "18", reference: "19", steps: steps("print(18)"), checks },
+      ],
+    });
+    assert.deepInclude(out, { grades: [true, false, true, false] });
     m.actor.stop();
   });
 

@@ -92,6 +92,10 @@ describe("rstar evolve --preset smoke", () => {
     assert.match(r.stdout, /round\s+solve%/);
     assertComplete(dir, 3, 10);
     assert.include(Deno.readTextFileSync(join(dir, "report.html")), "<svg");
+    // The smoke preset grades against the problems' variants: no pick is right by a coincidence.
+    const picks = ledger(dir).flatMap((e) => (e as { sft?: { matchesReference?: boolean }[] }).sft ?? []);
+    assert.isAbove(picks.length, 0);
+    assert.deepEqual(picks.filter((x) => x.matchesReference === false), []);
     const ev = await run(["eval", "--run", dir, "--strategy", "greedy", "--json"]);
     assert.equal(ev.code, 0, ev.stderr);
     const line = JSON.parse(ev.stdout.trim());

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { generateProblems } from "../../math/generator.ts";
-import { computedValues, equivalentToReference, matchesReference } from "../../math/reference.ts";
+import { computedValues, equivalentToReference, matchesReference, passesChecks, variantChecks } from "../../math/reference.ts";
 
 const code = (...lines: string[]) => lines.map((c) => ({ code: c }));
 
@@ -43,6 +43,48 @@ describe("matchesReference", () => {
     for (let level = 1; level <= 5; level++) {
       for (const p of generateProblems({ count: 40, seed: 7, level })) {
         expect(matchesReference(p.solution!, p.solution, p.problem), p.problem).toBe(true);
+      }
+    }
+  });
+});
+
+describe("variantChecks and passesChecks (the variants grader)", () => {
+  const reference = code("total = 11 * 9", "good = total - 23", "print(good // 4)");
+
+  it("gives the reference's answers on number-shifted variants, the same ones every time", () => {
+    const checks = variantChecks(reference, text);
+    expect(checks.length).toBeGreaterThanOrEqual(3);
+    expect(variantChecks(reference, text)).toEqual(checks);
+    for (const c of checks) {
+      // Every number of the problem text is replaced, and the answer is the reference's on them.
+      expect(Object.keys(c.numbers).sort()).toEqual(["11", "23", "4", "9"]);
+      const [a, b, d, e] = ["11", "9", "23", "4"].map((k) => Number(c.numbers[k]));
+      const [num, den = "1"] = c.answer.split("/");
+      expect(Number(num) / Number(den)).toBeCloseTo((a! * b! - d!) / e!, 9);
+    }
+  });
+
+  it("passes a genuine solution under any names and grouping and fails a coincidence of the numbers", () => {
+    const checks = variantChecks(reference, text);
+    expect(passesChecks(code("v1 = 9 * 11", "v2 = v1 - 23", "print(v2 / 4)"), checks)).toBe(true);
+    expect(passesChecks(code("v1 = 9 * 11", "print((v1 - 23) // 4)"), checks)).toBe(true);
+    // (9 + 23) / 4 + 11 = 19 = (11 * 9 - 23) // 4, for these numbers only.
+    expect(passesChecks(code("v1 = 9 + 23", "v2 = v1 / 4", "print(v2 + 11)"), checks)).toBe(false);
+    expect(passesChecks(code("print(19)"), checks)).toBe(false);
+    expect(passesChecks(code("print(1 / 0)"), checks)).toBe(false);
+  });
+
+  it("has nothing to hold against a solution when the reference gives too few variants", () => {
+    expect(variantChecks(code("print(19)"), "How many are 19 and nothing else?").length).toBeGreaterThan(0);
+    expect(variantChecks(reference, "No numbers here.")).toEqual([]);
+    expect(variantChecks(code("print(1 / 0)"), text)).toEqual([]);
+    expect(passesChecks(code("print(19)"), [])).toBe(true);
+  });
+
+  it("passes every generated problem's own reference solution", () => {
+    for (let level = 1; level <= 5; level++) {
+      for (const p of generateProblems({ count: 40, seed: 11, level })) {
+        expect(passesChecks(p.solution!, variantChecks(p.solution!, p.problem)), p.problem).toBe(true);
       }
     }
   });

@@ -34,6 +34,12 @@ describe("evolve --set KEY=VALUE", () => {
     assert.throws(() => applySettings(base, ["seed.x=1"]), /seed\.x: no such setting/);
     assert.throws(() => applySettings(base, ["eval.strategies=greedy,beam"]), /unknown strategy "beam"/);
     assert.throws(() => applySettings(base, ["sft.init=fresh"]), /expected scratch or previous/);
+    assert.throws(() => applySettings(base, ["train.grade=strict"]), /train.grade=strict: expected answer or variants/);
+  });
+
+  it("grades training answers against the problems' variants by default, and by the answer alone on request", () => {
+    for (const preset of ["smoke", "quick", "full"] as const) assert.equal(resolveConfig(preset).train.grade, "variants");
+    assert.equal(applySettings(resolveConfig("quick"), ["train.grade=answer"]).train.grade, "answer");
   });
 });
 

@@ -23,6 +23,19 @@ describe("strategies", () => {
     assert.equal(r.samples, 1);
   });
 
+  it("runMcts() grades a right answer −1 when the trajectory fails the verify check", async () => {
+    const proposer = new ToyProposer();
+    const executor = new ToyExecutor();
+    const r = await runMcts(problem, { proposer, executor, verify: () => false }, { rollouts: 32, k: 4 }, 1);
+    assert.lengthOf(sftPicks(r.tree), 0);
+    const seen: number[] = [];
+    const ok = await runMcts(problem, { proposer, executor, verify: (steps) => (seen.push(steps.length), true) }, { rollouts: 32, k: 4 }, 1);
+    assert.equal(ok.answer, toyAnswer);
+    // It is asked about whole trajectories whose answer is right, terminal step included.
+    assert.isAbove(seen.length, 0);
+    assert.deepEqual([...new Set(seen)], [toyDepth + 1]);
+  });
+
   it("runMcts() is deterministic for a seed", async () => {
     const deps = { proposer: new ToyProposer(), executor: new ToyExecutor() };
     const a = await runMcts(problem, deps, { rollouts: 8, k: 3 }, 11);
