@@ -155,10 +155,10 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     preset: "quick",
     seed: 1,
     rounds: 3,
-    // Round 1 searches levels 1–3 only: of the bootstrap's graded-correct solutions, 100% / 81% /
-    // 54% compute what the reference does at levels 1 / 2 / 3 but 27% / 13% at levels 4 / 5 (the
-    // rest are coincidences; summary.json sftMatchesReference), and a policy trained on those
-    // learns the wrong steps. Policy rounds search every level.
+    // Round 1 searches levels 1–3 only, policy rounds every level. Graded by the answer alone, 100% /
+    // 81% / 54% of the bootstrap's correct solutions compute what the reference does at levels
+    // 1 / 2 / 3 but 27% / 13% at levels 4 / 5 (the rest are coincidences of the numbers, which
+    // `grade: "variants"` now grades wrong).
     train: { problemsPerRound: 100, firstRoundProblems: 2000, levels: LEVELS, maxLevelByRound: [3, 5], grade: "variants" },
     test: { problems: 100, levels: LEVELS },
     search: {

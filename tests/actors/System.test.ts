@@ -56,6 +56,37 @@ describe("startSystem", () => {
     await sys.stop();
   });
 
+  it("a training search grades a right answer wrong when its trajectory fails the problem's hidden variant checks", async () => {
+    const run = async (checks: (p: (typeof problems)[number]) => { numbers: Record<string, string>; answer: string }[]) => {
+      const { sys } = system();
+      const results: ProblemResult[] = [];
+      await sys.search!.run(
+        {
+          round: 1,
+          mode: "train",
+          problems: problems.map((p) => ({ ...p, checks: checks(p) })),
+          config: { rollouts: 6, k: 3, maxDepth: 4 },
+          usePpm: false,
+          seed: 11,
+          concurrency: 3,
+        },
+        async (r) => void results.push(r),
+      );
+      await sys.stop();
+      return Object.fromEntries(results.map((r) => [r.problemId, r.solved]));
+    };
+    const first = system();
+    const plain = await search(first.sys);
+    await first.sys.stop();
+    const solved = Object.fromEntries(plain.map((r) => [r.problemId, r.solved]));
+    assert.isTrue(Object.values(solved).some((x) => x));
+    // Checks the scripted steps pass (the variant is the problem itself): the same problems solved.
+    assert.deepStrictEqual(await run((p) => Array(3).fill({ numbers: {}, answer: p.answer })), solved);
+    // Checks no trajectory passes: every right answer is graded wrong.
+    const none = await run(() => Array(3).fill({ numbers: {}, answer: "999" }));
+    assert.deepStrictEqual(Object.values(none), problems.map(() => false));
+  });
+
   it("the same seed yields identical trees", async () => {
     const a = system();
     const b = system();
