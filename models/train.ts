@@ -88,7 +88,7 @@ export interface TrainOptions {
 
 /** What a training run did. */
 export interface TrainResult {
-  /** Mean loss per epoch. */
+  /** Mean loss per epoch (the last one over the steps taken, when a time limit cut it short). */
   readonly losses: number[];
   /** Real (non-padding) tokens processed. */
   readonly tokens: number;
@@ -202,12 +202,16 @@ async function runLoop(
     ? await (await import("./parallelTrain.ts")).startReplicas(params, job, workers, opts.weightDecay ?? 0)
     : undefined;
   try {
-    outer: for (let epoch = 0; epoch < opts.epochs; epoch++) {
+    let outOfTime = false;
+    for (let epoch = 0; epoch < opts.epochs && !outOfTime; epoch++) {
       const batches = makeBatches(lengths, opts.batchSize, prng.fork(epoch));
       let sum = 0;
       let count = 0;
       for (const batch of batches) {
-        if (opts.maxSeconds !== undefined && (performance.now() - t0) / 1000 > opts.maxSeconds) break outer;
+        if (opts.maxSeconds !== undefined && (performance.now() - t0) / 1000 > opts.maxSeconds) {
+          outOfTime = true;
+          break;
+        }
         const { loss, tokens: n, grads } = replicas ? await replicas.grads(batch) : localGrads(params, vars, job, batch);
         // Under a time limit the schedule follows whichever runs out first, steps or seconds,
         // so a cut-short run still ends on a decayed learning rate.
@@ -228,6 +232,7 @@ async function runLoop(
         // Let other tasks in this process (actors, timers) run between steps.
         await new Promise((r) => setTimeout(r, 0));
       }
+      // An epoch cut short by the time limit reports the mean over the steps it took.
       if (count > 0) losses.push(sum / count);
     }
     await replicas?.verify();

@@ -41,6 +41,21 @@ describe("trainPolicy", () => {
     assert.deepEqual(await run(), await run());
   });
 
+  it("a time limit that cuts the first epoch short still reports that epoch's loss", async () => {
+    const data = generateProblems({ count: 32, seed: 2, level: 1 }).map((p) => ({ problem: p.problem, steps: p.solution! }));
+    const policy = TinyPolicy.create({ ...PRESETS.smoke, maxLen: 96 }, tok, 4);
+    // Each step takes over half a second, so the 0.5 s limit stops training after the first step.
+    const slow = () => {
+      const until = performance.now() + 600;
+      while (performance.now() < until) { /* a slow step */ }
+    };
+    const res = await trainPolicy(policy, data, { epochs: 3, batchSize: 4, lr: 3e-3, seed: 9, maxSeconds: 0.5, onProgress: slow });
+    policy.dispose();
+    assert.equal(res.steps, 1);
+    assert.equal(res.losses.length, 1);
+    assert.isTrue(Number.isFinite(res.losses[0]!) && res.losses[0]! > 0);
+  });
+
   it("skips examples longer than maxLen instead of failing", async () => {
     const policy = TinyPolicy.create({ ...PRESETS.smoke, maxLen: 24 }, tok, 1);
     const data = generateProblems({ count: 6, seed: 3, level: 5 }).map((p) => ({ problem: p.problem, steps: p.solution! }));
