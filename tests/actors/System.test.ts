@@ -70,7 +70,10 @@ describe("startSystem", () => {
           seed: 11,
           concurrency: 3,
         },
-        async (r) => void results.push(r),
+        (r) => {
+          results.push(r);
+          return Promise.resolve();
+        },
       );
       await sys.stop();
       return Object.fromEntries(results.map((r) => [r.problemId, r.solved]));
