@@ -10,7 +10,8 @@
  * stops the machine in `crashed`, for the Supervisor; `stop` finishes queued jobs first.
  */
 import { assign, fromPromise, setup } from "xstate";
-import type { AnswerCheck, ScoreItem, Step, StepScorer } from "../math/contracts.ts";
+import type { ScoreItem, StepScorer } from "../math/contracts.ts";
+import type { GradeItem } from "../protocols/messages.ts";
 import { passesChecks } from "../math/reference.ts";
 import type { CrashInjector } from "./crashInjector.ts";
 import type { BatchContext, BatchEvent, Job } from "./serving.ts";
@@ -26,12 +27,7 @@ export interface ScoreJobRequest {
 }
 
 /** One answer to grade; with `checks`, the trajectory `steps` must also pass them. */
-export interface GradeJob {
-  readonly answer: string;
-  readonly reference: string;
-  readonly steps?: readonly Step[];
-  readonly checks?: readonly AnswerCheck[];
-}
+export type GradeJob = GradeItem;
 
 /** A grade: the answer equals the reference and, where checks come with it, the steps pass them. */
 export function gradeJob(grade: Grader, g: GradeJob): boolean {

@@ -268,7 +268,7 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
           const items: ScoreRequest["items"][number][] = [];
           const grades: GradeItem[] = [];
           // Hidden variant checks (training only): the grader also runs the whole trajectory on them.
-          const checks = train && problem.checks !== undefined && problem.checks.length > 0 ? problem.checks : undefined;
+          const checks = train ? problem.checks : undefined;
           input.replies.forEach((rep, i) => {
             for (const c of rep.candidates) {
               if (batch.usePpm && c.error === undefined) items.push({ problem: problem.problem, steps: input.asks[i]!.steps, candidate: c.step });

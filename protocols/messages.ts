@@ -130,7 +130,11 @@ export const GradeItemSchema = Schema.Struct({
   checks: Schema.optionalKey(Schema.Array(AnswerCheckSchema).annotate({
     description: "Variant answers the trajectory's code must also get (two thirds of them) to be graded correct",
   })),
-}).annotate({ title: "GradeItem" });
+}).annotate({ title: "GradeItem" }).check(Schema.makeFilter((g) =>
+  g.checks !== undefined && g.steps === undefined
+    ? { path: ["steps"], issue: "a grade item with checks needs the trajectory's steps" }
+    : undefined
+));
 /** A grade item on the wire. */
 export type GradeItem = typeof GradeItemSchema.Type;
 

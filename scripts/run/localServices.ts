@@ -690,7 +690,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
             executor: exec,
             ...(scorer ? { scorer } : {}),
             answersEqual,
-            ...(p.checks !== undefined && p.checks.length > 0 ? { verify: (steps) => passesChecks(steps, p.checks!) } : {}),
+            ...(p.checks ? { verify: (steps) => passesChecks(steps, p.checks!) } : {}),
           },
           {
             rollouts: req.knobs.rollouts,

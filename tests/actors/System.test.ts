@@ -1,4 +1,5 @@
 import { assert, describe, it } from "vitest";
+import type { AnswerCheck } from "../../math/contracts.ts";
 import { createCrashInjector } from "../../actors/crashInjector.ts";
 import type { ProblemResult } from "../../actors/searchService.ts";
 import { Result } from "effect";
@@ -57,7 +58,7 @@ describe("startSystem", () => {
   });
 
   it("a training search grades a right answer wrong when its trajectory fails the problem's hidden variant checks", async () => {
-    const run = async (checks: (p: (typeof problems)[number]) => { numbers: Record<string, string>; answer: string }[]) => {
+    const run = async (checks: (p: (typeof problems)[number]) => AnswerCheck[]) => {
       const { sys } = system();
       const results: ProblemResult[] = [];
       await sys.search!.run(

@@ -31,6 +31,11 @@ describe("decode", () => {
       [enc.encode(JSON.stringify({ ...scoreRequest("a"), v: 3 })), "VersionMismatch", /version 3.*speaks 1/],
       [enc.encode(JSON.stringify({ v: 1, id: "a", items: [{ problem: 1 }] })), "BadRequest", /ScoreRequest.*items/],
       [enc.encode(JSON.stringify({ id: "a", items: [] })), "BadRequest", /\["v"\]/],
+      [
+        enc.encode(JSON.stringify({ v: 1, id: "a", items: [], grade: [{ answer: "1", reference: "1", checks: [{ numbers: {}, answer: "1" }] }] })),
+        "BadRequest",
+        /checks needs the trajectory's steps/,
+      ],
     ];
     for (const [bytes, code, message] of cases) {
       const r = decode(ScoreRequest, bytes);
