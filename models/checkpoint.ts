@@ -81,7 +81,11 @@ export function toBytes(model: Model, meta: CheckpointMeta = {}): Uint8Array {
   let offset = 0;
   for (const [name, v] of model.params) {
     const data = v.dataSync() as Float32Array;
-    header[name] = { dtype: "F32", shape: v.shape, data_offsets: [offset, offset + data.byteLength] };
+    header[name] = {
+      dtype: "F32",
+      shape: v.shape,
+      data_offsets: [offset, offset + data.byteLength],
+    };
     offset += data.byteLength;
     datas.push(data);
   }
@@ -121,23 +125,31 @@ export function parseBytes(
   if (bytes.length < 8) fail(`file is ${bytes.length} bytes, too short for a safetensors header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const hlenBig = view.getBigUint64(0, true);
-  if (hlenBig > BigInt(bytes.length - 8)) fail(`header length ${hlenBig} exceeds the file (truncated?)`);
+  if (hlenBig > BigInt(bytes.length - 8)) {
+    fail(`header length ${hlenBig} exceeds the file (truncated?)`);
+  }
   const hlen = Number(hlenBig);
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + hlen)));
+    header = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + hlen)),
+    );
   } catch (err) {
     return fail(`header is not valid JSON (${err instanceof Error ? err.message : err})`);
   }
   const meta = header.__metadata__ as Record<string, unknown> | undefined;
-  if (meta === undefined || typeof meta.config !== "string") fail("header lacks __metadata__.config");
+  if (meta === undefined || typeof meta.config !== "string") {
+    fail("header lacks __metadata__.config");
+  }
   let config: CheckpointConfig;
   try {
     config = JSON.parse(meta!.config as string);
   } catch {
     return fail("__metadata__.config is not valid JSON");
   }
-  if (config.format !== CHECKPOINT_FORMAT) fail(`format is ${JSON.stringify(config.format)}, expected ${CHECKPOINT_FORMAT}`);
+  if (config.format !== CHECKPOINT_FORMAT) {
+    fail(`format is ${JSON.stringify(config.format)}, expected ${CHECKPOINT_FORMAT}`);
+  }
   const dataStart = 8 + hlen;
   const dataLen = bytes.length - dataStart;
   const arrays = new Map<string, { shape: number[]; data: Float32Array }>();
@@ -149,7 +161,9 @@ export function parseBytes(
     const [b, en] = e!.data_offsets;
     const n = e!.shape.reduce((a, x) => a * x, 1);
     if (!(b >= 0 && en <= dataLen && en - b === n * 4)) {
-      fail(`tensor ${name} has offsets [${b}, ${en}] outside the ${dataLen}-byte data section (truncated?)`);
+      fail(
+        `tensor ${name} has offsets [${b}, ${en}] outside the ${dataLen}-byte data section (truncated?)`,
+      );
     }
     const copy = new Uint8Array(en - b);
     copy.set(bytes.subarray(dataStart + b, dataStart + en));
@@ -160,7 +174,11 @@ export function parseBytes(
   return { config, arrays };
 }
 
-function build(config: CheckpointConfig, arrays: Map<string, { shape: number[]; data: Float32Array }>, file: string): Model {
+function build(
+  config: CheckpointConfig,
+  arrays: Map<string, { shape: number[]; data: Float32Array }>,
+  file: string,
+): Model {
   let tokenizer: Tokenizer;
   try {
     tokenizer = Tokenizer.fromJSON(config.tokenizer);
@@ -168,24 +186,44 @@ function build(config: CheckpointConfig, arrays: Map<string, { shape: number[]; 
     throw new CheckpointError(file, err instanceof Error ? err.message : String(err));
   }
   if (tokenizer.size !== config.vocabSize) {
-    throw new CheckpointError(file, `tokenizer has ${tokenizer.size} tokens, config says ${config.vocabSize}`);
+    throw new CheckpointError(
+      file,
+      `tokenizer has ${tokenizer.size} tokens, config says ${config.vocabSize}`,
+    );
   }
   const s = config.sizes;
+  const alibi = s.positions === "alibi";
   const expect: Record<string, number[]> = {
     tok_emb: [config.vocabSize, s.dModel],
-    pos_emb: [s.maxLen, s.dModel],
+    ...(alibi ? {} : { pos_emb: [s.maxLen, s.dModel] }),
   };
+  if (alibi && arrays.has("pos_emb")) {
+    throw new CheckpointError(
+      file,
+      `tensor pos_emb is present, but the config's positions are "alibi"`,
+    );
+  }
   for (const [name, shape] of Object.entries(expect)) {
     const a = arrays.get(name);
     if (a === undefined || a.shape.join(",") !== shape.join(",")) {
-      throw new CheckpointError(file, `tensor ${name} has shape [${a?.shape ?? "missing"}], expected [${shape}]`);
+      throw new CheckpointError(
+        file,
+        `tensor ${name} has shape [${a?.shape ?? "missing"}], expected [${shape}]`,
+      );
     }
   }
   const params: Params = new Map();
-  for (const [name, a] of arrays) params.set(name, tf.tidy(() => tf.variable(tf.tensor(a.data, a.shape), true)));
+  for (const [name, a] of arrays) {
+    params.set(
+      name,
+      tf.tidy(() => tf.variable(tf.tensor(a.data, a.shape), true)),
+    );
+  }
   try {
     if (config.kind === "policy") return new TinyPolicy(s, tokenizer, params, config.version);
-    if (!SCORER_KINDS.includes(config.kind)) throw new Error(`unknown kind ${JSON.stringify(config.kind)}`);
+    if (!SCORER_KINDS.includes(config.kind)) {
+      throw new Error(`unknown kind ${JSON.stringify(config.kind)}`);
+    }
     return new TinyScorer(config.kind, s, tokenizer, params, config.version);
   } catch (err) {
     for (const v of params.values()) v.dispose();
@@ -200,12 +238,19 @@ export function fromBytes(bytes: Uint8Array, file = "<bytes>"): Model {
 }
 
 /** Writes `model.safetensors` and `config.json` into `dir` (created if needed). */
-export async function saveCheckpoint(dir: string, model: Model, meta: CheckpointMeta = {}): Promise<void> {
+export async function saveCheckpoint(
+  dir: string,
+  model: Model,
+  meta: CheckpointMeta = {},
+): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   const bytes = toBytes(model, meta);
   // Write to temporary names then rename, so a crash never leaves a half-written checkpoint.
   await Deno.writeFile(`${dir}/model.safetensors.tmp`, bytes);
-  await Deno.writeTextFile(`${dir}/config.json.tmp`, JSON.stringify(configOf(model, meta), null, 2) + "\n");
+  await Deno.writeTextFile(
+    `${dir}/config.json.tmp`,
+    JSON.stringify(configOf(model, meta), null, 2) + "\n",
+  );
   await Deno.rename(`${dir}/model.safetensors.tmp`, `${dir}/model.safetensors`);
   await Deno.rename(`${dir}/config.json.tmp`, `${dir}/config.json`);
 }
@@ -226,8 +271,14 @@ async function loadDir(dir: string): Promise<Model> {
   } catch (err) {
     throw new CheckpointError(cfile, err instanceof Error ? err.message : String(err));
   }
-  if (side.kind !== config.kind || JSON.stringify(side.sizes) !== JSON.stringify(config.sizes) || side.vocabSize !== config.vocabSize) {
-    throw new CheckpointError(cfile, "kind, sizes or vocabSize differ from model.safetensors's metadata");
+  if (
+    side.kind !== config.kind || JSON.stringify(side.sizes) !== JSON.stringify(config.sizes) ||
+    side.vocabSize !== config.vocabSize
+  ) {
+    throw new CheckpointError(
+      cfile,
+      "kind, sizes or vocabSize differ from model.safetensors's metadata",
+    );
   }
   return build(config, arrays, file);
 }
@@ -237,7 +288,10 @@ export async function loadPolicy(dir: string): Promise<TinyPolicy> {
   const m = await loadDir(dir);
   if (!(m instanceof TinyPolicy)) {
     m.dispose();
-    throw new CheckpointError(`${dir}/model.safetensors`, `holds a ${m.kind} scorer, expected a policy`);
+    throw new CheckpointError(
+      `${dir}/model.safetensors`,
+      `holds a ${m.kind} scorer, expected a policy`,
+    );
   }
   return m;
 }

@@ -22,12 +22,25 @@ export interface PolicyConfig {
   readonly dFf: number;
   readonly maxLen: number;
   readonly stepTokens: number;
+  /**
+   * How attention sees token order. "learned": a learned absolute position embedding (GPT-2);
+   * positions a model never trained on (longer problems than its training data) are noise to it.
+   * "alibi": no position embedding, each head's attention scores fall linearly with distance
+   * (Press et al., ALiBi), so what is learned on short sequences holds on longer ones.
+   * Absent (checkpoints from before the setting): "learned".
+   */
+  readonly positions?: "learned" | "alibi";
+}
+
+/** Whether a config uses ALiBi attention biases instead of a position embedding. */
+export function usesAlibi(c: PolicyConfig): boolean {
+  return c.positions === "alibi";
 }
 
 /** Named size presets: `smoke` for tests, `quick` for the CPU default, `full` for a bigger box. */
 export const PRESETS = {
   smoke: { dModel: 32, nLayers: 1, nHeads: 2, dFf: 64, maxLen: 192, stepTokens: 48 },
-  quick: { dModel: 96, nLayers: 2, nHeads: 4, dFf: 256, maxLen: 224, stepTokens: 48 },
+  quick: { dModel: 96, nLayers: 2, nHeads: 8, dFf: 256, maxLen: 224, stepTokens: 48 },
   full: { dModel: 192, nLayers: 4, nHeads: 6, dFf: 768, maxLen: 320, stepTokens: 64 },
 } as const satisfies Record<string, PolicyConfig>;
 
@@ -38,11 +51,22 @@ export type PresetName = keyof typeof PRESETS;
 export function validateConfig(c: PolicyConfig): void {
   for (const k of ["dModel", "nLayers", "nHeads", "dFf", "maxLen", "stepTokens"] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1) {
-      throw new RangeError(`Cannot build transformer: ${k} must be a positive integer, got ${c[k]}`);
+      throw new RangeError(
+        `Cannot build transformer: ${k} must be a positive integer, got ${c[k]}`,
+      );
     }
   }
+  if (c.positions !== undefined && c.positions !== "learned" && c.positions !== "alibi") {
+    throw new RangeError(
+      `Cannot build transformer: positions must be "learned" or "alibi", got ${
+        JSON.stringify(c.positions)
+      }`,
+    );
+  }
   if (c.dModel % c.nHeads !== 0) {
-    throw new RangeError(`Cannot build transformer: dModel ${c.dModel} is not divisible by nHeads ${c.nHeads}`);
+    throw new RangeError(
+      `Cannot build transformer: dModel ${c.dModel} is not divisible by nHeads ${c.nHeads}`,
+    );
   }
 }
 
@@ -52,7 +76,7 @@ export type Params = Map<string, tf.Variable>;
 type Mm = (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
 /** Matmul (2-D or batched 3-D) whose gradient uses explicit transposes (fast on wasm). */
-export const mm: Mm = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+export const mm: Mm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
   save([a, b]);
   return {
@@ -66,7 +90,7 @@ export const mm: Mm = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) 
       ];
     },
   };
-})) as unknown as Mm;
+}) as unknown as Mm;
 
 function randn(prng: Prng, shape: number[], std: number): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -86,7 +110,10 @@ export function initParams(c: PolicyConfig, vocabSize: number, prng: Prng): Para
   };
   const resStd = 0.02 / Math.sqrt(2 * c.nLayers);
   add("tok_emb", randn(prng, [vocabSize, d], 0.02));
-  add("pos_emb", randn(prng, [c.maxLen, d], 0.01));
+  // Drawn even under ALiBi (then discarded), so both settings draw the same weights elsewhere.
+  const pos = randn(prng, [c.maxLen, d], 0.01);
+  if (usesAlibi(c)) pos.dispose();
+  else add("pos_emb", pos);
   for (let i = 0; i < c.nLayers; i++) {
     add(`h.${i}.ln1.g`, tf.ones([d]));
     add(`h.${i}.ln1.b`, tf.zeros([d]));
@@ -138,6 +165,30 @@ export function causalMask(t: number): tf.Tensor2D {
   return tf.tensor2d(m, [t, t]);
 }
 
+/** ALiBi slope of each of `h` heads: the geometric sequence 2^(−8/h), 2^(−16/h), …, 2^(−8). */
+export function alibiSlopes(h: number): number[] {
+  return Array.from({ length: h }, (_, i) => 2 ** (-8 * (i + 1) / h));
+}
+
+/**
+ * ALiBi biases [1, h, s, past + s]: query i (at index past + i) against key j gets
+ * −slope · (past + i − j), clamped at 0 for future keys (which the causal mask removes anyway).
+ * Only index differences matter, so left padding (contiguous, masked) leaves real tokens' biases
+ * equal to their position differences.
+ */
+function alibiBias(h: number, s: number, past: number): tf.Tensor4D {
+  const l = past + s;
+  const slopes = alibiSlopes(h);
+  const data = new Float32Array(h * s * l);
+  for (let k = 0; k < h; k++) {
+    for (let i = 0; i < s; i++) {
+      const base = (k * s + i) * l;
+      for (let j = 0; j < l; j++) data[base + j] = -slopes[k]! * Math.max(0, past + i - j);
+    }
+  }
+  return tf.tensor4d(data, [1, h, s, l]);
+}
+
 /** Per-layer attention cache: K transposed [n, h, dh, L] and V [n, h, L, dh]. */
 export interface LayerCache {
   readonly kT: tf.Tensor4D;
@@ -162,6 +213,7 @@ export function forwardBlocks(
   const scale = 1 / Math.sqrt(dh);
   let res: tf.Tensor = tf.reshape(x, [b * s, d]);
   const cache: LayerCache[] = [];
+  const bias = usesAlibi(c) ? tf.add(mask, alibiBias(h, s, past?.[0]?.kT.shape[3] ?? 0)) : mask;
   for (let i = 0; i < c.nLayers; i++) {
     const a = layerNorm(res, get(p, `h.${i}.ln1.g`), get(p, `h.${i}.ln1.b`));
     const qkv = tf.add(mm(a, get(p, `h.${i}.attn.qkv.w`)), get(p, `h.${i}.attn.qkv.b`));
@@ -178,7 +230,7 @@ export function forwardBlocks(
     const l = kT.shape[3];
     const scores = tf.add(
       tf.reshape(mm(tf.reshape(q, [b * h, s, dh]), tf.reshape(kT, [b * h, dh, l])), [b, h, s, l]),
-      mask,
+      bias,
     );
     const att = tf.reshape(tf.softmax(scores), [b * h, s, l]);
     const o = tf.reshape(mm(att, tf.reshape(v, [b * h, l, dh])), [b, h, s, dh]);
@@ -202,8 +254,8 @@ export function forwardTrain(p: Params, c: PolicyConfig, ids: tf.Tensor2D): tf.T
   const d = c.dModel;
   const onehot = tf.oneHot(tf.reshape(ids, [b * t]), vocab).asType("float32");
   const emb = tf.reshape(mm(onehot, tok), [b, t, d]);
-  const pos = tf.slice(get(p, "pos_emb"), [0, 0], [t, d]);
-  const x = tf.add(emb, pos) as tf.Tensor3D;
+  const x =
+    (usesAlibi(c) ? emb : tf.add(emb, tf.slice(get(p, "pos_emb"), [0, 0], [t, d]))) as tf.Tensor3D;
   return forwardBlocks(p, c, x, causalMask(t)).hidden;
 }
 
@@ -218,6 +270,7 @@ export function logitsOf(p: Params, hidden: tf.Tensor2D): tf.Tensor2D {
 export function embedAt(p: Params, ids: tf.Tensor2D, positions: tf.Tensor2D): tf.Tensor3D {
   const [b, s] = ids.shape;
   const tok = tf.gather(get(p, "tok_emb"), tf.reshape(ids, [b * s]));
+  if (!p.has("pos_emb")) return tf.reshape(tok, [b, s, -1]) as tf.Tensor3D;
   const pos = tf.gather(get(p, "pos_emb"), tf.reshape(positions, [b * s]));
   return tf.reshape(tf.add(tok, pos), [b, s, -1]) as tf.Tensor3D;
 }

@@ -114,6 +114,12 @@ export interface EvolveConfig {
     readonly policy: "tiny" | "openai";
     /** Size preset of the tiny models. */
     readonly size: PresetName;
+    /**
+     * How the tiny models see token order (models/transformer.ts): "alibi" (the presets; what is
+     * learned on short problems holds on longer ones) or "learned" position embeddings.
+     * Absent (run directories from before the setting): "learned".
+     */
+    readonly positions?: "learned" | "alibi";
     readonly policyUrl?: string;
     readonly modelName?: string;
   };
@@ -147,7 +153,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     sft: { perProblem: 2, epochs: 4, batchSize: 16, lr: 3e-3, init: "scratch", accumulate: true },
     ppm: { epochs: 2, batchSize: 16, lr: 1e-3, margin: 0.5, perSide: 2, accumulate: true, maxPairs: 64 },
     eval: { strategies: STRATEGIES, samples: 12, temperature: 0.8, k: 4 },
-    model: { policy: "tiny", size: "smoke" },
+    model: { policy: "tiny", size: "smoke", positions: "alibi" },
     executor: "builtin",
     transport: { workers: 1 },
   },
@@ -176,7 +182,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     // where retraining from scratch each round cannot. Two training threads use both cores.
     sft: {
       perProblem: 2,
-      epochs: 2,
+      epochs: 4,
       firstRoundEpochs: 16,
       batchSize: 16,
       lr: 2e-3,
@@ -186,7 +192,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     },
     ppm: { epochs: 3, batchSize: 32, lr: 5e-4, margin: 0.5, perSide: 2, accumulate: true, maxPairs: 1500, maxSeconds: 45 },
     eval: { strategies: STRATEGIES, samples: 12, temperature: 0.8, k: 4 },
-    model: { policy: "tiny", size: "quick" },
+    model: { policy: "tiny", size: "quick", positions: "alibi" },
     executor: "builtin",
     trainWorkers: 2,
     transport: { workers: 1 },
@@ -207,7 +213,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     sft: { perProblem: 2, epochs: 20, batchSize: 32, lr: 1e-3, init: "scratch", accumulate: true },
     ppm: { epochs: 4, batchSize: 32, lr: 5e-4, margin: 0.5, perSide: 2, accumulate: true, maxPairs: 20000 },
     eval: { strategies: STRATEGIES, samples: 64, temperature: 0.8, k: 4 },
-    model: { policy: "tiny", size: "full" },
+    model: { policy: "tiny", size: "full", positions: "alibi" },
     executor: "builtin",
     transport: { workers: 1 },
   },
@@ -306,6 +312,9 @@ export function applySettings(config: EvolveConfig, settings: readonly string[])
   }
   if (c.train.grade !== undefined && c.train.grade !== "answer" && c.train.grade !== "variants") {
     throw new RangeError(`--set train.grade=${c.train.grade}: expected answer or variants`);
+  }
+  if (c.model.positions !== undefined && c.model.positions !== "learned" && c.model.positions !== "alibi") {
+    throw new RangeError(`--set model.positions=${c.model.positions}: expected learned or alibi`);
   }
   if (c.sft.init !== "scratch" && c.sft.init !== "previous") {
     throw new RangeError(`--set sft.init=${c.sft.init}: expected scratch or previous`);

@@ -726,7 +726,8 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         const render = (s: Step) => `# ${s.text}\n${s.code}`;
         for (const e of req.sft) for (const s of e.steps) texts.push(render(s));
         for (const e of req.pairs) texts.push(render(e.chosen), render(e.rejected));
-        policy = TinyPolicy.create(PRESETS[c.model.size], Tokenizer.build(texts), req.seed);
+        const sizes = { ...PRESETS[c.model.size], positions: c.model.positions ?? "learned" } as const;
+        policy = TinyPolicy.create(sizes, Tokenizer.build(texts), req.seed);
       }
       const pres = await trainPolicy(policy, req.sft, {
         ...(c.trainWorkers !== undefined ? { workers: c.trainWorkers } : {}),

@@ -22,7 +22,14 @@ describe("TinyPolicy", () => {
     const policy = TinyPolicy.create(config, tok, 1);
     const reqs = [
       { problem, steps: [], k: 4, temperature: 1, topP: 0.9, seed: 11 },
-      { problem, steps: [{ text: "Add", code: "x = 12" }], k: 2, temperature: 0.7, topP: 1, seed: 12 },
+      {
+        problem,
+        steps: [{ text: "Add", code: "x = 12" }],
+        k: 2,
+        temperature: 0.7,
+        topP: 1,
+        seed: 12,
+      },
       { problem, steps: [], k: 0, temperature: 1, topP: 1, seed: 13 },
     ];
     const a = await policy.propose(reqs);
@@ -39,21 +46,44 @@ describe("TinyPolicy", () => {
     policy.dispose();
   });
 
-  it("greedy candidates do not depend on what else is in the batch", async () => {
-    const policy = TinyPolicy.create(config, tok, 2);
-    const short = { problem: "Mia has 12 pens.", steps: [], k: 1, temperature: 0, topP: 1, seed: 1 };
-    const long = { problem, steps: [{ text: "Add the pens", code: "total = 12 + 30" }], k: 2, temperature: 0, topP: 1, seed: 2 };
-    const [alone] = await policy.propose([short]);
-    const [together] = await policy.propose([long, short]).then((r) => [r[1]!]);
-    assert.deepEqual(together!.map((c) => c.code), alone!.map((c) => c.code));
-    assert.deepEqual(together!.map((c) => c.text), alone!.map((c) => c.text));
-    policy.dispose();
-  });
+  for (const positions of ["learned", "alibi"] as const) {
+    it(`greedy candidates do not depend on what else is in the batch (${positions} positions)`, async () => {
+      const policy = TinyPolicy.create({ ...config, positions }, tok, 2);
+      const short = {
+        problem: "Mia has 12 pens.",
+        steps: [],
+        k: 1,
+        temperature: 0,
+        topP: 1,
+        seed: 1,
+      };
+      const long = {
+        problem,
+        steps: [{ text: "Add the pens", code: "total = 12 + 30" }],
+        k: 2,
+        temperature: 0,
+        topP: 1,
+        seed: 2,
+      };
+      const [alone] = await policy.propose([short]);
+      const [together] = await policy.propose([long, short]).then((r) => [r[1]!]);
+      assert.deepEqual(together!.map((c) => c.code), alone!.map((c) => c.code));
+      assert.deepEqual(together!.map((c) => c.text), alone!.map((c) => c.text));
+      policy.dispose();
+    });
+  }
 
   it("tf.memory().numTensors stays flat across 1,000 propose calls", async () => {
     const tiny = { dModel: 16, nLayers: 1, nHeads: 2, dFf: 16, maxLen: 48, stepTokens: 2 };
     const policy = TinyPolicy.create(tiny, tok, 3);
-    const req = [{ problem: "Mia has 12 pens.", steps: [], k: 2, temperature: 1, topP: 0.9, seed: 0 }];
+    const req = [{
+      problem: "Mia has 12 pens.",
+      steps: [],
+      k: 2,
+      temperature: 1,
+      topP: 0.9,
+      seed: 0,
+    }];
     await policy.propose(req);
     const before = tf.memory().numTensors;
     for (let i = 0; i < 1000; i++) policy.proposeSync([{ ...req[0]!, seed: i }]);

@@ -1,6 +1,13 @@
 import { assert, beforeAll, describe, it } from "vitest";
 import { initBackend } from "../../models/backend.ts";
-import { CheckpointError, fromBytes, loadPolicy, loadScorer, saveCheckpoint, toBytes } from "../../models/checkpoint.ts";
+import {
+  CheckpointError,
+  fromBytes,
+  loadPolicy,
+  loadScorer,
+  saveCheckpoint,
+  toBytes,
+} from "../../models/checkpoint.ts";
 import { TinyPolicy } from "../../models/policy.ts";
 import { TinyScorer } from "../../models/ppm.ts";
 import { Tokenizer } from "../../models/tokenizer.ts";
@@ -8,8 +15,19 @@ import { PRESETS } from "../../models/transformer.ts";
 
 const tok = Tokenizer.build(["Sam has 4 cats and 9 dogs.", "# add\nx = 4 + 9\nprint(x)"]);
 const config = { ...PRESETS.smoke, maxLen: 64, stepTokens: 12 };
-const request = { problem: "Sam has 4 cats and 9 dogs.", steps: [], k: 3, temperature: 1, topP: 0.95, seed: 5 };
-const item = { problem: "Sam has 4 cats and 9 dogs.", steps: [], candidate: { text: "add", code: "x = 4 + 9" } };
+const request = {
+  problem: "Sam has 4 cats and 9 dogs.",
+  steps: [],
+  k: 3,
+  temperature: 1,
+  topP: 0.95,
+  seed: 5,
+};
+const item = {
+  problem: "Sam has 4 cats and 9 dogs.",
+  steps: [],
+  candidate: { text: "add", code: "x = 4 + 9" },
+};
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -39,6 +57,22 @@ describe("checkpoints", () => {
     policy.dispose();
     loaded.dispose();
     await Deno.remove(dir, { recursive: true });
+  });
+
+  it("an ALiBi policy round-trips with its positions setting, and a checkpoint mixing it with pos_emb is refused", async () => {
+    const policy = TinyPolicy.create({ ...config, positions: "alibi" }, tok, 5);
+    const loaded = fromBytes(toBytes(policy), "alibi.safetensors") as TinyPolicy;
+    assert.equal(loaded.config.positions, "alibi");
+    assert.deepEqual(await loaded.propose([request]), await policy.propose([request]));
+    // Learned weights under an ALiBi config: the position table would be silently ignored.
+    const learned = TinyPolicy.create(config, tok, 5);
+    const mixed = new TinyPolicy({ ...config, positions: "alibi" }, tok, learned.params);
+    assert.throws(
+      () => fromBytes(toBytes(mixed), "mixed.safetensors"),
+      CheckpointError,
+      /mixed\.safetensors.*pos_emb is present/,
+    );
+    for (const m of [policy, loaded, learned]) m.dispose();
   });
 
   it("toBytes → fromBytes gives a scorer with identical scores", async () => {
@@ -71,7 +105,11 @@ describe("checkpoints", () => {
     const corrupt = bytes.slice();
     corrupt.fill(0x7b, 8, 40);
     assert.throws(() => fromBytes(corrupt, "w.safetensors"), CheckpointError, /not valid JSON/);
-    assert.throws(() => fromBytes(new Uint8Array(3), "w.safetensors"), CheckpointError, /too short/);
+    assert.throws(
+      () => fromBytes(new Uint8Array(3), "w.safetensors"),
+      CheckpointError,
+      /too short/,
+    );
   });
 
   it("loading a policy checkpoint as a scorer is an error, not a silent fallback", async () => {
@@ -80,7 +118,10 @@ describe("checkpoints", () => {
     await saveCheckpoint(dir, policy);
     policy.dispose();
     assert.match(String(await rejection(loadScorer(dir))), /expected a scorer/);
-    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ kind: "policy", sizes: { dModel: 1 } }));
+    await Deno.writeTextFile(
+      `${dir}/config.json`,
+      JSON.stringify({ kind: "policy", sizes: { dModel: 1 } }),
+    );
     assert.match(String(await rejection(loadPolicy(dir))), /config\.json/);
     assert.instanceOf(await rejection(loadPolicy(`${dir}/missing`)), CheckpointError);
     await Deno.remove(dir, { recursive: true });

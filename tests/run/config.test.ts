@@ -28,18 +28,46 @@ describe("evolve --set KEY=VALUE", () => {
   it("refuses an unknown key or a value of the wrong type, naming the key", () => {
     const base = resolveConfig("smoke");
     assert.throws(() => applySettings(base, ["sft.epoch=3"]), /sft\.epoch: no such setting/);
-    assert.throws(() => applySettings(base, ["sft.epochs=many"]), /sft\.epochs=many: expected a number/);
+    assert.throws(
+      () => applySettings(base, ["sft.epochs=many"]),
+      /sft\.epochs=many: expected a number/,
+    );
     assert.throws(() => applySettings(base, ["sft.accumulate=yes"]), /expected true or false/);
     assert.throws(() => applySettings(base, ["sft.epochs"]), /expected KEY=VALUE/);
     assert.throws(() => applySettings(base, ["seed.x=1"]), /seed\.x: no such setting/);
-    assert.throws(() => applySettings(base, ["eval.strategies=greedy,beam"]), /unknown strategy "beam"/);
+    assert.throws(
+      () => applySettings(base, ["eval.strategies=greedy,beam"]),
+      /unknown strategy "beam"/,
+    );
     assert.throws(() => applySettings(base, ["sft.init=fresh"]), /expected scratch or previous/);
-    assert.throws(() => applySettings(base, ["train.grade=strict"]), /train.grade=strict: expected answer or variants/);
+    assert.throws(
+      () => applySettings(base, ["train.grade=strict"]),
+      /train.grade=strict: expected answer or variants/,
+    );
+    assert.throws(
+      () => applySettings(base, ["model.positions=rotary"]),
+      /model.positions=rotary: expected learned or alibi/,
+    );
+  });
+
+  it("builds models with ALiBi attention by default, and with learned position embeddings on request", () => {
+    for (const preset of ["smoke", "quick", "full"] as const) {
+      assert.equal(resolveConfig(preset).model.positions, "alibi");
+    }
+    assert.equal(
+      applySettings(resolveConfig("quick"), ["model.positions=learned"]).model.positions,
+      "learned",
+    );
   });
 
   it("grades training answers against the problems' variants by default, and by the answer alone on request", () => {
-    for (const preset of ["smoke", "quick", "full"] as const) assert.equal(resolveConfig(preset).train.grade, "variants");
-    assert.equal(applySettings(resolveConfig("quick"), ["train.grade=answer"]).train.grade, "answer");
+    for (const preset of ["smoke", "quick", "full"] as const) {
+      assert.equal(resolveConfig(preset).train.grade, "variants");
+    }
+    assert.equal(
+      applySettings(resolveConfig("quick"), ["train.grade=answer"]).train.grade,
+      "answer",
+    );
   });
 });
 
@@ -54,7 +82,13 @@ describe("train.maxLevelByRound (a level curriculum)", () => {
   });
 
   it("refuses a cap below the lowest level", () => {
-    assert.throws(() => applySettings(resolveConfig("smoke"), ["train.maxLevelByRound=0,3"]), /train.maxLevelByRound/);
-    assert.throws(() => applySettings(resolveConfig("smoke"), ["train.maxLevelByRound=2.5"]), /whole levels/);
+    assert.throws(
+      () => applySettings(resolveConfig("smoke"), ["train.maxLevelByRound=0,3"]),
+      /train.maxLevelByRound/,
+    );
+    assert.throws(
+      () => applySettings(resolveConfig("smoke"), ["train.maxLevelByRound=2.5"]),
+      /whole levels/,
+    );
   });
 });
