@@ -92,9 +92,14 @@ export function q(node: SearchNode): number {
  * selects an already-visited terminal completes at once (its reward is back-propagated again).
  * Never returns a node that already has a pending expansion; returns no asks when the search is
  * done, everything selectable is in flight, or selection reaches an already-visited terminal
- * while other trials are active (call again after the next `tell`).
+ * while other trials are active (call again after the next `tell`). With `startNew: false` only
+ * continuations are handed out (a caller whose sample budget is spent finishes what it started).
  */
-export function ask(tree: SearchTree, max: number): { tree: SearchTree; asks: Ask[] } {
+export function ask(
+  tree: SearchTree,
+  max: number,
+  opts: { readonly startNew?: boolean } = {},
+): { tree: SearchTree; asks: Ask[] } {
   const asks: Ask[] = [];
   for (const trial of tree.trials) {
     if (asks.length >= max) break;
@@ -102,7 +107,7 @@ export function ask(tree: SearchTree, max: number): { tree: SearchTree; asks: As
     trial.issued = true;
     asks.push({ trialId: trial.id, nodeId: trial.nodeId, steps: pathSteps(tree, trial.nodeId) });
   }
-  if (asks.length >= max || !canStart(tree)) return { tree, asks };
+  if (asks.length >= max || !canStart(tree) || opts.startNew === false) return { tree, asks };
   const rng = Prng.fromState(tree.rng);
   while (asks.length < max && canStart(tree)) {
     const leaf = descend(tree, 0, rng);

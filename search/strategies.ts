@@ -92,7 +92,12 @@ export interface MctsOptions {
   readonly batch?: number;
   readonly temperature?: number;
   readonly topP?: number;
-  /** Stop once this many policy samples were drawn (for equal-budget comparisons). */
+  /**
+   * Sample budget (for equal-budget comparisons): once this many policy samples were drawn, no
+   * new rollout starts, and the rollouts already started run to their terminal, as best-of-N
+   * finishes the solutions it started. With `batch: 1` the budget is exceeded by at most one
+   * rollout.
+   */
   readonly maxSamples?: number;
   /** How the final answer is chosen (default `q`). */
   readonly choose?: "q" | "vote" | "ppm";
@@ -118,11 +123,8 @@ export async function runMcts(
   let samples = 0;
   let tokens = 0;
   while (!isDone(tree)) {
-    const room = options.maxSamples === undefined
-      ? batch
-      : Math.min(batch, Math.floor((options.maxSamples - samples) / tree.config.k));
-    if (room <= 0) break;
-    const { asks } = ask(tree, room);
+    const spent = options.maxSamples !== undefined && samples >= options.maxSamples;
+    const { asks } = ask(tree, batch, { startNew: !spent });
     if (asks.length === 0) break;
     const requests: ProposeRequest[] = asks.map((a) => ({
       problem: problem.problem,
@@ -211,7 +213,10 @@ export interface BestOfNOptions {
   readonly temperature?: number;
   readonly topP?: number;
   readonly maxDepth?: number;
-  /** Stop sampling new solutions once this many policy samples were drawn. */
+  /**
+   * Sample budget: no new solution starts once this many policy samples were drawn; solutions
+   * already started are finished (with `wave: 1` the budget is exceeded by at most one solution).
+   */
   readonly maxSamples?: number;
   /** Solutions sampled side by side (default 8). */
   readonly wave?: number;
@@ -402,13 +407,14 @@ export function standardStrategies(config: Partial<SearchConfig> = {}): NamedStr
   const k = config.k ?? 8;
   const bon = (choose: BestOfNOptions["choose"]): NamedStrategy => ({
     name: `best-of-n/${choose}`,
-    run: (p, d, budget, seed) => bestOfN(p, d, { n: budget, maxSamples: budget, choose, seed }),
+    run: (p, d, budget, seed) => bestOfN(p, d, { n: budget, maxSamples: budget, choose, seed, wave: 1 }),
   });
   const mcts = (choose: "q" | "vote" | "ppm"): NamedStrategy => ({
     name: `mcts/${choose}`,
     run: (p, d, budget, seed) =>
       runMcts({ id: p.id, problem: p.problem }, d, { rollouts: budget, ...config, k }, seed, {
         maxSamples: budget,
+        batch: 1,
         choose,
       }),
   });

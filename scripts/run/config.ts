@@ -104,7 +104,10 @@ export interface EvolveConfig {
   };
   readonly eval: {
     readonly strategies: readonly Strategy[];
-    /** Policy step samples per problem for best-of-N and MCTS (greedy decodes one solution). */
+    /**
+     * Policy step samples per problem for best-of-N and MCTS (greedy decodes one solution): no new
+     * solution or rollout starts once they are spent, and the one in progress is finished.
+     */
     readonly samples: number;
     readonly temperature: number;
     /** Candidates per expansion for MCTS at test time. */
@@ -191,7 +194,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
       maxSeconds: 240,
     },
     ppm: { epochs: 3, batchSize: 32, lr: 5e-4, margin: 0.5, perSide: 2, accumulate: true, maxPairs: 1500, maxSeconds: 45 },
-    eval: { strategies: STRATEGIES, samples: 12, temperature: 0.8, k: 4 },
+    eval: { strategies: STRATEGIES, samples: 24, temperature: 0.8, k: 4 },
     model: { policy: "tiny", size: "quick", positions: "alibi" },
     executor: "builtin",
     trainWorkers: 2,

@@ -798,6 +798,9 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
               temperature: req.temperature,
               maxDepth,
               seed,
+              // One solution at a time, so the budget is exceeded by at most one solution, as
+              // MCTS (batch 1) exceeds it by at most one rollout (16 problems run side by side).
+              wave: 1,
             });
             break;
           case "mcts":
@@ -806,7 +809,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
               maxSamples: req.samples,
               choose: "q",
               usePpm: scorer !== undefined,
-              batch: 8,
+              batch: 1,
             });
             break;
         }

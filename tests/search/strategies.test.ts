@@ -1,7 +1,22 @@
 import { assert, describe, it } from "vitest";
 import { sftPicks } from "../../search/extract.ts";
 import { beamSearch, bestOfN, compareStrategies, greedy, runMcts, toCandidate } from "../../search/strategies.ts";
+import type { ProposedStep, ProposeRequest, StepProposer } from "../../math/contracts.ts";
 import { ToyExecutor, ToyProposer, toyAnswer, toyDepth } from "./toyWorld.ts";
+
+/** Every solution is 4 steps long: 3 assignments (k different ones each time), then print(7). */
+class DeepProposer implements StepProposer {
+  readonly name = "deep";
+  readonly version = "deep";
+  propose(requests: readonly ProposeRequest[]): Promise<ProposedStep[][]> {
+    return Promise.resolve(requests.map((r) =>
+      Array.from({ length: r.k }, (_, j) =>
+        r.steps.length === 3
+          ? { text: "answer", code: "print(7)", logprob: -1, tokens: 3 }
+          : { text: `step ${j}`, code: `v${r.steps.length}_${j} = ${j}`, logprob: -1, tokens: 3 })
+    ));
+  }
+}
 
 const problem = { id: "toy", problem: "Find the hidden path.", answer: toyAnswer };
 
@@ -65,5 +80,17 @@ describe("strategies", () => {
     const byName = new Map(rows.map((r) => [r.strategy, r]));
     assert.equal(byName.get("greedy")!.accuracy, 0);
     for (const r of rows) assert.equal(r.problems, 1);
+  });
+
+  it("under a budget smaller than k × depth, MCTS and best-of-N still finish a solution, exceeding it by at most one", async () => {
+    const deps = { proposer: new DeepProposer(), executor: new ToyExecutor() };
+    const deep = { id: "deep", problem: "Four steps to the answer." };
+    // k = 4 and 4 steps: one MCTS rollout costs 16 samples, more than the budget of 6.
+    const mcts = await runMcts(deep, deps, { rollouts: 12, k: 4 }, 1, { maxSamples: 6, batch: 1 });
+    assert.equal(mcts.answer, "7");
+    assert.isAtMost(mcts.samples, 6 + 4 * 4);
+    const bon = await bestOfN(deep, deps, { n: 12, maxSamples: 6, choose: "vote", seed: 1, wave: 1 });
+    assert.equal(bon.answer, "7");
+    assert.equal(bon.samples, 8, "two whole solutions: the second starts at 4 samples and is finished");
   });
 });
