@@ -9,6 +9,8 @@ import {
   forwardTrain,
   initParams,
   type LayerCache,
+  type Params,
+  type PolicyConfig,
   PRESETS,
   validateConfig,
 } from "../../models/transformer.ts";
@@ -17,11 +19,7 @@ const VOCAB = 40;
 const ids = [1, 7, 12, 3, 30, 22, 9, 14, 5, 38, 2, 11];
 
 /** Hidden states of `ids` decoded one token at a time through the K/V cache. */
-function decodeStepwise(
-  p: ReturnType<typeof initParams>,
-  c: typeof PRESETS.smoke,
-  seq: number[],
-): Float32Array[] {
+function decodeStepwise(p: Params, c: PolicyConfig, seq: number[]): Float32Array[] {
   const out: Float32Array[] = [];
   let cache: LayerCache[] | undefined;
   for (let t = 0; t < seq.length; t++) {
