@@ -185,7 +185,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     // where retraining from scratch each round cannot. Two training threads use both cores.
     sft: {
       perProblem: 2,
-      epochs: 4,
+      epochs: 2,
       firstRoundEpochs: 16,
       batchSize: 16,
       lr: 2e-3,
