@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Problem, Step } from "../../math/contracts.ts";
 import { renderStep } from "../../math/contracts.ts";
 import { generateProblems } from "../../math/generator.ts";
+import { answersEqual } from "../../math/grade.ts";
 import { runCode } from "../../math/interpreter.ts";
 import { Prng } from "../../math/prng.ts";
 import { initBackend } from "../../models/backend.ts";
@@ -206,6 +207,45 @@ export async function sftAccuracyCheck(opts: { train: number; test: number; epoc
 }
 
 /**
+ * Length transfer: the `quick` policy trained for `seconds` on one thread on reference solutions
+ * of levels 1–3 only, then greedy accuracy on held-out problems of every level (levels 4–5 are
+ * longer than anything it trained on). Compares position schemes and head counts at equal time.
+ */
+export async function lengthTransferCheck(opts: {
+  positions: "learned" | "alibi";
+  heads: number;
+  seconds: number;
+  train: number;
+  perLevel: number;
+}): Promise<BenchFigure[]> {
+  await initBackend();
+  const tok = Tokenizer.forDomain();
+  const train = [1, 2, 3].flatMap((level) => generateProblems({ count: Math.floor(opts.train / 3), seed: 11, level }));
+  const test = [1, 2, 3, 4, 5].flatMap((level) => generateProblems({ count: opts.perLevel, seed: 99, level, split: "test" }));
+  const config = { ...PRESETS.quick, nHeads: opts.heads, positions: opts.positions };
+  const policy = TinyPolicy.create(config, tok, 1);
+  try {
+    const res = await trainPolicy(policy, train.map((p) => ({ problem: p.problem, steps: p.solution! })), {
+      epochs: 1000, batchSize: 16, lr: 2e-3, seed: 1, maxSeconds: opts.seconds, workers: 1,
+    });
+    const out = await greedySolve(policy, test.map((p) => p.problem));
+    const right = out.map((o, i) => o.answer !== undefined && answersEqual(o.answer, test[i]!.answer));
+    const byLevel = Object.fromEntries([1, 2, 3, 4, 5].map((l) => {
+      const at = test.flatMap((p, i) => (p.level === l ? [right[i]!] : []));
+      return [`l${l}`, at.filter(Boolean).length / at.length];
+    }));
+    return [{
+      name: "policy.length_transfer",
+      value: right.filter(Boolean).length / test.length,
+      unit: "ratio",
+      detail: { ...opts, byLevel, steps: res.steps, finalLoss: res.losses.at(-1) },
+    }];
+  } finally {
+    policy.dispose();
+  }
+}
+
+/**
  * Done-when check 2: a PPM trained on synthetic pairs (one per problem, all levels), ranking
  * held-out pairs from the test split.
  */
@@ -234,10 +274,19 @@ export async function ppmRankingCheck(opts: { train: number; test: number; epoch
 }
 
 if (import.meta.main) {
-  // `deno run -A scripts/bench/models.ts [bench|sft|ppm]`: the figures as JSON lines.
+  // `deno run -A scripts/bench/models.ts [bench|sft|ppm|length]`: the figures as JSON lines.
+  // `length [learned|alibi] [HEADS] [SECONDS]` (default alibi 8 200).
   const what = Deno.args[0] ?? "bench";
   const figs = what === "sft"
     ? await sftAccuracyCheck({ train: 16000, test: 400, epochs: 2, lr: 3e-3, batchSize: 16, preset: "quick" })
+    : what === "length"
+    ? await lengthTransferCheck({
+      positions: Deno.args[1] === "learned" ? "learned" : "alibi",
+      heads: Number(Deno.args[2] ?? 8),
+      seconds: Number(Deno.args[3] ?? 200),
+      train: 4000,
+      perLevel: 40,
+    })
     : what === "ppm"
     ? await ppmRankingCheck({ train: 2000, test: 300, epochs: 3, preset: "quick" })
     : await benchModels({ quick: Deno.args.includes("--quick") });
