@@ -14,6 +14,7 @@ import { answersEqual } from "../../math/grade.ts";
 import { runCode } from "../../math/interpreter.ts";
 import { Prng } from "../../math/prng.ts";
 import { initBackend } from "../../models/backend.ts";
+import { loadPolicy } from "../../models/checkpoint.ts";
 import { TinyPolicy } from "../../models/policy.ts";
 import { TinyScorer } from "../../models/ppm.ts";
 import { Tokenizer } from "../../models/tokenizer.ts";
@@ -246,6 +247,33 @@ export async function lengthTransferCheck(opts: {
 }
 
 /**
+ * Greedy accuracy of a run's round-K policy on `perLevel` held-out problems of each level 1–5 (a
+ * generator seed other than the run's test split), for a lower-noise learning curve than the
+ * run's own 20 problems per level.
+ */
+export async function runGreedyCheck(opts: { run: string; round: number; perLevel: number }): Promise<BenchFigure[]> {
+  await initBackend();
+  const policy = await loadPolicy(`${opts.run}/checkpoints/round-${opts.round}/policy`);
+  try {
+    const test = [1, 2, 3, 4, 5].flatMap((level) => generateProblems({ count: opts.perLevel, seed: 2027, level, split: "test" }));
+    const out = await greedySolve(policy, test.map((p) => p.problem));
+    const right = out.map((o, i) => o.answer !== undefined && answersEqual(o.answer, test[i]!.answer));
+    const byLevel = Object.fromEntries([1, 2, 3, 4, 5].map((l) => {
+      const at = test.flatMap((p, i) => (p.level === l ? [right[i]!] : []));
+      return [`l${l}`, at.filter(Boolean).length / at.length];
+    }));
+    return [{
+      name: "policy.greedy_acc",
+      value: right.filter(Boolean).length / test.length,
+      unit: "ratio",
+      detail: { ...opts, version: policy.version, byLevel },
+    }];
+  } finally {
+    policy.dispose();
+  }
+}
+
+/**
  * Done-when check 2: a PPM trained on synthetic pairs (one per problem, all levels), ranking
  * held-out pairs from the test split.
  */
@@ -274,11 +302,14 @@ export async function ppmRankingCheck(opts: { train: number; test: number; epoch
 }
 
 if (import.meta.main) {
-  // `deno run -A scripts/bench/models.ts [bench|sft|ppm|length]`: the figures as JSON lines.
-  // `length [learned|alibi] [HEADS] [SECONDS]` (default alibi 8 200).
+  // `deno run -A scripts/bench/models.ts [bench|sft|ppm|length|greedy]`: the figures as JSON lines.
+  // `length [learned|alibi] [HEADS] [SECONDS]` (default alibi 8 200);
+  // `greedy RUN_DIR ROUND [PER_LEVEL]` (default 100 per level).
   const what = Deno.args[0] ?? "bench";
   const figs = what === "sft"
     ? await sftAccuracyCheck({ train: 16000, test: 400, epochs: 2, lr: 3e-3, batchSize: 16, preset: "quick" })
+    : what === "greedy"
+    ? await runGreedyCheck({ run: Deno.args[1] ?? "", round: Number(Deno.args[2] ?? 1), perLevel: Number(Deno.args[3] ?? 100) })
     : what === "length"
     ? await lengthTransferCheck({
       positions: Deno.args[1] === "learned" ? "learned" : "alibi",
