@@ -39,9 +39,9 @@ export function usesAlibi(c: PolicyConfig): boolean {
 
 /** Named size presets: `smoke` for tests, `quick` for the CPU default, `full` for a bigger box. */
 export const PRESETS = {
-  smoke: { dModel: 32, nLayers: 1, nHeads: 2, dFf: 64, maxLen: 192, stepTokens: 48 },
-  quick: { dModel: 96, nLayers: 2, nHeads: 8, dFf: 256, maxLen: 224, stepTokens: 48 },
-  full: { dModel: 192, nLayers: 4, nHeads: 6, dFf: 768, maxLen: 320, stepTokens: 64 },
+  smoke: { dModel: 32, nLayers: 1, nHeads: 2, dFf: 64, maxLen: 192, stepTokens: 48, positions: "alibi" },
+  quick: { dModel: 96, nLayers: 2, nHeads: 8, dFf: 256, maxLen: 224, stepTokens: 48, positions: "alibi" },
+  full: { dModel: 192, nLayers: 4, nHeads: 6, dFf: 768, maxLen: 320, stepTokens: 64, positions: "alibi" },
 } as const satisfies Record<string, PolicyConfig>;
 
 /** A preset's name. */

@@ -65,7 +65,7 @@ describe("checkpoints", () => {
     assert.equal(loaded.config.positions, "alibi");
     assert.deepEqual(await loaded.propose([request]), await policy.propose([request]));
     // Learned weights under an ALiBi config: the position table would be silently ignored.
-    const learned = TinyPolicy.create(config, tok, 5);
+    const learned = TinyPolicy.create({ ...config, positions: "learned" }, tok, 5);
     const mixed = new TinyPolicy({ ...config, positions: "alibi" }, tok, learned.params);
     assert.throws(
       () => fromBytes(toBytes(mixed), "mixed.safetensors"),

@@ -68,7 +68,7 @@ describe("transformer trunk", () => {
 
   it("an ALiBi model has no position embedding; a learned one has one row per position", () => {
     const alibi = initParams({ ...PRESETS.smoke, positions: "alibi" }, VOCAB, Prng.fromSeed(1));
-    const learned = initParams(PRESETS.smoke, VOCAB, Prng.fromSeed(1));
+    const learned = initParams({ ...PRESETS.smoke, positions: "learned" }, VOCAB, Prng.fromSeed(1));
     assert.isFalse(alibi.has("pos_emb"));
     assert.deepEqual(learned.get("pos_emb")!.shape, [PRESETS.smoke.maxLen, PRESETS.smoke.dModel]);
     // Same seed, same weights elsewhere.
