@@ -207,6 +207,20 @@ export async function sftAccuracyCheck(opts: { train: number; test: number; epoc
   }
 }
 
+/** Greedy accuracy of `policy` on `test`, overall and per level 1–5 (`l1` … `l5`). */
+async function greedyAccuracy(
+  policy: TinyPolicy,
+  test: readonly Problem[],
+): Promise<{ accuracy: number; byLevel: Record<string, number> }> {
+  const out = await greedySolve(policy, test.map((p) => p.problem));
+  const right = out.map((o, i) => o.answer !== undefined && answersEqual(o.answer, test[i]!.answer));
+  const byLevel = Object.fromEntries([1, 2, 3, 4, 5].map((l) => {
+    const at = test.flatMap((p, i) => (p.level === l ? [right[i]!] : []));
+    return [`l${l}`, at.filter(Boolean).length / at.length];
+  }));
+  return { accuracy: right.filter(Boolean).length / test.length, byLevel };
+}
+
 /**
  * Length transfer: the `quick` policy trained for `seconds` on one thread on reference solutions
  * of levels 1–3 only, then greedy accuracy on held-out problems of every level (levels 4–5 are
@@ -229,15 +243,10 @@ export async function lengthTransferCheck(opts: {
     const res = await trainPolicy(policy, train.map((p) => ({ problem: p.problem, steps: p.solution! })), {
       epochs: 1000, batchSize: 16, lr: 2e-3, seed: 1, maxSeconds: opts.seconds, workers: 1,
     });
-    const out = await greedySolve(policy, test.map((p) => p.problem));
-    const right = out.map((o, i) => o.answer !== undefined && answersEqual(o.answer, test[i]!.answer));
-    const byLevel = Object.fromEntries([1, 2, 3, 4, 5].map((l) => {
-      const at = test.flatMap((p, i) => (p.level === l ? [right[i]!] : []));
-      return [`l${l}`, at.filter(Boolean).length / at.length];
-    }));
+    const { accuracy, byLevel } = await greedyAccuracy(policy, test);
     return [{
       name: "policy.length_transfer",
-      value: right.filter(Boolean).length / test.length,
+      value: accuracy,
       unit: "ratio",
       detail: { ...opts, byLevel, steps: res.steps, finalLoss: res.losses.at(-1) },
     }];
@@ -256,15 +265,10 @@ export async function runGreedyCheck(opts: { run: string; round: number; perLeve
   const policy = await loadPolicy(`${opts.run}/checkpoints/round-${opts.round}/policy`);
   try {
     const test = [1, 2, 3, 4, 5].flatMap((level) => generateProblems({ count: opts.perLevel, seed: 2027, level, split: "test" }));
-    const out = await greedySolve(policy, test.map((p) => p.problem));
-    const right = out.map((o, i) => o.answer !== undefined && answersEqual(o.answer, test[i]!.answer));
-    const byLevel = Object.fromEntries([1, 2, 3, 4, 5].map((l) => {
-      const at = test.flatMap((p, i) => (p.level === l ? [right[i]!] : []));
-      return [`l${l}`, at.filter(Boolean).length / at.length];
-    }));
+    const { accuracy, byLevel } = await greedyAccuracy(policy, test);
     return [{
       name: "policy.greedy_acc",
-      value: right.filter(Boolean).length / test.length,
+      value: accuracy,
       unit: "ratio",
       detail: { ...opts, version: policy.version, byLevel },
     }];
@@ -306,15 +310,33 @@ if (import.meta.main) {
   // `length [learned|alibi] [HEADS] [SECONDS]` (default alibi 8 200);
   // `greedy RUN_DIR ROUND [PER_LEVEL]` (default 100 per level).
   const what = Deno.args[0] ?? "bench";
+  // A positional number: its default when absent; anything but a positive number exits 2.
+  const positive = (i: number, name: string, fallback: number): number => {
+    const raw = Deno.args[i];
+    const v = raw === undefined ? fallback : Number(raw);
+    if (!(v > 0) || !Number.isFinite(v)) {
+      console.error(`scripts/bench/models.ts ${what}: ${name} must be a positive number, got ${JSON.stringify(raw)}`);
+      Deno.exit(2);
+    }
+    return v;
+  };
+  if (what === "greedy" && Deno.args[1] === undefined) {
+    console.error("scripts/bench/models.ts greedy: expected RUN_DIR ROUND [PER_LEVEL]");
+    Deno.exit(2);
+  }
+  if (what === "length" && Deno.args[1] !== undefined && Deno.args[1] !== "learned" && Deno.args[1] !== "alibi") {
+    console.error(`scripts/bench/models.ts length: positions must be learned or alibi, got ${JSON.stringify(Deno.args[1])}`);
+    Deno.exit(2);
+  }
   const figs = what === "sft"
     ? await sftAccuracyCheck({ train: 16000, test: 400, epochs: 2, lr: 3e-3, batchSize: 16, preset: "quick" })
     : what === "greedy"
-    ? await runGreedyCheck({ run: Deno.args[1] ?? "", round: Number(Deno.args[2] ?? 1), perLevel: Number(Deno.args[3] ?? 100) })
+    ? await runGreedyCheck({ run: Deno.args[1]!, round: positive(2, "ROUND", 1), perLevel: positive(3, "PER_LEVEL", 100) })
     : what === "length"
     ? await lengthTransferCheck({
       positions: Deno.args[1] === "learned" ? "learned" : "alibi",
-      heads: Number(Deno.args[2] ?? 8),
-      seconds: Number(Deno.args[3] ?? 200),
+      heads: positive(2, "HEADS", 8),
+      seconds: positive(3, "SECONDS", 200),
       train: 4000,
       perLevel: 40,
     })
