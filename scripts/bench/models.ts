@@ -22,6 +22,9 @@ import { countParams, PRESETS, trainFlops } from "../../models/transformer.ts";
 import { greedySolve } from "../../models/rollout.ts";
 import { type PairExample, trainPolicy, trainScorer } from "../../models/train.ts";
 import type { BenchFigure, BenchOptions } from "./index.ts";
+import { join } from "node:path";
+import type { EvolveConfig } from "../run/config.ts";
+import { openRunDirectory, pathExists } from "../run/runDirectory.ts";
 
 const NAMES = ["Ava", "Ben", "Cleo", "Dan", "Eli", "Fay"];
 const ITEMS = ["apples", "pencils", "stickers", "marbles", "books", "coins"];
@@ -264,8 +267,7 @@ export async function runGreedyCheck(opts: { run: string; round: number; perLeve
   await initBackend();
   const policy = await loadPolicy(`${opts.run}/checkpoints/round-${opts.round}/policy`);
   try {
-    const test = [1, 2, 3, 4, 5].flatMap((level) => generateProblems({ count: opts.perLevel, seed: 2027, level, split: "test" }));
-    const { accuracy, byLevel } = await greedyAccuracy(policy, test);
+    const { accuracy, byLevel } = await greedyAccuracy(policy, heldOut(opts.perLevel));
     return [{
       name: "policy.greedy_acc",
       value: accuracy,
@@ -275,6 +277,85 @@ export async function runGreedyCheck(opts: { run: string; round: number; perLeve
   } finally {
     policy.dispose();
   }
+}
+
+/** One of `runCeilingCheck`'s training sets. */
+type CeilingSet = "picks" | "ref_solved" | "ref_all";
+
+/**
+ * What a run's policy is short of, data or model: the run's model shape with its round-1 training
+ * settings (epochs, batch, learning rate, threads, at most `seconds`) is trained from scratch on
+ * three data sets built from round 1's problems, then decodes PER_LEVEL held-out problems of each
+ * level greedily (those of `greedy`):
+ * - `picks`: the SFT picks round 1's search kept (`RUN/round-1/sft.jsonl`);
+ * - `ref_solved`: each pick replaced by its problem's reference solution (same problems, same
+ *   count; the generator's steps instead of the bootstrap's);
+ * - `ref_all`: the reference solution of every problem round 1 searched, solved or not
+ *   (`sft.perProblem` copies each).
+ * `picks` → `ref_solved` is what the steps' style costs, `ref_solved` → `ref_all` what the problems
+ * the search left unsolved cost; `ref_all` is the most round 1's problems can teach this model in
+ * this time. Needs problems with reference solutions (generated ones, or a dataset with them).
+ */
+export async function runCeilingCheck(opts: { run: string; seconds?: number; perLevel: number }): Promise<BenchFigure[]> {
+  const dir = openRunDirectory<EvolveConfig>(opts.run);
+  if (dir._tag !== "RunDirectory") throw new RangeError(dir.message);
+  const c = dir.file.config;
+  const sftFile = join(dir.paths.roundDir(1), "sft.jsonl");
+  if (!pathExists(sftFile)) throw new RangeError(`${sftFile} is missing: run round 1 of ${opts.run} first`);
+  const picks = Deno.readTextFileSync(sftFile).split("\n").filter((l) => l.trim() !== "").map((l) => {
+    const row = JSON.parse(l) as { problem_id: string; problem: string; steps: Step[] };
+    return { id: row.problem_id, problem: row.problem, steps: row.steps };
+  });
+  // The run's own problem source (generator or dataset); loaded here only, it brings the actor system along.
+  const { createLocalServices } = await import("../run/localServices.ts");
+  const problems = await createLocalServices().trainProblems(c, 1);
+  const refOf = new Map(problems.flatMap((p) => (p.solution !== undefined && p.solution.length > 0 ? [[p.id, p.solution] as const] : [])));
+  const missing = picks.find((x) => !refOf.has(x.id));
+  if (missing !== undefined || refOf.size < problems.length) {
+    throw new RangeError(`round 1's problems of ${opts.run} have no reference solutions (problem ${missing?.id ?? "?"}); the check needs generated problems or a dataset with solutions`);
+  }
+  const sets: Record<CeilingSet, { problem: string; steps: readonly Step[] }[]> = {
+    picks,
+    ref_solved: picks.map((x) => ({ problem: x.problem, steps: refOf.get(x.id)! })),
+    ref_all: problems.flatMap((p) => Array.from({ length: c.sft.perProblem }, () => ({ problem: p.problem, steps: p.solution! }))),
+  };
+  await initBackend();
+  const test = heldOut(opts.perLevel);
+  const render = (st: Step) => `# ${st.text}\n${st.code}`;
+  const tok = Tokenizer.build([
+    ...problems.map((p) => p.problem),
+    ...test.map((p) => p.problem),
+    ...Object.values(sets).flatMap((set) => set.flatMap((e) => e.steps.map(render))),
+  ]);
+  const out: BenchFigure[] = [];
+  for (const name of ["picks", "ref_solved", "ref_all"] as const) {
+    const policy = TinyPolicy.create({ ...PRESETS[c.model.size], positions: c.model.positions ?? "learned" }, tok, c.seed);
+    try {
+      const res = await trainPolicy(policy, sets[name], {
+        epochs: c.sft.firstRoundEpochs ?? c.sft.epochs,
+        batchSize: c.sft.batchSize,
+        lr: c.sft.lr,
+        seed: c.seed,
+        workers: c.trainWorkers ?? 1,
+        maxSeconds: opts.seconds ?? c.sft.maxSeconds ?? 240,
+      });
+      const { accuracy, byLevel } = await greedyAccuracy(policy, test);
+      out.push({
+        name: `policy.data_ceiling.${name}`,
+        value: accuracy,
+        unit: "ratio",
+        detail: { run: opts.run, examples: sets[name].length, byLevel, steps: res.steps, seconds: res.seconds, finalLoss: res.losses.at(-1) },
+      });
+    } finally {
+      policy.dispose();
+    }
+  }
+  return out;
+}
+
+/** The held-out problems of `greedy` and `ceiling`: PER_LEVEL test-split problems of each level, generator seed 2027. */
+function heldOut(perLevel: number): Problem[] {
+  return [1, 2, 3, 4, 5].flatMap((level) => generateProblems({ count: perLevel, seed: 2027, level, split: "test" }));
 }
 
 /**
@@ -308,7 +389,8 @@ export async function ppmRankingCheck(opts: { train: number; test: number; epoch
 if (import.meta.main) {
   // `deno run -A scripts/bench/models.ts [bench|sft|ppm|length|greedy]`: the figures as JSON lines.
   // `length [learned|alibi] [HEADS] [SECONDS]` (default alibi 8 200);
-  // `greedy RUN_DIR ROUND [PER_LEVEL]` (default 100 per level).
+  // `greedy RUN_DIR ROUND [PER_LEVEL]` (default 100 per level);
+  // `ceiling RUN_DIR [SECONDS] [PER_LEVEL]` (default: the run's sft.maxSeconds, 100 per level).
   const what = Deno.args[0] ?? "bench";
   // A positional number: its default when absent; anything but a positive number exits 2.
   const positive = (i: number, name: string, fallback: number): number => {
@@ -320,8 +402,8 @@ if (import.meta.main) {
     }
     return v;
   };
-  if (what === "greedy" && Deno.args[1] === undefined) {
-    console.error("scripts/bench/models.ts greedy: expected RUN_DIR ROUND [PER_LEVEL]");
+  if ((what === "greedy" || what === "ceiling") && Deno.args[1] === undefined) {
+    console.error(`scripts/bench/models.ts ${what}: expected RUN_DIR ${what === "greedy" ? "ROUND [PER_LEVEL]" : "[SECONDS] [PER_LEVEL]"}`);
     Deno.exit(2);
   }
   if (what === "length" && Deno.args[1] !== undefined && Deno.args[1] !== "learned" && Deno.args[1] !== "alibi") {
@@ -332,6 +414,16 @@ if (import.meta.main) {
     ? await sftAccuracyCheck({ train: 16000, test: 400, epochs: 2, lr: 3e-3, batchSize: 16, preset: "quick" })
     : what === "greedy"
     ? await runGreedyCheck({ run: Deno.args[1]!, round: positive(2, "ROUND", 1), perLevel: positive(3, "PER_LEVEL", 100) })
+    : what === "ceiling"
+    ? await runCeilingCheck({
+      run: Deno.args[1]!,
+      ...(Deno.args[2] !== undefined ? { seconds: positive(2, "SECONDS", 240) } : {}),
+      perLevel: positive(3, "PER_LEVEL", 100),
+    }).catch((err) => {
+      if (!(err instanceof RangeError)) throw err;
+      console.error(`scripts/bench/models.ts ceiling: ${err.message}`);
+      Deno.exit(2);
+    })
     : what === "length"
     ? await lengthTransferCheck({
       positions: Deno.args[1] === "learned" ? "learned" : "alibi",

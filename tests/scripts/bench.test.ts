@@ -15,6 +15,9 @@ import {
 import { messagingShare } from "../../scripts/bench/e2e.ts";
 import { meteredNatsSearch, messagingBreakdown } from "../../scripts/bench/messaging.ts";
 import type { StageTiming } from "../../actors/searchService.ts";
+import { runCeilingCheck } from "../../scripts/bench/models.ts";
+import { resolveConfig } from "../../scripts/run/config.ts";
+import { createRunDirectory } from "../../scripts/run/runDirectory.ts";
 
 const area = (id: string, prefixes: string[], fn: unknown, exportName = "benchX"): BenchArea => ({
   id,
@@ -202,5 +205,32 @@ describe("messagingBreakdown", () => {
     // Every millisecond of the problems' search is messaging, work or the searcher's own time.
     assert.closeTo(b.share + b.workShare + b.searcherShare, 1, 1e-9);
     assert.equal(log.retries, 0);
+  });
+});
+
+describe("models.ts ceiling RUN_DIR", () => {
+  const rejection = (p: Promise<unknown>) => p.then(() => assert.fail("expected a rejection"), (e: unknown) => e);
+
+  it("refuses a run without round-1 training data, naming the missing file", async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "ceiling-" });
+    createRunDirectory(dir, 1, resolveConfig("smoke"));
+    const err = await rejection(runCeilingCheck({ run: dir, seconds: 1, perLevel: 1 }));
+    assert.instanceOf(err, RangeError);
+    assert.match(String(err), /round-1\/sft\.jsonl is missing/);
+  });
+
+  it("refuses a run whose problems have no reference solutions (a dataset), before training anything", async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "ceiling-" });
+    const data = `${dir}/problems.jsonl`;
+    Deno.writeTextFileSync(data, `${JSON.stringify({ id: "d1", problem: "What is 2 + 3?", answer: "5" })}\n`);
+    const smoke = resolveConfig("smoke");
+    const config = { ...smoke, train: { ...smoke.train, dataset: data } };
+    createRunDirectory(dir, 1, config);
+    Deno.mkdirSync(`${dir}/round-1`);
+    const pick = { problem_id: "d1", problem: "What is 2 + 3?", steps: [{ text: "add", code: "print(2 + 3)" }] };
+    Deno.writeTextFileSync(`${dir}/round-1/sft.jsonl`, `${JSON.stringify(pick)}\n`);
+    const err = await rejection(runCeilingCheck({ run: dir, seconds: 1, perLevel: 1 }));
+    assert.instanceOf(err, RangeError);
+    assert.match(String(err), /no reference solutions/);
   });
 });
