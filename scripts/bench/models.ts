@@ -15,6 +15,7 @@ import { runCode } from "../../math/interpreter.ts";
 import { Prng } from "../../math/prng.ts";
 import { initBackend } from "../../models/backend.ts";
 import { loadPolicy } from "../../models/checkpoint.ts";
+import { ThreadedPolicy } from "../../models/parallelPropose.ts";
 import { TinyPolicy } from "../../models/policy.ts";
 import { TinyScorer } from "../../models/ppm.ts";
 import { Tokenizer } from "../../models/tokenizer.ts";
@@ -112,6 +113,20 @@ export async function benchModels(opts: BenchOptions): Promise<BenchFigure[]> {
         }
       });
       figures.push({ name: `policy.gen_tok_s.b${b}`, value: tokens / secs, unit: "tok/s" });
+    }
+    // The same batch of 64 shared between this thread and a worker thread (generateThreads: 2).
+    const threaded = await ThreadedPolicy.start(policy, { threads: 2 });
+    try {
+      const reqs = examples.slice(0, 64).map((e, i) => ({ problem: e.problem, steps: e.steps.slice(0, 1), k: 1, temperature: 1, topP: 1, seed: i }));
+      await threaded.propose(reqs);
+      let tokens = 0;
+      const reps = opts.quick ? 1 : 2;
+      const t0 = performance.now();
+      for (let r = 0; r < reps; r++) for (const cands of await threaded.propose(reqs)) for (const c of cands) tokens += c.tokens;
+      const secs = (performance.now() - t0) / 1000;
+      figures.push({ name: "policy.gen_tok_s.b64.threads2", value: tokens / secs, unit: "tok/s", detail: { threads: threaded.threads } });
+    } finally {
+      threaded.closeWorkers();
     }
 
     const scorer = TinyScorer.fromPolicy(policy, "ppm");

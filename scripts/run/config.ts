@@ -132,6 +132,11 @@ export interface EvolveConfig {
    * Absent: RSTAR_TRAIN_WORKERS, else 1.
    */
   readonly trainWorkers?: number;
+  /**
+   * Threads that generate the tiny policy's steps in search and evaluation when the run has no
+   * worker processes (models/parallelPropose.ts). Absent: 1.
+   */
+  readonly generateThreads?: number;
   readonly transport: { readonly nats?: string; readonly workers: number };
   readonly chaos?: string;
 }
@@ -198,6 +203,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     model: { policy: "tiny", size: "quick", positions: "alibi" },
     executor: "builtin",
     trainWorkers: 2,
+    generateThreads: 2,
     transport: { workers: 1 },
   },
   full: {
@@ -326,7 +332,7 @@ export function applySettings(config: EvolveConfig, settings: readonly string[])
 }
 
 /** Optional numeric settings that presets may leave out. */
-const OPTIONAL_NUMBERS = new Set(["train.firstRoundProblems", "sft.maxSeconds", "ppm.maxSeconds", "search.requestTimeoutMs", "trainWorkers", "sft.firstRoundEpochs"]);
+const OPTIONAL_NUMBERS = new Set(["train.firstRoundProblems", "sft.maxSeconds", "ppm.maxSeconds", "search.requestTimeoutMs", "trainWorkers", "generateThreads", "sft.firstRoundEpochs"]);
 /** Optional number-list settings that presets may leave out. */
 const OPTIONAL_NUMBER_LISTS = new Set(["train.maxLevelByRound"]);
 

@@ -14,6 +14,7 @@ import { BootstrapPolicy } from "../../models/bootstrapPolicy.ts";
 import { loadPolicy, loadScorer, saveCheckpoint } from "../../models/checkpoint.ts";
 import { OpenAIPolicy } from "../../models/openaiPolicy.ts";
 import { PRESETS, TinyPolicy } from "../../models/policy.ts";
+import { ThreadedPolicy } from "../../models/parallelPropose.ts";
 import { TinyScorer } from "../../models/ppm.ts";
 import { Tokenizer } from "../../models/tokenizer.ts";
 import { type TrainProgress, trainPolicy, trainScorer } from "../../models/train.ts";
@@ -387,6 +388,13 @@ export function selectPairs<T extends { readonly margin: number }>(pairs: readon
   return pairs.map((p, i) => ({ p, i })).sort((a, b) => b.p.margin - a.p.margin || a.i - b.i).slice(0, max).map((x) => x.p);
 }
 
+/** The TinyPolicy behind a proposer `policyOf` loaded from a checkpoint. */
+function tinyOf(p: StepProposer): TinyPolicy {
+  if (p instanceof ThreadedPolicy) return p.policy;
+  if (p instanceof TinyPolicy) return p;
+  throw new TypeError(`Expected a tiny policy, got ${p.name}`);
+}
+
 /** Turns a finished training tree into the coordinator's per-problem record. */
 function outcomeOf(
   req: SearchRequest,
@@ -441,7 +449,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
   executor(config: EvolveConfig): StepExecutor;
 } {
   const datasets = new Map<string, Problem[]>();
-  const loaded = new Map<string, TinyPolicy | TinyScorer>();
+  const loaded = new Map<string, TinyPolicy | ThreadedPolicy | TinyScorer>();
   let executor: StepExecutor | undefined;
   let backendReady: Promise<string> | undefined;
   let bootstrap: BootstrapPolicy | undefined;
@@ -509,11 +517,14 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     }
     await backend();
     const hit = loaded.get(ref.dir);
-    if (hit instanceof TinyPolicy && hit.version === ref.version) return hit;
+    if ((hit instanceof TinyPolicy || hit instanceof ThreadedPolicy) && hit.version === ref.version) return hit;
     const p = await loadPolicy(ref.dir);
     p.version = ref.version;
-    loaded.set(ref.dir, p);
-    return p;
+    // Worker processes do the generating over NATS; in one process, threads share it.
+    const threads = options.nats ? 1 : (config ?? runConfig)?.generateThreads ?? 1;
+    const model = threads > 1 ? await ThreadedPolicy.start(p, { threads }) : p;
+    loaded.set(ref.dir, model);
+    return model;
   };
 
   const scorerOf = async (ref: ModelRef | undefined): Promise<StepScorer | undefined> => {
@@ -543,7 +554,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     const scorer = await scorerOf(req.scorer);
     if (link) {
       // Workers in other processes hot-swap to this search's weights before it starts.
-      if (req.policy.kind === "checkpoint") await link.publishModel("policy", policy as TinyPolicy, req.policy.version);
+      if (req.policy.kind === "checkpoint") await link.publishModel("policy", tinyOf(policy), req.policy.version);
       if (req.scorer?.kind === "checkpoint" && scorer) await link.publishModel("ppm", scorer as TinyScorer, req.scorer.version);
       await link.waitForPolicy(policy.version);
     }
