@@ -118,9 +118,10 @@ export async function benchModels(opts: BenchOptions): Promise<BenchFigure[]> {
     const threaded = await ThreadedPolicy.start(policy, { threads: 2 });
     try {
       const reqs = examples.slice(0, 64).map((e, i) => ({ problem: e.problem, steps: e.steps.slice(0, 1), k: 1, temperature: 1, topP: 1, seed: i }));
-      await threaded.propose(reqs);
+      // Two warm-up calls: the worker's own JavaScript (sampling, decoding) starts cold.
+      for (let w = 0; w < 2; w++) await threaded.propose(reqs);
       let tokens = 0;
-      const reps = opts.quick ? 1 : 2;
+      const reps = opts.quick ? 2 : 4;
       const t0 = performance.now();
       for (let r = 0; r < reps; r++) for (const cands of await threaded.propose(reqs)) for (const c of cands) tokens += c.tokens;
       const secs = (performance.now() - t0) / 1000;
