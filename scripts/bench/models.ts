@@ -337,11 +337,10 @@ export async function runCeilingCheck(opts: { run: string; seconds?: number; per
   };
   await initBackend();
   const test = heldOut(opts.perLevel);
-  const render = (st: Step) => `# ${st.text}\n${st.code}`;
   const tok = Tokenizer.build([
     ...problems.map((p) => p.problem),
     ...test.map((p) => p.problem),
-    ...Object.values(sets).flatMap((set) => set.flatMap((e) => e.steps.map(render))),
+    ...Object.values(sets).flatMap((set) => set.flatMap((e) => e.steps.map(renderStep))),
   ]);
   const out: BenchFigure[] = [];
   for (const name of ["picks", "ref_solved", "ref_all"] as const) {

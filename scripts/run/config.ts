@@ -322,6 +322,9 @@ export function applySettings(config: EvolveConfig, settings: readonly string[])
   if (c.train.grade !== undefined && c.train.grade !== "answer" && c.train.grade !== "variants") {
     throw new RangeError(`--set train.grade=${c.train.grade}: expected answer or variants`);
   }
+  if (c.generateThreads !== undefined && !(Number.isInteger(c.generateThreads) && c.generateThreads >= 1)) {
+    throw new RangeError(`--set generateThreads=${c.generateThreads}: expected a whole number of threads, at least 1`);
+  }
   if (c.model.positions !== undefined && c.model.positions !== "learned" && c.model.positions !== "alibi") {
     throw new RangeError(`--set model.positions=${c.model.positions}: expected learned or alibi`);
   }

@@ -27,6 +27,9 @@ describe("evolve --set KEY=VALUE", () => {
 
   it("refuses an unknown key or a value of the wrong type, naming the key", () => {
     const base = resolveConfig("smoke");
+    assert.throws(() => applySettings(base, ["generateThreads=0"]), /generateThreads=0: expected a whole number of threads/);
+    assert.throws(() => applySettings(base, ["generateThreads=1.5"]), /generateThreads=1\.5/);
+    assert.equal(applySettings(base, ["generateThreads=2"]).generateThreads, 2);
     assert.throws(() => applySettings(base, ["sft.epoch=3"]), /sft\.epoch: no such setting/);
     assert.throws(
       () => applySettings(base, ["sft.epochs=many"]),
