@@ -1,15 +1,22 @@
 /**
  * Round 1's weak proposer: a grammar-based step enumerator. It reads the quantities in the problem
  * text (integers, decimals, fractions like 3/4, percents) and the variables earlier steps assigned,
- * and samples k distinct one-line steps: assignments `vN = a OP b` (OP in + - * / // % or a call to
- * gcd, lcm, comb, perm; a few unary calls) and final steps `print(x)` / `print(a OP b)`, each with
- * a short comment. It chains: the first operand is usually the latest variable, the second the next
+ * and samples up to k distinct one-line steps: assignments `vN = a OP b` (OP in + - * / // % or a
+ * call to gcd, lcm, comb, perm; a few unary calls) and final steps `print(x)` / `print(a OP b)`,
+ * each with a short comment. It chains: the first operand is usually the latest variable, the second the next
  * number not yet used, in order of appearance (from the end too, for equations to undo). It prints
  * mostly once every number and every intermediate result is used, skips degenerate steps (x*1,
  * x-x, gcd(x, 1), …) and uses exotic operations only where cue words ("remainder", "choose", …)
- * appear; a cue in the number's own clause weighs most. It never sees the answer or a reference
- * solution. Search with verification is what turns this into solutions: it solves most one- and
- * two-step problems and few long ones (scripts/bench/bootstrapSolveRate.ts).
+ * appear; a cue in the number's own clause weighs most. Beside the grammar it knows a small book of
+ * formulas a textbook writes in one line, each offered where the words of the problem call for it:
+ * a count of choices times the ways so far (`v1 * comb(7, 4)`), a fraction given away
+ * (`264 - 264 * (3/4)`), a percent off or added, the term or sum of an arithmetic or geometric
+ * sequence, two unknowns from their sum and difference or ratio, an equation undone from its last
+ * operation, and a chain's next operation where one operation's cue words alone fit its sentence. A
+ * formula drawn again uses up a draw, as a confident sampler's repeats would, so where the book
+ * applies the step has fewer rivals in the tree. It never sees the answer or a reference solution.
+ * Search with verification is what turns this into solutions: it solves most one- to three-step
+ * problems and few long ones (scripts/bench/bootstrapSolveRate.ts).
  */
 import type { ProposedStep, ProposeRequest, Step, StepProposer } from "../math/contracts.ts";
 import { hashString, Prng } from "../math/prng.ts";
@@ -43,10 +50,10 @@ interface UnaryOp {
 }
 
 const binaryOps: readonly BinaryOp[] = [
-  { op: "+", expr: (a, b) => `${a} + ${b}`, text: (a, b) => `add ${a} and ${b}`, base: 3, cues: /\b(add|plus|more|sum|total|increase[sd]?|altogether|together|combined|gains?|older)\b/i },
-  { op: "-", expr: (a, b) => `${a} - ${b}`, text: (a, b) => `subtract ${b} from ${a}`, base: 3, cues: /\b(subtract|minus|less|fewer|difference|decrease[sd]?|left|remain(s|ing)?|younger|spends?|loses?|change|other)\b/i },
-  { op: "*", expr: (a, b) => `${a} * ${b}`, text: (a, b) => `multiply ${a} by ${b}`, base: 3, cues: /\b(times|multipl\w*|product|twice|triple|each|per|every|rate|speed|hours?|one of|in all|all this)\b|%/i },
-  { op: "/", expr: (a, b) => `${a} / ${b}`, text: (a, b) => `divide ${a} by ${b}`, base: 2, cues: /\b(divide[sd]?|split|half|per|ratio|average|share[sd]?|equally|quotient)\b|%|\d[xy]\b/i },
+  { op: "+", expr: (a, b) => `${a} + ${b}`, text: (a, b) => `add ${a} and ${b}`, base: 3, cues: /\b(add|plus|more|sum|total|increase[sd]?|altogether|together|combined|gains?|older|another|also)\b/i },
+  { op: "-", expr: (a, b) => `${a} - ${b}`, text: (a, b) => `subtract ${b} from ${a}`, base: 3, cues: /\b(subtract|minus|less|fewer|difference|decrease[sd]?|left|remain(s|ing)?|younger|spends?|loses?|change|other|broken|thrown away|back|returns|coupon|discount)\b/i },
+  { op: "*", expr: (a, b) => `${a} * ${b}`, text: (a, b) => `multiply ${a} by ${b}`, base: 3, cues: /\b(times|multipl\w*|product|twice|triple|each|per|every|rate|speed|hours?|one of|in all|all this|repeated|in a row|same (trip|order|things|work)|such lines)\b|%/i },
+  { op: "/", expr: (a, b) => `${a} / ${b}`, text: (a, b) => `divide ${a} by ${b}`, base: 2, cues: /\b(divide[sd]?|split|half|per|ratio|average|share[sd]?|equal|equally|quotient)\b|%|\d[xy]\b/i },
   { op: "//", expr: (a, b) => `${a} // ${b}`, text: (a, b) => `floor-divide ${a} by ${b}`, base: 0.5, cues: /\b(multiples?|divisible|how many (whole|full))\b/i },
   { op: "%", expr: (a, b) => `${a} % ${b}`, text: (a, b) => `take the remainder of ${a} divided by ${b}`, base: 0.5, cues: /\b(remainder|modulo|mod)\b/i },
   { op: "**", expr: (a, b) => `${a} ** ${b}`, text: (a, b) => `raise ${a} to the power ${b}`, base: 0.2, cues: /\b(geometric|power|squared?|cubed?|doubl\w+ every|times the one before)\b/i },
@@ -133,6 +140,10 @@ const pStrayDraw = 0.3;
 interface Occurrence {
   readonly forms: readonly { code: string; label: string }[];
   readonly clause: string;
+  /** The whole sentence around it (clauses split at commas too). */
+  readonly sentence: string;
+  /** Where it starts in the problem text. */
+  readonly index: number;
   readonly used: boolean;
 }
 
@@ -167,9 +178,16 @@ export class BootstrapPolicy implements StepProposer {
     const stray = rng.float() < ctx.pStray;
     const out: ProposedStep[] = [];
     const seen = new Set<string>();
-    for (let attempt = 0; out.length < req.k && attempt < req.k * 30; attempt++) {
+    // A formula drawn again takes up its draw (as a confident sampler's repeats would), so where
+    // the text calls for one the step has fewer rivals; a grammar guess drawn again is redrawn.
+    let repeats = 0;
+    for (let attempt = 0; out.length + repeats < req.k && attempt < req.k * 30; attempt++) {
       const draw = this.drawStep(rng, ctx, sharpen, stray);
-      if (draw === undefined || seen.has(draw.code)) continue;
+      if (draw === undefined) continue;
+      if (seen.has(draw.code)) {
+        if (draw.formula) repeats++;
+        continue;
+      }
       seen.add(draw.code);
       out.push({ text: draw.text, code: draw.code, logprob: Math.log(draw.p), tokens: draw.code.split(/\s+/).length });
     }
@@ -178,7 +196,9 @@ export class BootstrapPolicy implements StepProposer {
 
   /** What a draw needs: the unused numbers in order of appearance, variables, cue weights. */
   private context(problem: string, steps: readonly Step[]): DrawContext {
-    const occurrences = numberOccurrences(problem, steps.map((s) => s.code).join("\n"));
+    // The third listed term of a sequence ("starts 7, 9, 11") only confirms the step: count it read.
+    const occurrences = numberOccurrences(problem, steps.map((s) => s.code).join("\n"))
+      .map((o, i) => (i === 2 && listedSequence.test(problem) ? { ...o, used: true } : o));
     const vars = assignedVariables(steps);
     const twoCue = /\b(twice|half|double[sd]?|two|difference|leader and a helper)\b|x - y/i.test(problem);
     const oneCue = /\b(sequence|term number)\b/i.test(problem);
@@ -199,11 +219,12 @@ export class BootstrapPolicy implements StepProposer {
       depth: steps.length,
       backwards: /\b(think of a number|solve for|find x|value of x)\b|=/i.test(problem),
       nextVar: freshName(vars),
+      formulas: formulaSteps(problem, occurrences, vars),
       pStray: Math.min(0.1, this.printBase + this.printGrowth * steps.length),
     };
   }
 
-  private drawStep(rng: Prng, ctx: DrawContext, sharpen: number, stray: boolean): { text: string; code: string; p: number } | undefined {
+  private drawStep(rng: Prng, ctx: DrawContext, sharpen: number, stray: boolean): Draw | undefined {
     const latest = ctx.vars[ctx.vars.length - 1];
     // Every number used and every result but the latest one read again: the answer is at hand.
     const allUsed = ctx.unused.length === 0 && ctx.dangling.length <= 1;
@@ -223,21 +244,33 @@ export class BootstrapPolicy implements StepProposer {
     // it is a stray guess.
     const finishing = !allUsed && e.consumed >= ctx.unused.length && ctx.dangling.every((v) => e.vars.includes(v));
     const pPrint = allUsed ? pPrintAfterAll : finishing ? pPrintFinishing : stray ? pStrayDraw : 0;
-    if (rng.float() < pPrint) return { text: `${e.text} and print the answer`, code: `print(${e.expr})`, p: p * pPrint };
-    return { text: e.text, code: `${ctx.nextVar} = ${e.expr}`, p: p * (1 - pPrint) };
+    const formula = e.formula === true;
+    if (rng.float() < pPrint) return { text: `${e.text} and print the answer`, code: `print(${e.expr})`, p: p * pPrint, formula };
+    return { text: e.text, code: `${ctx.nextVar} = ${e.expr}`, p: p * (1 - pPrint), formula };
   }
 
   /**
-   * One expression: the first operand is the latest variable when there is one (else an unused
-   * number, the first or last likeliest); the second is the next unused number in order of
-   * appearance (others, older variables and constants less often); the operation follows the cue
-   * words of the whole problem and, more strongly, of the second number's clause.
+   * One expression, from the formula book or the grammar. The grammar's: the first operand is the
+   * latest variable when there is one (else an unused number, the first or last likeliest); the
+   * second is the next unused number in order of appearance (others, older variables and
+   * constants less often); the operation follows the cue words of the whole problem and, more
+   * strongly, of the second number's clause.
    */
-  private drawExpression(
-    rng: Prng,
-    ctx: DrawContext,
-    sharpen: number,
-  ): { expr: string; text: string; p: number; consumed: number; vars: string[] } | undefined {
+  private drawExpression(rng: Prng, ctx: DrawContext, sharpen: number): Expression | undefined {
+    // A formula whose words the problem uses is offered before the grammar's guesses.
+    const total = ctx.formulas.reduce((t, f) => t + f.weight, 0);
+    const pFormula = total / (total + formulaRivals);
+    if (total > 0 && rng.float() < pFormula) {
+      const [fi, fp] = weighted(rng, ctx.formulas.map((f) => f.weight), sharpen);
+      const f = ctx.formulas[fi]!;
+      return { expr: f.expr, text: f.text, p: pFormula * fp, consumed: f.consumed, vars: f.vars, formula: true };
+    }
+    const e = this.drawGrammar(rng, ctx, sharpen);
+    return e === undefined ? undefined : { ...e, p: e.p * (1 - pFormula) };
+  }
+
+  /** One expression of the grammar (see drawExpression). */
+  private drawGrammar(rng: Prng, ctx: DrawContext, sharpen: number): Expression | undefined {
     const latest = ctx.vars[ctx.vars.length - 1];
     const unused = ctx.unused;
     // First operand.
@@ -344,6 +377,289 @@ export class BootstrapPolicy implements StepProposer {
   }
 }
 
+/** One drawn step with its probability; `formula` when it came from the formula book. */
+interface Draw {
+  readonly text: string;
+  readonly code: string;
+  readonly p: number;
+  readonly formula?: boolean;
+}
+
+/** An expression with its probability, the problem numbers it uses up and the variables it reads. */
+interface Expression {
+  readonly expr: string;
+  readonly text: string;
+  readonly p: number;
+  readonly consumed: number;
+  readonly vars: readonly string[];
+  /** Drawn from the formula book. */
+  readonly formula?: boolean;
+}
+
+/** A step of the formula book that fits the current state, with its sampling weight. */
+interface FormulaStep {
+  readonly expr: string;
+  readonly text: string;
+  readonly weight: number;
+  readonly consumed: number;
+  readonly vars: readonly string[];
+}
+
+/** Weight of the grammar against the formula book's total (a cued formula at 6 is drawn 1 in 2). */
+const formulaRivals = 6;
+
+/**
+ * A formula of one clause: its cue words, how many of the clause's numbers it reads, and its
+ * expression of the running value (the latest variable, or else the number before the clause)
+ * and those numbers. `base: "optional"` formulas start a value of their own when there is none yet.
+ */
+interface ClauseFormula {
+  readonly cue: RegExp;
+  readonly reads: 1 | 2;
+  readonly base: "needed" | "optional";
+  /** Which form of a percent the formula reads: the plain number (25) or the fraction (25/100). */
+  readonly form?: "plain";
+  readonly expr: (base: string | undefined, nums: readonly string[]) => string;
+  readonly text: (base: string | undefined, labels: readonly string[]) => string;
+}
+
+const times = (base: string | undefined, call: string) => (base === undefined ? call : `${base} * ${call}`);
+const timesText = (base: string | undefined, what: string) => (base === undefined ? what : `multiply ${base} by ${what}`);
+const desc = (nums: readonly string[]) => [...nums].sort((a, b) => Number(b) - Number(a));
+
+const clauseFormulas: readonly ClauseFormula[] = [
+  {
+    cue: /\b(choose|pick a group of|select)\b/i,
+    reads: 2,
+    base: "optional",
+    expr: (b, n) => times(b, `comb(${desc(n).join(", ")})`),
+    text: (b, l) => timesText(b, `the ways to choose ${desc(l)[1]} of ${desc(l)[0]}`),
+  },
+  {
+    cue: /\bprizes?\b/i,
+    reads: 2,
+    base: "optional",
+    expr: (b, n) => times(b, `perm(${desc(n).join(", ")})`),
+    text: (b, l) => timesText(b, `the ordered choices of ${desc(l)[1]} of ${desc(l)[0]}`),
+  },
+  {
+    cue: /\bleader and a helper\b/i,
+    reads: 1,
+    base: "optional",
+    expr: (b, n) => times(b, `perm(${n[0]}, 2)`),
+    text: (b, l) => timesText(b, `the ordered choices of 2 of ${l[0]}`),
+  },
+  {
+    cue: /\bone of \d+\b/i,
+    reads: 1,
+    base: "needed",
+    expr: (b, n) => `${b} * ${n[0]}`,
+    text: (b, l) => `multiply ${b} by the ${l[0]} choices`,
+  },
+  {
+    cue: /\b(in a row|on a shelf)\b/i,
+    reads: 1,
+    base: "optional",
+    expr: (b, n) => times(b, `factorial(${n[0]})`),
+    text: (b, l) => timesText(b, `the ways to arrange ${l[0]}`),
+  },
+  {
+    cue: /\b(gives? away|spends?|eats?|loses?)\b[^%]*\/\s*\d/i,
+    reads: 1,
+    base: "needed",
+    expr: (b, n) => `${b} - ${b} * ${n[0]}`,
+    text: (b, l) => `subtract ${l[0]} of ${b} from ${b}`,
+  },
+  {
+    cue: /% off|\b(drops?|falls?|decreases?) by \d+%|\bgives? away \d+%/i,
+    reads: 1,
+    base: "needed",
+    form: "plain",
+    expr: (b, n) => `${b} * (100 - ${n[0]}) / 100`,
+    text: (b, l) => `take ${l[0]}% off ${b}`,
+  },
+  {
+    cue: /\b(goes up|rises?|increases?) by \d+%|\btax of\b|\d+% (more|is added)/i,
+    reads: 1,
+    base: "needed",
+    form: "plain",
+    expr: (b, n) => `${b} * (100 + ${n[0]}) / 100`,
+    text: (b, l) => `add ${l[0]}% to ${b}`,
+  },
+];
+
+/** Weight of a formula cued by the next unused number's clause, and by a later one's. */
+const nextClauseWeight = 6;
+const laterClauseWeight = 1;
+
+/**
+ * The formula book's steps for this state: each clause formula on the unused numbers of a clause
+ * that cues it, and the sequence formulas where the problem is about a sequence.
+ */
+function formulaSteps(problem: string, occ: readonly Occurrence[], vars: readonly string[]): FormulaStep[] {
+  const latest = vars[vars.length - 1];
+  const out: FormulaStep[] = [];
+  const unused = occ.filter((o) => !o.used);
+  unused.forEach((o, i) => {
+    const weight = i === 0 ? nextClauseWeight : laterClauseWeight;
+    for (const f of clauseFormulas) {
+      if (!f.cue.test(o.sentence)) continue;
+      const group = f.reads === 1 ? [o] : unused.slice(i, i + 2);
+      if (group.length < f.reads || group.some((g) => g.sentence !== o.sentence)) continue;
+      const forms = group.map((g) => (f.form === "plain" ? g.forms[g.forms.length - 1]! : g.forms[0]!));
+      // The running value: the latest result, else the number just before the clause.
+      const before = occ.indexOf(o) - 1;
+      const prior = before >= 0 && !occ[before]!.used ? occ[before]! : undefined;
+      const base = latest ?? prior?.forms[prior.forms.length - 1]!.code;
+      if (f.base === "needed" && base === undefined) continue;
+      const b = latest !== undefined || f.base === "needed" ? base : undefined;
+      // A formula that starts from the first unused number reads the next clause too.
+      const startsHere = latest === undefined && b !== undefined && prior === unused[0];
+      out.push({
+        expr: f.expr(b, forms.map((x) => x.code)),
+        text: f.text(b, forms.map((x) => x.label)),
+        weight: startsHere ? nextClauseWeight : weight,
+        consumed: group.length + (latest === undefined && b !== undefined ? 1 : 0),
+        vars: latest !== undefined && b === latest ? [latest] : [],
+      });
+    }
+  });
+  return [
+    ...out,
+    ...(out.length === 0 ? forwardSteps(problem, unused, latest) : []),
+    ...sequenceSteps(problem, occ, latest),
+    ...systemSteps(problem, occ, vars),
+    ...undoSteps(problem, occ, latest),
+  ];
+}
+
+/** A sequence given by its first terms ("starts 7, 9, 11"), whose third term is only a check. */
+const listedSequence = /\bstarts\s+-?\d+,\s*-?\d+,\s*-?\d+/i;
+
+/**
+ * The sequence formulas: the common difference or ratio of listed terms, and term n or the sum of
+ * n terms of an arithmetic or geometric sequence from its start, step and n.
+ */
+function sequenceSteps(problem: string, occ: readonly Occurrence[], latest: string | undefined): FormulaStep[] {
+  if (!/\bsequence\b/i.test(problem) || occ.length < 2) return [];
+  const geo = /\b(geometric|times the one before)\b/i.test(problem);
+  const listed = listedSequence.test(problem);
+  const a = occ[0]!.forms[0]!.code;
+  const out: FormulaStep[] = [];
+  if (listed && latest === undefined) {
+    const t1 = occ[1]!.forms[0]!.code;
+    out.push(geo
+      ? { expr: `${t1} // ${a}`, text: `the ratio is ${t1} over ${a}`, weight: nextClauseWeight, consumed: 2, vars: [] }
+      : { expr: `${t1} - ${a}`, text: `the difference is ${t1} minus ${a}`, weight: nextClauseWeight, consumed: 2, vars: [] });
+    return out;
+  }
+  const nOcc = occ.find((o) => !o.used && /\b(term number|first \d+ terms?)\b/i.test(o.clause));
+  if (nOcc === undefined) return out;
+  const n = nOcc.forms[0]!.code;
+  const d = listed ? latest : occ[1]!.used ? undefined : occ[1]!.forms[0]!.code;
+  if (d === undefined) return out;
+  const sum = /\bsum of the first\b/i.test(nOcc.clause);
+  const expr = geo
+    ? (sum ? `${a} * (${d} ** ${n} - 1) // (${d} - 1)` : `${a} * ${d} ** (${n} - 1)`)
+    : (sum ? `${n} * (2 * ${a} + (${n} - 1) * ${d}) // 2` : `${a} + (${n} - 1) * ${d}`);
+  const what = `${sum ? `the sum of the first ${n} terms` : `term ${n}`} of the ${geo ? "geometric" : "arithmetic"} sequence`;
+  const consumed = occ.filter((o) => !o.used && (o === nOcc || o === occ[0] || (!listed && o === occ[1]))).length;
+  out.push({ expr, text: what, weight: nextClauseWeight, consumed, vars: listed ? [d] : [] });
+  return out;
+}
+
+const arithmeticOps = binaryOps.filter((o) => ["+", "-", "*", "/"].includes(o.op));
+
+/**
+ * Reading a chain forwards: where the next number's sentence cues exactly one of + − × ÷ (by the
+ * grammar's own cue words), that operation on the latest result and the number.
+ */
+function forwardSteps(problem: string, unused: readonly Occurrence[], latest: string | undefined): FormulaStep[] {
+  const next = unused[0];
+  if (latest === undefined || next === undefined || /\b(think of a number|solve for x|find x|value of x)\b/i.test(problem)) return [];
+  const ops = arithmeticOps.filter((o) => o.cues.test(next.sentence));
+  if (ops.length !== 1) return [];
+  const f = next.forms[0]!;
+  return [cued(ops[0]!.expr(latest, f.code), ops[0]!.text(latest, f.label), 1, [latest])];
+}
+
+/** A formula step at the formula book's full weight. */
+function cued(expr: string, text: string, consumed: number, vars: readonly string[] = []): FormulaStep {
+  return { expr, text, weight: nextClauseWeight, consumed, vars };
+}
+
+/**
+ * Two unknowns from two facts: a sum and a difference (the larger is half their sum), a sum and a
+ * ratio (the smaller is one part of k + 1), or two equations with the same y (subtracting them
+ * leaves x). Each offers its first unknown, then the other from it.
+ */
+function systemSteps(problem: string, occ: readonly Occurrence[], vars: readonly string[]): FormulaStep[] {
+  const num = (i: number) => occ[i]?.forms[0]!.code;
+  const fresh = (...is: number[]) => is.filter((i) => occ[i] !== undefined && !occ[i]!.used).length;
+  const latest = vars[vars.length - 1];
+  if (/\bx \+ y = \d+ and x - y = \d+|\bsum of two numbers is \d+ and their difference is \d+/i.test(problem)) {
+    const [S, D] = [num(0)!, num(1)!];
+    if (vars.length === 0) {
+      return [
+        cued(`(${S} + ${D}) // 2`, `the larger is half of ${S} plus ${D}`, 2),
+        cued(`(${S} - ${D}) // 2`, `the smaller is half of ${S} minus ${D}`, 2),
+      ];
+    }
+    if (vars.length === 1) return [cued(`${S} - ${latest}`, `the other is ${S} minus ${latest}`, 0, [latest!])];
+    return [cued(`${vars[vars.length - 2]} * ${latest}`, "multiply the two numbers", 0, vars.slice(-2))];
+  }
+  if (/\bx \+ y = \d+ and x = \d+y\b|\bhas \d+ \w+ and \w+ in all\. There are \d+ times as many\b/i.test(problem)) {
+    const [S, k] = [num(0)!, num(1)!];
+    if (vars.length === 0) return [cued(`${S} // (${k} + 1)`, `one part of ${S} split into ${k} + 1 parts`, 2)];
+    return [cued(`${k} * ${latest}`, `${k} parts`, 0, [latest!])];
+  }
+  const two = /(\d+)x \+ y = (\d+) and (\d*)x \+ y = (\d+)|(\d+) \w+ and 1 of the \w+ cost (\d+) dollars\. (\d+) \w+ and 1 of the \w+ cost (\d+) dollars/i.exec(problem);
+  if (two !== null) {
+    const g = two.slice(1).filter((x) => x !== undefined);
+    const [a, c1, b, c2] = [g[0]!, g[1]!, g[2] === "" ? "1" : g[2]!, g[3]!];
+    if (vars.length === 0) return [cued(`(${c1} - ${c2}) // (${a} - ${b})`, "subtract the equations and solve for x", fresh(0, 1, 2, 3))];
+    return [cued(`${c1} - ${a} * ${latest}`, "solve the first equation for y", 0, [latest!])];
+  }
+  return [];
+}
+
+/** The operation a number of an equation applies to x, read from the words or symbols around it. */
+function appliedOp(problem: string, o: Occurrence): "+" | "-" | "*" | "/" | undefined {
+  if (/\badd\b/i.test(o.clause)) return "+";
+  if (/\b(subtract|take away)\b/i.test(o.clause)) return "-";
+  if (/\bmultiply\b/i.test(o.clause)) return "*";
+  if (/\bdivide\b/i.test(o.clause)) return "/";
+  const before = problem.slice(0, o.index).trimEnd().slice(-1);
+  const after = problem.slice(o.index).replace(/^-?\d+/, "").charAt(0);
+  if (after === "x" || after === "(") return "*";
+  return before === "+" || before === "-" || before === "/" ? before : undefined;
+}
+
+const undo: Readonly<Record<string, (b: string, k: string) => string>> = {
+  "+": (b, k) => `${b} - ${k}`,
+  "-": (b, k) => `${b} + ${k}`,
+  "*": (b, k) => `${b} // ${k}`,
+  "/": (b, k) => `${b} * ${k}`,
+};
+
+/**
+ * Working an equation backwards: the last operation not yet undone, inverted, applied to the
+ * latest result (at first, to the number the operations end at: "… and I get 208", "… = 56").
+ */
+function undoSteps(problem: string, occ: readonly Occurrence[], latest: string | undefined): FormulaStep[] {
+  if (!/\b(think of a number|solve for x|find x|value of x)\b/i.test(problem)) return [];
+  const result = occ.find((o) => /(\bget|=)\s*$/.test(problem.slice(0, o.index)));
+  if (result === undefined) return [];
+  const todo = occ.filter((o) => o !== result && !o.used && appliedOp(problem, o) !== undefined);
+  const last = todo[todo.length - 1];
+  if (last === undefined) return [];
+  const base = latest ?? (result.used ? undefined : result.forms[0]!.code);
+  if (base === undefined) return [];
+  const op = appliedOp(problem, last)!;
+  const k = last.forms[0]!.code;
+  return [cued(undo[op]!(base, k), `undo ${op} ${k}`, latest === undefined ? 2 : 1, latest === undefined ? [] : [latest])];
+}
+
 interface DrawContext {
   readonly occurrences: readonly Occurrence[];
   readonly unused: readonly Occurrence[];
@@ -357,6 +673,8 @@ interface DrawContext {
   /** An equation to undo: its numbers are read from the end too, and cues also suggest the inverse. */
   readonly backwards: boolean;
   readonly nextVar: string;
+  /** The formula book's steps that fit here, with weights. */
+  readonly formulas: readonly FormulaStep[];
   /** Chance of a print while numbers are still unused. */
   readonly pStray: number;
 }
@@ -440,7 +758,7 @@ function degenerate(op: string, a: string, b: string): boolean {
  * written n times in the steps uses its first n occurrences.
  */
 function numberOccurrences(problem: string, used: string): Occurrence[] {
-  const out: { forms: { code: string; label: string }[]; clause: string }[] = [];
+  const out: { forms: { code: string; label: string }[]; clause: string; sentence: string; index: number }[] = [];
   const re = /(-?\d+(?:,\d{3})*(?:\.\d+)?)\s*(\/\s*(\d+)|%|\s*percent\b)?/g;
   for (const m of problem.matchAll(re)) {
     const num = m[1]!.replace(/,/g, "");
@@ -453,7 +771,9 @@ function numberOccurrences(problem: string, used: string): Occurrence[] {
     const start = Math.max(problem.lastIndexOf(".", m.index! - 1), problem.lastIndexOf(",", m.index! - 1)) + 1;
     const ends = [".", ",", "?"].map((c) => problem.indexOf(c, m.index! + m[0].length)).filter((i) => i >= 0);
     const end = ends.length > 0 ? Math.min(...ends) : problem.length;
-    out.push({ forms, clause: problem.slice(start, end) });
+    const from = Math.max(problem.lastIndexOf(". ", m.index! - 1), problem.lastIndexOf("?", m.index! - 1)) + 1;
+    const tos = [". ", "?"].map((c) => problem.indexOf(c, m.index! + m[0].length)).filter((i) => i >= 0);
+    out.push({ forms, index: m.index!, clause: problem.slice(start, end), sentence: problem.slice(from, tos.length > 0 ? Math.min(...tos) : problem.length) });
   }
   const uses = new Map<string, number>();
   const countUses = (code: string) => {
@@ -466,7 +786,7 @@ function numberOccurrences(problem: string, used: string): Occurrence[] {
     if (!uses.has(key)) uses.set(key, o.forms.reduce((s, f) => s + countUses(f.code), 0));
     const left = uses.get(key)!;
     if (left > 0) uses.set(key, left - 1);
-    return { forms: o.forms, clause: o.clause, used: left > 0 };
+    return { ...o, used: left > 0 };
   });
 }
 

@@ -14,7 +14,8 @@ describe("BootstrapPolicy", () => {
 
   it("propose() returns k distinct steps that are the same for the same seed", async () => {
     const policy = new BootstrapPolicy();
-    const req = { problem, steps: [{ text: "multiply", code: "v1 = 12 * (3/4)" }], k: 8, temperature: 1, topP: 1, seed: 5 };
+    const plain = "A shop sells 12 pens at 3/4 dollars each. It gets 25 more and has some left. How much is paid?";
+    const req = { problem: plain, steps: [{ text: "multiply", code: "v1 = 12 * (3/4)" }], k: 8, temperature: 1, topP: 1, seed: 5 };
     const [a] = await policy.propose([req]);
     const [b] = await policy.propose([req]);
     assert.equal(a!.length, 8);
@@ -59,5 +60,38 @@ describe("BootstrapPolicy", () => {
     }
     const reused = out.filter((s) => /\b(14|10)\b/.test(s.code)).length;
     assert.isBelow(reused, out.length / 10);
+  });
+
+  it("propose() offers the textbook formula a clause calls for, and fewer rivals beside it", async () => {
+    const policy = new BootstrapPolicy();
+    const cases: { problem: string; steps: string[]; want: string }[] = [
+      {
+        problem: "From 11 runners, pick a leader and a helper. Then choose 4 of 7 runners for a team. How many ways are there in all?",
+        steps: ["v1 = perm(11, 2)"],
+        want: "v1 * comb(7, 4)",
+      },
+      {
+        problem: "An arithmetic sequence starts with 9 and each term is 2 more than the one before. Find term number 15. What is the result?",
+        steps: [],
+        want: "9 + (15 - 1) * 2",
+      },
+      { problem: "The geometric sequence starts 3, 9, 27. Find the sum of the first 5 terms. What is the result?", steps: ["v1 = 9 // 3"], want: "3 * (v1 ** 5 - 1) // (v1 - 1)" },
+      { problem: "Finn has 264 marbles. He gives away 3/4 of them. How many does Finn have now?", steps: [], want: "264 - 264 * (3/4)" },
+      { problem: "Eva wants a hat that costs 140 dollars. It is on sale for 25% off. What is the price now in dollars?", steps: [], want: "140 * (100 - 25) / 100" },
+      { problem: "x + y = 83 and x - y = 13. What is y?", steps: ["v1 = (83 + 13) // 2"], want: "83 - v1" },
+      { problem: "A box has 24 cups and plates in all. There are 3 times as many cups as plates. How many cups are there?", steps: [], want: "24 // (3 + 1)" },
+      { problem: "5x + y = 47 and 2x + y = 26. What is y?", steps: [], want: "(47 - 26) // (5 - 2)" },
+      { problem: "I think of a number. I add 9 to it, then multiply by 8, and I get 208. What is my number?", steps: [], want: "208 // 8" },
+      { problem: "Solve for x: x + 29 + 10 - 11 = 56.", steps: ["v1 = 56 + 11"], want: "v1 - 10" },
+    ];
+    for (const c of cases) {
+      const steps = c.steps.map((code) => ({ text: "", code }));
+      const reqs = Array.from({ length: 20 }, (_, seed) => ({ problem: c.problem, steps, k: 8, temperature: 1, topP: 1, seed }));
+      const out = await policy.propose(reqs);
+      const hits = out.filter((cands) => cands.some((s) => s.code.endsWith(`= ${c.want}`) || s.code === `print(${c.want})`)).length;
+      assert.isAtLeast(hits, 19, `${c.problem}: ${c.want} in ${hits} of 20 requests`);
+      // A formula drawn again takes a draw: fewer candidates than k on average.
+      assert.isBelow(out.reduce((t, cands) => t + cands.length, 0) / out.length, 7.5, c.problem);
+    }
   });
 });
