@@ -510,7 +510,7 @@ function formulaSteps(problem: string, occ: readonly Occurrence[], vars: readonl
       // The running value: the latest result, else the number just before the clause.
       const before = occ.indexOf(o) - 1;
       const prior = before >= 0 && !occ[before]!.used ? occ[before]! : undefined;
-      const base = latest ?? prior?.forms[prior.forms.length - 1]!.code;
+      const base = latest ?? (prior === undefined ? undefined : prior.forms[prior.forms.length - 1]!.code);
       if (f.base === "needed" && base === undefined) continue;
       const b = latest !== undefined || f.base === "needed" ? base : undefined;
       // A formula that starts from the first unused number reads the next clause too.
@@ -594,7 +594,7 @@ function cued(expr: string, text: string, consumed: number, vars: readonly strin
  * leaves x). Each offers its first unknown, then the other from it.
  */
 function systemSteps(problem: string, occ: readonly Occurrence[], vars: readonly string[]): FormulaStep[] {
-  const num = (i: number) => occ[i]?.forms[0]!.code;
+  const num = (i: number) => (occ[i] === undefined ? undefined : occ[i]!.forms[0]!.code);
   const fresh = (...is: number[]) => is.filter((i) => occ[i] !== undefined && !occ[i]!.used).length;
   const latest = vars[vars.length - 1];
   if (/\bx \+ y = \d+ and x - y = \d+|\bsum of two numbers is \d+ and their difference is \d+/i.test(problem)) {
