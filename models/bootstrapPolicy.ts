@@ -545,28 +545,26 @@ function sequenceSteps(problem: string, occ: readonly Occurrence[], latest: stri
   const geo = /\b(geometric|times the one before)\b/i.test(problem);
   const listed = listedSequence.test(problem);
   const a = occ[0]!.forms[0]!.code;
-  const out: FormulaStep[] = [];
   if (listed && latest === undefined) {
     const t1 = occ[1]!.forms[0]!.code;
-    out.push(geo
-      ? { expr: `${t1} // ${a}`, text: `the ratio is ${t1} over ${a}`, weight: nextClauseWeight, consumed: 2, vars: [] }
-      : { expr: `${t1} - ${a}`, text: `the difference is ${t1} minus ${a}`, weight: nextClauseWeight, consumed: 2, vars: [] });
-    return out;
+    return [geo ? cued(`${t1} // ${a}`, `the ratio is ${t1} over ${a}`, 2) : cued(`${t1} - ${a}`, `the difference is ${t1} minus ${a}`, 2)];
   }
   const nOcc = occ.find((o) => !o.used && /\b(term number|first \d+ terms?)\b/i.test(o.clause));
-  if (nOcc === undefined) return out;
+  if (nOcc === undefined) return [];
   const n = nOcc.forms[0]!.code;
   const d = listed ? latest : occ[1]!.used ? undefined : occ[1]!.forms[0]!.code;
-  if (d === undefined) return out;
+  if (d === undefined) return [];
   const sum = /\bsum of the first\b/i.test(nOcc.clause);
   const expr = geo
     ? (sum ? `${a} * (${d} ** ${n} - 1) // (${d} - 1)` : `${a} * ${d} ** (${n} - 1)`)
     : (sum ? `${n} * (2 * ${a} + (${n} - 1) * ${d}) // 2` : `${a} + (${n} - 1) * ${d}`);
   const what = `${sum ? `the sum of the first ${n} terms` : `term ${n}`} of the ${geo ? "geometric" : "arithmetic"} sequence`;
   const consumed = occ.filter((o) => !o.used && (o === nOcc || o === occ[0] || (!listed && o === occ[1]))).length;
-  out.push({ expr, text: what, weight: nextClauseWeight, consumed, vars: listed ? [d] : [] });
-  return out;
+  return [cued(expr, what, consumed, listed ? [d] : [])];
 }
+
+/** Words of an equation to solve for an unknown, which is worked backwards (`undoSteps`). */
+const equationWords = /\b(think of a number|solve for x|find x|value of x)\b/i;
 
 const arithmeticOps = binaryOps.filter((o) => ["+", "-", "*", "/"].includes(o.op));
 
@@ -576,7 +574,7 @@ const arithmeticOps = binaryOps.filter((o) => ["+", "-", "*", "/"].includes(o.op
  */
 function forwardSteps(problem: string, unused: readonly Occurrence[], latest: string | undefined): FormulaStep[] {
   const next = unused[0];
-  if (latest === undefined || next === undefined || /\b(think of a number|solve for x|find x|value of x)\b/i.test(problem)) return [];
+  if (latest === undefined || next === undefined || equationWords.test(problem)) return [];
   const ops = arithmeticOps.filter((o) => o.cues.test(next.sentence));
   if (ops.length !== 1) return [];
   const f = next.forms[0]!;
@@ -647,7 +645,7 @@ const undo: Readonly<Record<string, (b: string, k: string) => string>> = {
  * latest result (at first, to the number the operations end at: "… and I get 208", "… = 56").
  */
 function undoSteps(problem: string, occ: readonly Occurrence[], latest: string | undefined): FormulaStep[] {
-  if (!/\b(think of a number|solve for x|find x|value of x)\b/i.test(problem)) return [];
+  if (!equationWords.test(problem)) return [];
   const result = occ.find((o) => /(\bget|=)\s*$/.test(problem.slice(0, o.index)));
   if (result === undefined) return [];
   const todo = occ.filter((o) => o !== result && !o.used && appliedOp(problem, o) !== undefined);
