@@ -35,7 +35,7 @@ import type {
   TrainRequest,
 } from "../../actors/coordinator.ts";
 import { deriveSeed } from "../../actors/coordinator.ts";
-import { type EvolveConfig, roundLevels } from "./config.ts";
+import { balancedCounts, type EvolveConfig, roundLevelCounts } from "./config.ts";
 import type { Bus } from "../../protocols/bus.ts";
 import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts";
 import {
@@ -355,11 +355,10 @@ function interleaveByLevel(groups: Problem[][]): Problem[] {
   return out;
 }
 
-/** Balanced problems over the given levels, interleaved by level; ids are made unique by `prefix`. */
-function generated(count: number, levels: readonly number[], seed: number, split: "train" | "test", prefix: string): Problem[] {
-  const per = levels.map((_, i) => Math.floor(count / levels.length) + (i < count % levels.length ? 1 : 0));
-  const groups = levels.map((level, i) =>
-    per[i]! === 0 ? [] : generateProblems({ count: per[i]!, seed: deriveSeed(seed, split, level), level, split })
+/** `count` problems of each level, interleaved by level; ids are made unique by `prefix`. */
+function generated(counts: readonly (readonly [number, number])[], seed: number, split: "train" | "test", prefix: string): Problem[] {
+  const groups = counts.map(([level, count]) =>
+    count === 0 ? [] : generateProblems({ count, seed: deriveSeed(seed, split, level), level, split })
       .map((p) => ({ ...p, id: `${prefix}-${p.id}` }))
   );
   return interleaveByLevel(groups);
@@ -673,12 +672,12 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         if (all.length === 0) return [];
         return Array.from({ length: Math.min(n, all.length) }, (_, i) => all[((round - 1) * n + i) % all.length]!);
       }
-      return generated(n, roundLevels(config, round), deriveSeed(config.seed, "train-round", round), "train", `r${round}`);
+      return generated(roundLevelCounts(config, round, n), deriveSeed(config.seed, "train-round", round), "train", `r${round}`);
     },
 
     async testProblems(config: EvolveConfig): Promise<Problem[]> {
       if (config.test.dataset) return (await dataset(config.test.dataset)).slice(0, config.test.problems);
-      return generated(config.test.problems, config.test.levels, deriveSeed(config.seed, "test"), "test", "t");
+      return generated(balancedCounts(config.test.problems, config.test.levels), deriveSeed(config.seed, "test"), "test", "t");
     },
 
     async search(request: SearchRequest, onResult: (r: SearchOutcome) => Promise<void>, _ctx: ServiceContext) {

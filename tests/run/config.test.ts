@@ -1,5 +1,6 @@
 import { assert, describe, it } from "vitest";
-import { applySettings, resolveConfig, roundLevels } from "../../scripts/run/config.ts";
+import { applySettings, resolveConfig, roundLevelCounts, roundLevels } from "../../scripts/run/config.ts";
+import { createLocalServices } from "../../scripts/run/localServices.ts";
 
 describe("evolve --set KEY=VALUE", () => {
   it("overrides numbers, booleans, lists and optional limits by their dotted path", () => {
@@ -93,5 +94,21 @@ describe("train.maxLevelByRound (a level curriculum)", () => {
       () => applySettings(resolveConfig("smoke"), ["train.maxLevelByRound=2.5"]),
       /whole levels/,
     );
+  });
+
+  it("searches train.aboveCapProblems of each level above a round's cap beside the capped levels", async () => {
+    const c = applySettings(resolveConfig("smoke"), ["train.maxLevelByRound=3,5", "train.problemsPerRound=7", "train.aboveCapProblems=2"]);
+    assert.deepEqual(roundLevelCounts(c, 1, 7), [[1, 3], [2, 2], [3, 2], [4, 2], [5, 2]]);
+    assert.deepEqual(roundLevelCounts(c, 2, 7), [[1, 2], [2, 2], [3, 1], [4, 1], [5, 1]]);
+    const problems = await createLocalServices().trainProblems(c, 1);
+    const byLevel = [1, 2, 3, 4, 5].map((l) => problems.filter((p) => p.level === l).length);
+    assert.deepEqual(byLevel, [3, 2, 2, 2, 2]);
+    assert.equal(new Set(problems.map((p) => p.id)).size, problems.length, "problem ids are unique");
+  });
+
+  it("refuses a negative or fractional train.aboveCapProblems", () => {
+    for (const v of ["-1", "1.5"]) {
+      assert.throws(() => applySettings(resolveConfig("smoke"), [`train.aboveCapProblems=${v}`]), /train.aboveCapProblems/);
+    }
   });
 });
