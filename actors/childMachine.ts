@@ -57,6 +57,14 @@ interface ChildContext extends ChildInput {
   startedAt: number;
   lastFailure: string | undefined;
   nextDelayMs: number;
+  /** Set on entering `failed`. */
+  gaveUp: boolean;
+}
+
+/** How a child ended (its machine's output): `failure` when it gave up restarting its actor. */
+export interface ChildOutput {
+  readonly name: string;
+  readonly failure?: string;
 }
 
 /** Events a child machine accepts. */
@@ -73,6 +81,7 @@ export const childMachine = setup({
     context: {} as ChildContext,
     events: {} as ChildEvent,
     input: {} as ChildInput,
+    output: {} as ChildOutput,
   },
   actors: {
     startChild: fromPromise<ChildHandle, { spec: ChildSpec }>(({ input }) => input.spec.start()),
@@ -113,6 +122,7 @@ export const childMachine = setup({
     startedAt: 0,
     lastFailure: undefined,
     nextDelayMs: 0,
+    gaveUp: false,
   }),
   initial: "starting",
   states: {
@@ -199,19 +209,23 @@ export const childMachine = setup({
         onError: "stopped",
       },
     },
+    // The parent learns of both ends from xstate's done event and the output below (a message sent
+    // on entry would reach it first, and a parent that then finished would get the done event
+    // after it had stopped).
     failed: {
       type: "final",
-      entry: sendParent(({ context }) => ({
-        type: "child.failed",
-        name: context.spec.name,
-        message: `Cannot keep ${context.spec.name} running: gave up after ${context.restarts} restarts: last failure: ${
+      entry: assign({ gaveUp: true }),
+    },
+    stopped: { type: "final" },
+  },
+  output: ({ context }): ChildOutput => ({
+    name: context.spec.name,
+    ...(context.gaveUp
+      ? {
+        failure: `Cannot keep ${context.spec.name} running: gave up after ${context.restarts} restarts: last failure: ${
           context.lastFailure ?? "unknown"
         }`,
-      })),
-    },
-    stopped: {
-      type: "final",
-      entry: sendParent(({ context }) => ({ type: "child.stopped", name: context.spec.name })),
-    },
-  },
+      }
+      : {}),
+  }),
 });

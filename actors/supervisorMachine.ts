@@ -6,16 +6,18 @@
  */
 import { assign, createActor, setup } from "xstate";
 import type { Actor } from "xstate";
-import type { ChildSpec, SupervisionOptions } from "./childMachine.ts";
+import type { ChildOutput, ChildSpec, SupervisionOptions } from "./childMachine.ts";
 import { childMachine } from "./childMachine.ts";
 import type { Clock } from "./clock.ts";
 
-/** Events the Supervisor accepts (the `child.*` ones come from its children). */
+/**
+ * Events the Supervisor accepts: `child.started` comes from its children, and xstate sends
+ * `xstate.done.actor.NAME` with the child's output when one ends (stopped, or gave up).
+ */
 export type SupervisorEvent =
   | { type: "stop" }
   | { type: "child.started"; name: string; restarts: number }
-  | { type: "child.failed"; name: string; message: string }
-  | { type: "child.stopped"; name: string };
+  | { type: `xstate.done.actor.${string}`; output: ChildOutput };
 
 /** Input: the actors to supervise and how. */
 export interface SupervisorInput {
@@ -45,9 +47,14 @@ export const supervisorMachine = setup({
   },
   actors: { child: childMachine },
   actions: {
+    /** On a child's done event: it no longer runs. */
+    forgetChild: assign({
+      running: ({ context, event }) => ("output" in event ? context.running.filter((n) => n !== event.output.name) : context.running),
+    }),
     stopChildren: ({ context, self }) => {
-      for (const spec of context.specs) {
-        const ref = self.getSnapshot().children[spec.name];
+      // Only the children still running: one that ended is gone (or about to be).
+      for (const name of context.running) {
+        const ref = self.getSnapshot().children[name];
         if (ref !== undefined) (ref as { send(e: { type: "stop" }): void }).send({ type: "stop" });
       }
     },
@@ -67,20 +74,14 @@ export const supervisorMachine = setup({
         "child.started": {
           actions: assign({ restarts: ({ context, event }) => ({ ...context.restarts, [event.name]: event.restarts }) }),
         },
-        "child.failed": {
-          target: "failing",
-          actions: assign({
-            failure: ({ event }) => event.message,
-            running: ({ context, event }) => context.running.filter((n) => n !== event.name),
-          }),
-        },
-        "child.stopped": [
+        "xstate.done.actor.*": [
           {
-            guard: ({ context }) => context.running.length === 1,
-            target: "stopped",
-            actions: assign({ running: [] }),
+            guard: ({ event }) => event.output.failure !== undefined,
+            target: "failing",
+            actions: [assign({ failure: ({ event }) => event.output.failure }), "forgetChild"],
           },
-          { actions: assign({ running: ({ context, event }) => context.running.filter((n) => n !== event.name) }) },
+          { guard: ({ context }) => context.running.length === 1, target: "stopped", actions: "forgetChild" },
+          { actions: "forgetChild" },
         ],
         stop: "stopping",
       },
@@ -88,26 +89,12 @@ export const supervisorMachine = setup({
     failing: {
       entry: "stopChildren",
       always: { guard: ({ context }) => context.running.length === 0, target: "failed" },
-      on: {
-        "child.stopped": {
-          actions: assign({ running: ({ context, event }) => context.running.filter((n) => n !== event.name) }),
-        },
-        "child.failed": {
-          actions: assign({ running: ({ context, event }) => context.running.filter((n) => n !== event.name) }),
-        },
-      },
+      on: { "xstate.done.actor.*": { actions: "forgetChild" } },
     },
     stopping: {
       entry: "stopChildren",
       always: { guard: ({ context }) => context.running.length === 0, target: "stopped" },
-      on: {
-        "child.stopped": {
-          actions: assign({ running: ({ context, event }) => context.running.filter((n) => n !== event.name) }),
-        },
-        "child.failed": {
-          actions: assign({ running: ({ context, event }) => context.running.filter((n) => n !== event.name) }),
-        },
-      },
+      on: { "xstate.done.actor.*": { actions: "forgetChild" } },
     },
     failed: { type: "final" },
     stopped: { type: "final" },
@@ -147,7 +134,7 @@ export function startSupervisor(input: SupervisorInput, clock?: Clock): Supervis
     done,
     restarts: () => actor.getSnapshot().context.restarts,
     stop: () => {
-      actor.send({ type: "stop" });
+      if (actor.getSnapshot().status === "active") actor.send({ type: "stop" });
       return done;
     },
   };

@@ -136,6 +136,42 @@ describe("startSystem", () => {
     await sys.stop();
   });
 
+  it("a search, a stop and a supervisor that gives up leave no warnings from the actor runtime on the console", async () => {
+    const printed: string[] = [];
+    const saved = { warn: console.warn, error: console.error };
+    console.warn = (...args: unknown[]) => void printed.push(args.map(String).join(" "));
+    console.error = (...args: unknown[]) => void printed.push(args.map(String).join(" "));
+    try {
+      const { sys } = system();
+      await search(sys, true);
+      await sys.stop();
+      const bus = new InProcessBus();
+      const failing = startScriptedSystem({
+        bus,
+        blobs,
+        run: "t",
+        roles: ["expander"],
+        scorer: undefined,
+        crash: createCrashInjector({ seed: 1, rates: { expander: 1 } }),
+        restart: { baseMs: 1, maxMs: 5, maxAttempts: 2, seed: 3 },
+      });
+      let n = 0;
+      const poke = setInterval(() => {
+        const r: ExpandRequest = { v: PROTOCOL_VERSION, id: `poke-${n++}`, run: "t", problem: "p", steps: [], k: 1, temperature: 1, topP: 1, seed: 1 };
+        void call(bus, runSubjects("t").expand, ExpandRequest, ExpandReply, r, { timeoutMs: 500 });
+      }, 2);
+      const failure = await failing.done;
+      clearInterval(poke);
+      await failing.stop();
+      await new Promise((r) => setTimeout(r, 20));
+      assert.strictEqual(failure?._tag, "SupervisorFailed");
+    } finally {
+      console.warn = saved.warn;
+      console.error = saved.error;
+    }
+    assert.deepEqual(printed.filter((line) => /stopped actor|has already reached its final state/.test(line)), []);
+  });
+
   it("control status, pause, resume and set round-trip over the bus", async () => {
     const { bus, sys } = system();
     sys.control.setPhase(2, "search", { done: 1, total: 6 });
