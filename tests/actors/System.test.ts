@@ -43,6 +43,28 @@ async function search(sys: ReturnType<typeof system>["sys"], usePpm = false): Pr
   return results;
 }
 
+/** An expander that crashes on every request, poked until its supervisor gives up restarting it. */
+async function crashUntilGivenUp(maxAttempts: number) {
+  const bus = new InProcessBus();
+  const sys = startScriptedSystem({
+    bus,
+    blobs,
+    run: "t",
+    roles: ["expander"],
+    scorer: undefined,
+    crash: createCrashInjector({ seed: 1, rates: { expander: 1 } }),
+    restart: { baseMs: 1, maxMs: 5, maxAttempts, seed: 3 },
+  });
+  let n = 0;
+  const poke = setInterval(() => {
+    const r: ExpandRequest = { v: PROTOCOL_VERSION, id: `poke-${n++}`, run: "t", problem: "p", steps: [], k: 1, temperature: 1, topP: 1, seed: 1 };
+    void call(bus, runSubjects("t").expand, ExpandRequest, ExpandReply, r, { timeoutMs: 500 });
+  }, 2);
+  const failure = await sys.done;
+  clearInterval(poke);
+  return { sys, failure };
+}
+
 describe("startSystem", () => {
   it("a search hands every problem to the caller exactly once, with grown trees", async () => {
     const { sys } = system();
@@ -112,24 +134,7 @@ describe("startSystem", () => {
   });
 
   it("the supervisor gives up after its limit with an error naming the actor and its last failure", async () => {
-    const bus = new InProcessBus();
-    const sys = startScriptedSystem({
-      bus,
-      blobs,
-      run: "t",
-      roles: ["expander"],
-      scorer: undefined,
-      crash: createCrashInjector({ seed: 1, rates: { expander: 1 } }),
-      restart: { baseMs: 1, maxMs: 5, maxAttempts: 3, seed: 3 },
-    });
-    // Keep poking the expander so it keeps crashing.
-    let n = 0;
-    const poke = setInterval(() => {
-      const r: ExpandRequest = { v: PROTOCOL_VERSION, id: `poke-${n++}`, run: "t", problem: "p", steps: [], k: 1, temperature: 1, topP: 1, seed: 1 };
-      void call(bus, runSubjects("t").expand, ExpandRequest, ExpandReply, r, { timeoutMs: 500 });
-    }, 2);
-    const failure = await sys.done;
-    clearInterval(poke);
+    const { sys, failure } = await crashUntilGivenUp(3);
     assert.strictEqual(failure?._tag, "SupervisorFailed");
     assert.strictEqual(failure?.actor, "expander-0");
     assert.match(failure!.message, /gave up after 3 restarts: last failure: Injected crash in expander/);
@@ -145,23 +150,7 @@ describe("startSystem", () => {
       const { sys } = system();
       await search(sys, true);
       await sys.stop();
-      const bus = new InProcessBus();
-      const failing = startScriptedSystem({
-        bus,
-        blobs,
-        run: "t",
-        roles: ["expander"],
-        scorer: undefined,
-        crash: createCrashInjector({ seed: 1, rates: { expander: 1 } }),
-        restart: { baseMs: 1, maxMs: 5, maxAttempts: 2, seed: 3 },
-      });
-      let n = 0;
-      const poke = setInterval(() => {
-        const r: ExpandRequest = { v: PROTOCOL_VERSION, id: `poke-${n++}`, run: "t", problem: "p", steps: [], k: 1, temperature: 1, topP: 1, seed: 1 };
-        void call(bus, runSubjects("t").expand, ExpandRequest, ExpandReply, r, { timeoutMs: 500 });
-      }, 2);
-      const failure = await failing.done;
-      clearInterval(poke);
+      const { sys: failing, failure } = await crashUntilGivenUp(2);
       await failing.stop();
       await new Promise((r) => setTimeout(r, 20));
       assert.strictEqual(failure?._tag, "SupervisorFailed");
