@@ -731,8 +731,9 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       if (req.init && req.init.kind === "checkpoint") policy = await loadPolicy(req.init.dir);
       else {
         const texts: string[] = [];
+        // The vocabulary comes from training texts alone: the test split is not read before it is
+        // evaluated (a word only the test split uses is read as <unk> there).
         for (let r = 1; r <= c.rounds; r++) for (const p of await services.trainProblems(c, r)) texts.push(p.problem);
-        for (const p of await services.testProblems(c)) texts.push(p.problem);
         const render = (s: Step) => `# ${s.text}\n${s.code}`;
         for (const e of req.sft) for (const s of e.steps) texts.push(render(s));
         for (const e of req.pairs) texts.push(render(e.chosen), render(e.rejected));
