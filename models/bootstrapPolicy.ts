@@ -397,12 +397,8 @@ interface Expression {
 }
 
 /** A step of the formula book that fits the current state, with its sampling weight. */
-interface FormulaStep {
-  readonly expr: string;
-  readonly text: string;
+interface FormulaStep extends Omit<Expression, "p" | "formula"> {
   readonly weight: number;
-  readonly consumed: number;
-  readonly vars: readonly string[];
 }
 
 /** Weight of the grammar against the formula book's total (a cued formula at 6 is drawn 1 in 2). */
@@ -756,7 +752,7 @@ function degenerate(op: string, a: string, b: string): boolean {
  * written n times in the steps uses its first n occurrences.
  */
 function numberOccurrences(problem: string, used: string): Occurrence[] {
-  const out: { forms: { code: string; label: string }[]; clause: string; sentence: string; index: number }[] = [];
+  const out: Omit<Occurrence, "used">[] = [];
   const re = /(-?\d+(?:,\d{3})*(?:\.\d+)?)\s*(\/\s*(\d+)|%|\s*percent\b)?/g;
   for (const m of problem.matchAll(re)) {
     const num = m[1]!.replace(/,/g, "");
@@ -766,12 +762,13 @@ function numberOccurrences(problem: string, used: string): Occurrence[] {
       : m[2] !== undefined
       ? [{ code: `(${num}/100)`, label: `${num}%` }, { code: plain, label: num }]
       : [{ code: plain, label: num }];
-    const start = Math.max(problem.lastIndexOf(".", m.index! - 1), problem.lastIndexOf(",", m.index! - 1)) + 1;
-    const ends = [".", ",", "?"].map((c) => problem.indexOf(c, m.index! + m[0].length)).filter((i) => i >= 0);
-    const end = ends.length > 0 ? Math.min(...ends) : problem.length;
-    const from = Math.max(problem.lastIndexOf(". ", m.index! - 1), problem.lastIndexOf("?", m.index! - 1)) + 1;
-    const tos = [". ", "?"].map((c) => problem.indexOf(c, m.index! + m[0].length)).filter((i) => i >= 0);
-    out.push({ forms, index: m.index!, clause: problem.slice(start, end), sentence: problem.slice(from, tos.length > 0 ? Math.min(...tos) : problem.length) });
+    // The text around the number up to the nearest delimiters on either side.
+    const around = (before: readonly string[], after: readonly string[]) => {
+      const from = Math.max(...before.map((c) => problem.lastIndexOf(c, m.index! - 1))) + 1;
+      const tos = after.map((c) => problem.indexOf(c, m.index! + m[0].length)).filter((i) => i >= 0);
+      return problem.slice(from, tos.length > 0 ? Math.min(...tos) : problem.length);
+    };
+    out.push({ forms, index: m.index!, clause: around([".", ","], [".", ",", "?"]), sentence: around([". ", "?"], [". ", "?"]) });
   }
   const uses = new Map<string, number>();
   const countUses = (code: string) => {

@@ -1,7 +1,7 @@
 /**
  * Solve rate of round 1's bootstrap policy by level on the test split: for each level 1–5, 100
- * generated test problems (fixed seed; 40 read a level-5 rate near 30% on either side by chance), MCTS with 16 rollouts and k = 8, terminals graded with
- * `answersEqual`. A problem counts as solved when its tree holds a correct terminal (what round 1
+ * generated test problems (fixed seed; 40 read a level-5 rate near 30% on either side by chance),
+ * MCTS with 16 rollouts and k = 8, terminals graded with `answersEqual`. A problem counts as solved when its tree holds a correct terminal (what round 1
  * keeps as training data). Prints one JSON line per level.
  *
  *   deno run -A scripts/bench/bootstrapSolveRate.ts [--problems 100] [--seed 7] [--level 2]
