@@ -98,6 +98,8 @@ export interface TrainRequest {
 /** What training produced. */
 export interface TrainOutcome {
   readonly losses: { readonly policy: readonly number[]; readonly ppm: readonly number[] };
+  /** Optimiser steps each model took (a step or time limit may stop training before its epochs end). */
+  readonly steps?: { readonly policy: number; readonly ppm: number };
   readonly versions: { readonly policy: string; readonly scorer: string };
   readonly tokens: number;
 }
@@ -531,6 +533,7 @@ async function runOpened(
         type: "round-trained",
         round,
         losses: out.losses,
+        ...(out.steps !== undefined ? { steps: out.steps } : {}),
         versions: out.versions,
         checkpoints: cp,
         tokens: out.tokens,
@@ -539,7 +542,7 @@ async function runOpened(
       progress.event(
         `round ${round} trained: ${sft.length} SFT examples, ${pairs.length} pairs, policy loss ${
           fmtLoss(out.losses.policy)
-        }, PPM loss ${fmtLoss(out.losses.ppm)}`,
+        }, PPM loss ${fmtLoss(out.losses.ppm)}${out.steps ? ` (${out.steps.policy} + ${out.steps.ppm} steps)` : ""}`,
       );
     }
 

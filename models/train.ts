@@ -76,8 +76,14 @@ export interface TrainOptions {
   readonly clip?: number;
   /** Decoupled weight decay (default 0). */
   readonly weightDecay?: number;
-  /** Stop after this many seconds (checked between steps). */
+  /** Stop after this many seconds (checked between steps). The result depends on the machine's speed. */
   readonly maxSeconds?: number;
+  /**
+   * Stop after this many optimiser steps; the learning-rate schedule then spans them instead of
+   * all the epochs. Unlike `maxSeconds`, the same data, seed and step count give the same weights
+   * however fast the machine.
+   */
+  readonly maxSteps?: number;
   /**
    * Threads computing each batch's gradients (synchronous data parallelism): 1 trains on this
    * thread only, n > 1 adds n − 1 worker threads. Default: RSTAR_TRAIN_WORKERS, else 1.
@@ -88,7 +94,7 @@ export interface TrainOptions {
 
 /** What a training run did. */
 export interface TrainResult {
-  /** Mean loss per epoch (the last one over the steps taken, when a time limit cut it short). */
+  /** Mean loss per epoch (the last one over the steps taken, when a step or time limit cut it short). */
   readonly losses: number[];
   /** Real (non-padding) tokens processed. */
   readonly tokens: number;
@@ -185,13 +191,18 @@ async function runLoop(
   job: LossJob,
   skipped: number,
 ): Promise<TrainResult> {
-  if (!(opts.epochs >= 0) || !(opts.batchSize >= 1) || !(opts.lr > 0)) {
-    throw new RangeError(`Cannot train: need epochs >= 0, batchSize >= 1, lr > 0, got ${JSON.stringify(opts)}`);
+  if (
+    !(opts.epochs >= 0) || !(opts.batchSize >= 1) || !(opts.lr > 0) ||
+    (opts.maxSteps !== undefined && !(Number.isInteger(opts.maxSteps) && opts.maxSteps >= 0))
+  ) {
+    throw new RangeError(
+      `Cannot train: need epochs >= 0, batchSize >= 1, lr > 0, maxSteps a whole number >= 0, got ${JSON.stringify(opts)}`,
+    );
   }
   const workers = trainWorkers(opts);
   const prng = Prng.fromSeed(opts.seed).fork("train");
   const perEpoch = Math.ceil(lengths.length / opts.batchSize);
-  const total = perEpoch * opts.epochs;
+  const total = Math.min(perEpoch * opts.epochs, opts.maxSteps ?? Infinity);
   const adam = new Adam(params, opts.weightDecay ?? 0);
   const vars = [...params.values()];
   const losses: number[] = [];
@@ -203,11 +214,12 @@ async function runLoop(
     : undefined;
   try {
     let outOfTime = false;
-    for (let epoch = 0; epoch < opts.epochs && !outOfTime; epoch++) {
+    for (let epoch = 0; epoch < opts.epochs && !outOfTime && step < total; epoch++) {
       const batches = makeBatches(lengths, opts.batchSize, prng.fork(epoch));
       let sum = 0;
       let count = 0;
       for (const batch of batches) {
+        if (step >= total) break;
         if (opts.maxSeconds !== undefined && (performance.now() - t0) / 1000 > opts.maxSeconds) {
           outOfTime = true;
           break;

@@ -300,9 +300,9 @@ type CeilingSet = "picks" | "ref_solved" | "ref_all";
 
 /**
  * What a run's policy is short of, data or model: the run's model shape with its round-1 training
- * settings (epochs, batch, learning rate, threads, at most `seconds`) is trained from scratch on
- * three data sets built from round 1's problems, then decodes PER_LEVEL held-out problems of each
- * level greedily (those of `greedy`):
+ * settings (epochs, batch, learning rate, threads, its step limit, or at most `seconds`) is
+ * trained from scratch on three data sets built from round 1's problems, then decodes PER_LEVEL
+ * held-out problems of each level greedily (those of `greedy`):
  * - `picks`: the SFT picks round 1's search kept (`RUN/round-1/sft.jsonl`);
  * - `ref_solved`: each pick replaced by its problem's reference solution (same problems, same
  *   count; the generator's steps instead of the bootstrap's);
@@ -352,7 +352,10 @@ export async function runCeilingCheck(opts: { run: string; seconds?: number; per
         lr: c.sft.lr,
         seed: c.seed,
         workers: c.trainWorkers ?? 1,
-        maxSeconds: opts.seconds ?? c.sft.maxSeconds ?? 240,
+        // The run's own bound: SECONDS when given, else its step or time limit (240 s without either).
+        ...(opts.seconds === undefined && c.sft.maxSteps !== undefined
+          ? { maxSteps: c.sft.maxSteps }
+          : { maxSeconds: opts.seconds ?? c.sft.maxSeconds ?? 240 }),
       });
       const { accuracy, byLevel } = await greedyAccuracy(policy, test);
       out.push({
@@ -405,7 +408,7 @@ if (import.meta.main) {
   // `deno run -A scripts/bench/models.ts [bench|sft|ppm|length|greedy]`: the figures as JSON lines.
   // `length [learned|alibi] [HEADS] [SECONDS]` (default alibi 8 200);
   // `greedy RUN_DIR ROUND [PER_LEVEL]` (default 100 per level);
-  // `ceiling RUN_DIR [SECONDS] [PER_LEVEL]` (default: the run's sft.maxSeconds, 100 per level).
+  // `ceiling RUN_DIR [SECONDS] [PER_LEVEL]` (default: the run's sft.maxSteps or maxSeconds, 100 per level).
   const what = Deno.args[0] ?? "bench";
   // A positional number: its default when absent; anything but a positive number exits 2.
   const positive = (i: number, name: string, fallback: number): number => {

@@ -96,8 +96,16 @@ export interface EvolveConfig {
     readonly init: "scratch" | "previous";
     /** Train on the picks of every round so far (true) or this round's only (false). */
     readonly accumulate: boolean;
-    /** Stop training after this many seconds (bounds a preset's wall time). */
+    /**
+     * Stop training after this many seconds. The weights then depend on the machine's speed (and
+     * on whatever else runs on it); prefer `maxSteps` where runs are compared.
+     */
     readonly maxSeconds?: number;
+    /**
+     * Stop after this many optimiser steps per round; the learning-rate schedule spans them. The
+     * same seed gives the same policy however fast the machine; only the wall time differs.
+     */
+    readonly maxSteps?: number;
   };
   readonly ppm: {
     readonly epochs: number;
@@ -109,7 +117,10 @@ export interface EvolveConfig {
     readonly accumulate: boolean;
     /** Most pairs trained on per round (widest Q margins first). */
     readonly maxPairs: number;
+    /** As `sft.maxSeconds`. */
     readonly maxSeconds?: number;
+    /** As `sft.maxSteps`. */
+    readonly maxSteps?: number;
   };
   readonly eval: {
     readonly strategies: readonly Strategy[];
@@ -210,6 +221,9 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     // fine-tune the previous policy on all picks so far for one epoch, which the 20-minute budget
     // can afford where retraining from scratch each round cannot (two epochs: 0.512 instead of
     // 0.452 after round 3, in 22m45s). Two training threads use both cores.
+    // Training is bounded by optimiser steps, not seconds, so a seed gives the same models however
+    // fast the machine: round 1 stops at 1,600 steps (about 2.5 of its 16 epochs; a 240-second bound gave
+    // 1,950 steps on one 2-core machine and 990 on another, and round-1 greedy 0.52 and 0.38).
     sft: {
       perProblem: 2,
       epochs: 1,
@@ -218,9 +232,9 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
       lr: 2e-3,
       init: "previous",
       accumulate: true,
-      maxSeconds: 240,
+      maxSteps: 1600,
     },
-    ppm: { epochs: 3, batchSize: 32, lr: 5e-4, margin: 0.5, perSide: 2, accumulate: true, maxPairs: 1500, maxSeconds: 45 },
+    ppm: { epochs: 3, batchSize: 32, lr: 5e-4, margin: 0.5, perSide: 2, accumulate: true, maxPairs: 1500, maxSteps: 64 },
     eval: { strategies: STRATEGIES, samples: 24, temperature: 0.8, k: 4 },
     model: { policy: "tiny", size: "quick", positions: "alibi" },
     executor: "builtin",
@@ -362,6 +376,11 @@ export function applySettings(config: EvolveConfig, settings: readonly string[])
   if (above !== undefined && !(Number.isInteger(above) && above >= 0)) {
     throw new RangeError(`--set train.aboveCapProblems=${above}: expected a whole number of problems per level, at least 0`);
   }
+  for (const [key, v] of [["sft.maxSteps", c.sft.maxSteps], ["ppm.maxSteps", c.ppm.maxSteps]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) {
+      throw new RangeError(`--set ${key}=${v}: expected a whole number of optimiser steps, at least 1`);
+    }
+  }
   if (c.train.grade !== undefined && c.train.grade !== "answer" && c.train.grade !== "variants") {
     throw new RangeError(`--set train.grade=${c.train.grade}: expected answer or variants`);
   }
@@ -378,7 +397,7 @@ export function applySettings(config: EvolveConfig, settings: readonly string[])
 }
 
 /** Optional numeric settings that presets may leave out. */
-const OPTIONAL_NUMBERS = new Set(["train.firstRoundProblems", "train.aboveCapProblems", "sft.maxSeconds", "ppm.maxSeconds", "search.requestTimeoutMs", "trainWorkers", "generateThreads", "sft.firstRoundEpochs"]);
+const OPTIONAL_NUMBERS = new Set(["train.firstRoundProblems", "train.aboveCapProblems", "sft.maxSeconds", "ppm.maxSeconds", "sft.maxSteps", "ppm.maxSteps", "search.requestTimeoutMs", "trainWorkers", "generateThreads", "sft.firstRoundEpochs"]);
 /** Optional number-list settings that presets may leave out. */
 const OPTIONAL_NUMBER_LISTS = new Set(["train.maxLevelByRound"]);
 

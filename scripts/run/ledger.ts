@@ -78,6 +78,8 @@ export type LedgerEvent =
     readonly type: "round-trained";
     readonly round: number;
     readonly losses: { readonly policy: readonly number[]; readonly ppm: readonly number[] };
+    /** Optimiser steps each model took (absent in ledgers from before the field, and for a remote policy). */
+    readonly steps?: { readonly policy: number; readonly ppm: number };
     readonly versions: Versions;
     readonly checkpoints: { readonly policy: string; readonly ppm: string };
     /** Set when the round's policy was trained elsewhere and is served by this server. */

@@ -747,19 +747,21 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         lr: c.sft.lr,
         seed: req.seed,
         ...(c.sft.maxSeconds !== undefined ? { maxSeconds: c.sft.maxSeconds } : {}),
+        ...(c.sft.maxSteps !== undefined ? { maxSteps: c.sft.maxSteps } : {}),
         onProgress: stepBar(ctx, `round ${req.round} SFT`),
       });
       policy.version = `policy-r${req.round}`;
       await saveCheckpoint(req.policyDir, policy, { round: req.round, data: { sft: req.sft.length } });
       const ppm = TinyScorer.fromPolicy(policy, "ppm", req.seed);
       const pairs = selectPairs(req.pairs, c.ppm.maxPairs);
-      const sres = pairs.length === 0 ? { losses: [], tokens: 0 } : await trainScorer(ppm, pairs, {
+      const sres = pairs.length === 0 ? { losses: [], tokens: 0, steps: 0 } : await trainScorer(ppm, pairs, {
         ...(c.trainWorkers !== undefined ? { workers: c.trainWorkers } : {}),
         epochs: c.ppm.epochs,
         batchSize: c.ppm.batchSize,
         lr: c.ppm.lr,
         seed: req.seed,
         ...(c.ppm.maxSeconds !== undefined ? { maxSeconds: c.ppm.maxSeconds } : {}),
+        ...(c.ppm.maxSteps !== undefined ? { maxSteps: c.ppm.maxSteps } : {}),
         onProgress: stepBar(ctx, `round ${req.round} PPM`),
       });
       ppm.version = `ppm-r${req.round}`;
@@ -768,6 +770,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       ppm.dispose();
       return {
         losses: { policy: pres.losses, ppm: sres.losses },
+        steps: { policy: pres.steps, ppm: sres.steps },
         versions: { policy: `policy-r${req.round}`, scorer: `ppm-r${req.round}` },
         tokens: pres.tokens + sres.tokens,
       };

@@ -43,6 +43,8 @@ export interface RoundSummary {
   readonly sftMatchesReference?: LevelRate & { readonly byLevel: Readonly<Record<string, LevelRate>> };
   readonly pairs: number;
   readonly losses: { readonly policy: readonly number[]; readonly ppm: readonly number[] };
+  /** Optimiser steps the round's training took (absent where the ledger does not record them). */
+  readonly trainSteps?: { readonly policy: number; readonly ppm: number };
   readonly evaluation: Readonly<Record<string, StrategySummary>>;
   readonly wallMs: { readonly search: number; readonly train: number; readonly eval: number; readonly total: number };
   readonly tokens: { readonly search: number; readonly train: number; readonly eval: number };
@@ -210,6 +212,7 @@ export function buildSummary(input: SummaryInput): RunSummary {
       ...(sftRef.size > 0 ? { sftMatchesReference: total(sftRef) } : {}),
       pairs,
       losses: { policy: trained?.losses.policy ?? [], ppm: trained?.losses.ppm ?? [] },
+      ...(trained?.steps !== undefined ? { trainSteps: trained.steps } : {}),
       evaluation,
       wallMs: { search: searchMs, train: trainMs, eval: evalMs, total: searchMs + trainMs + evalMs },
       tokens: { search: searchTokens, train: trained?.tokens ?? 0, eval: evalTokens },

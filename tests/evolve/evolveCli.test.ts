@@ -61,6 +61,10 @@ async function killWhen(args: string[], dir: string, when: (events: Event[]) => 
   return ledger(dir);
 }
 
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 function assertComplete(dir: string, rounds: number, perRound: number): void {
   const summary = JSON.parse(Deno.readTextFileSync(join(dir, "summary.json")));
   assert.equal(summary.lost, 0);
@@ -69,6 +73,7 @@ function assertComplete(dir: string, rounds: number, perRound: number): void {
   for (const r of summary.rounds) {
     assert.isTrue(r.complete);
     assert.equal(r.train.problems, perRound);
+    assert.isAbove(r.trainSteps.policy, 0, `round ${r.round} records the policy's optimiser steps`);
     assert.deepEqual(Object.keys(r.evaluation).sort(), ["bon-ppm", "bon-vote", "greedy", "mcts"]);
   }
   // The raw ledger holds every (round, phase, problem), training and evaluation exactly once.
@@ -114,8 +119,11 @@ describe("rstar evolve --preset smoke", () => {
     assert.equal(ledger(dir).length, before);
   }, 240_000);
 
-  it("SIGKILLed during search, training and evaluation, it resumes each time to a complete, duplicate-free summary", async () => {
+  it("SIGKILLed during search, training and evaluation, it resumes each time to a complete, duplicate-free summary with the uninterrupted run's models and results", async () => {
     const dir = join(Deno.makeTempDirSync(), "run");
+    const whole = join(Deno.makeTempDirSync(), "run");
+    const plain = await run(["evolve", "--preset", "smoke", "--run", whole]);
+    assert.equal(plain.code, 0, plain.stderr);
     const last = (events: Event[]) => events[events.length - 1];
     // 1. During the search of round 1.
     let events = await killWhen(["evolve", "--preset", "smoke", "--run", dir], dir, (es) =>
@@ -134,7 +142,21 @@ describe("rstar evolve --preset smoke", () => {
     assertComplete(dir, 3, 10);
     const summary = JSON.parse(Deno.readTextFileSync(join(dir, "summary.json")));
     assert.equal(summary.faults.resumes, 3);
-  }, 300_000);
+    // Three crashes change nothing: the same seed trains the same weights and gets the same figures.
+    const reference = JSON.parse(Deno.readTextFileSync(join(whole, "summary.json")));
+    const figures = (s: typeof summary) =>
+      s.rounds.map((r: Record<string, unknown>) => {
+        const { wallMs: _w, evaluation, ...rest } = r as { wallMs: unknown; evaluation: Record<string, Record<string, unknown>> };
+        return { ...rest, evaluation: Object.fromEntries(Object.entries(evaluation).map(([k, v]) => [k, { ...v, wallMs: 0 }])) };
+      });
+    assert.deepEqual(figures(summary), figures(reference));
+    for (const round of [1, 2, 3]) {
+      for (const model of ["policy", "ppm"]) {
+        const file = (root: string) => Deno.readFileSync(join(root, "checkpoints", `round-${round}`, model, "model.safetensors"));
+        assert.isTrue(equalBytes(file(dir), file(whole)), `round ${round} ${model} weights differ from the uninterrupted run's`);
+      }
+    }
+  }, 420_000);
 });
 
 describe("rstar evolve / eval / solve command lines", () => {

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { assert, beforeAll, describe, it } from "vitest";
+import { assert, beforeAll, describe, expect, it } from "vitest";
 import { generateProblems } from "../../math/generator.ts";
 import { initBackend } from "../../models/backend.ts";
 import { TinyPolicy } from "../../models/policy.ts";
@@ -54,6 +54,49 @@ describe("trainPolicy", () => {
     assert.equal(res.steps, 1);
     assert.equal(res.losses.length, 1);
     assert.isTrue(Number.isFinite(res.losses[0]!) && res.losses[0]! > 0);
+  });
+
+  it("a step limit gives the same weights however slowly the machine runs, and the schedule ends at it", async () => {
+    // 16 examples in batches of 4: 4 steps per epoch, so 5 steps end one step into epoch 2.
+    const data = generateProblems({ count: 16, seed: 2, level: 1 }).map((p) => ({ problem: p.problem, steps: p.solution! }));
+    const run = async (stepMs: number) => {
+      const policy = TinyPolicy.create({ ...PRESETS.smoke, maxLen: 96 }, tok, 4);
+      const seen: TrainProgress[] = [];
+      const res = await trainPolicy(policy, data, {
+        epochs: 3,
+        batchSize: 4,
+        lr: 3e-3,
+        seed: 9,
+        maxSteps: 5,
+        onProgress: (p) => {
+          seen.push(p);
+          const until = performance.now() + stepMs;
+          while (performance.now() < until) { /* a slower machine */ }
+        },
+      });
+      const weights = [...policy.params.values()].map((v) => Array.from(v.dataSync()));
+      policy.dispose();
+      return { res, seen, weights };
+    };
+    const fast = await run(0);
+    const slow = await run(120);
+    assert.equal(fast.res.steps, 5);
+    assert.equal(fast.res.losses.length, 2);
+    assert.deepEqual(fast.seen.map((p) => p.steps), [5, 5, 5, 5, 5]);
+    assert.deepEqual(slow.res.losses, fast.res.losses);
+    assert.deepEqual(slow.weights, fast.weights);
+  });
+
+  it("refuses a step limit that is not a whole number of steps", async () => {
+    const policy = TinyPolicy.create({ ...PRESETS.smoke, maxLen: 96 }, tok, 4);
+    const data = generateProblems({ count: 4, seed: 2, level: 1 }).map((p) => ({ problem: p.problem, steps: p.solution! }));
+    try {
+      for (const maxSteps of [-1, 1.5, Number.NaN]) {
+        await expect(trainPolicy(policy, data, { epochs: 1, batchSize: 2, lr: 1e-3, seed: 1, maxSteps })).rejects.toThrow(/maxSteps/);
+      }
+    } finally {
+      policy.dispose();
+    }
   });
 
   it("skips examples longer than maxLen instead of failing", async () => {

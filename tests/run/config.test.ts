@@ -106,6 +106,16 @@ describe("train.maxLevelByRound (a level curriculum)", () => {
     assert.equal(new Set(problems.map((p) => p.id)).size, problems.length, "problem ids are unique");
   });
 
+  it("bounds training by optimiser steps with sft.maxSteps and ppm.maxSteps, refusing anything but a whole number of steps", () => {
+    const c = applySettings(resolveConfig("smoke"), ["sft.maxSteps=1200", "ppm.maxSteps=40"]);
+    assert.equal(c.sft.maxSteps, 1200);
+    assert.equal(c.ppm.maxSteps, 40);
+    for (const v of ["0", "-3", "2.5"]) {
+      assert.throws(() => applySettings(resolveConfig("smoke"), [`sft.maxSteps=${v}`]), /sft.maxSteps/);
+      assert.throws(() => applySettings(resolveConfig("smoke"), [`ppm.maxSteps=${v}`]), /ppm.maxSteps/);
+    }
+  });
+
   it("refuses a negative or fractional train.aboveCapProblems", () => {
     for (const v of ["-1", "1.5"]) {
       assert.throws(() => applySettings(resolveConfig("smoke"), [`train.aboveCapProblems=${v}`]), /train.aboveCapProblems/);

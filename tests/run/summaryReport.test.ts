@@ -75,19 +75,23 @@ describe("renderReport", () => {
 });
 
 describe("createProgress", () => {
-  it("writes one plain line per event without ANSI codes when not on a terminal", () => {
+  it("off a terminal, writes plain lines: each event, and a phase's start, first unit, progress at most every 10 s, and end", () => {
     const out: string[] = [];
     let t = 0;
-    const p = createProgress({ write: (s) => out.push(s), isTTY: false, now: () => (t += 1000) });
-    const ph = p.phase("search", 2, "problems");
-    ph.tick();
-    ph.tick();
+    const p = createProgress({ write: (s) => out.push(s), isTTY: false, now: () => t });
+    const ph = p.phase("search", 40, "problems");
+    for (let i = 0; i < 40; i++) {
+      t += 500; // 20 s in all: the first unit, then one line 10 s later
+      ph.tick(1, `solved ${i + 1}`);
+    }
     ph.done();
     p.event("hello");
-    assert.equal(out.length, 5);
-    for (const line of out) {
-      assert.notInclude(line, "\x1b");
-      assert.isTrue(line.endsWith("\n"));
-    }
+    assert.deepEqual(out, [
+      "search: start (40 problems)\n",
+      "search: 1/40 2.00 problems/s eta 20s solved 1\n",
+      "search: 21/40 2.00 problems/s eta 10s solved 21\n",
+      "search: done 40/40 in 20s\n",
+      "hello\n",
+    ]);
   });
 });
