@@ -89,6 +89,8 @@ export interface TrainOptions {
    * thread only, n > 1 adds n − 1 worker threads. Default: RSTAR_TRAIN_WORKERS, else 1.
    */
   readonly workers?: number;
+  /** Called once before the first step (worker threads included) with the steps to come. */
+  onStart?(steps: number): void;
   onProgress?(p: TrainProgress): void;
 }
 
@@ -209,6 +211,7 @@ async function runLoop(
   let tokens = 0;
   let step = 0;
   const t0 = performance.now();
+  opts.onStart?.(total);
   const replicas = workers > 1 && total > 0
     ? await (await import("./parallelTrain.ts")).startReplicas(params, job, workers, opts.weightDecay ?? 0)
     : undefined;

@@ -17,7 +17,7 @@ import { PRESETS, TinyPolicy } from "../../models/policy.ts";
 import { ThreadedPolicy } from "../../models/parallelPropose.ts";
 import { TinyScorer } from "../../models/ppm.ts";
 import { Tokenizer } from "../../models/tokenizer.ts";
-import { type TrainProgress, trainPolicy, trainScorer } from "../../models/train.ts";
+import { type TrainOptions, trainPolicy, trainScorer } from "../../models/train.ts";
 import { stats } from "../../search/SearchTree.ts";
 import { chooseAnswer, preferencePairs, sftPicks, trajectories } from "../../search/extract.ts";
 import { answersEqual } from "../../math/grade.ts";
@@ -371,13 +371,32 @@ export function withChecks(p: Problem): Problem {
   return checks.length > 0 ? { ...p, checks } : p;
 }
 
-/** A progress callback that draws one bar over all optimiser steps, closing it at the last one. */
-function stepBar(ctx: ServiceContext, label: string): (p: TrainProgress) => void {
+/**
+ * Training options from a run's SFT or PPM settings, with one progress phase over the optimiser
+ * steps; `end()` closes the phase once training returns.
+ */
+function trainingRun(
+  ctx: ServiceContext,
+  label: string,
+  settings: { readonly batchSize: number; readonly lr: number; readonly maxSeconds?: number; readonly maxSteps?: number },
+  run: { readonly epochs: number; readonly seed: number; readonly workers: number | undefined },
+): { readonly options: TrainOptions; end(): void } {
   let bar: PhaseProgress | undefined;
-  return (p) => {
-    bar ??= ctx.progress.phase(label, p.steps, "steps");
-    bar.tick(1, `epoch ${p.epoch + 1} loss ${p.loss.toFixed(3)} ${Math.round(p.tokPerS)} tok/s`);
-    if (p.step >= p.steps) bar.done();
+  return {
+    options: {
+      epochs: run.epochs,
+      batchSize: settings.batchSize,
+      lr: settings.lr,
+      seed: run.seed,
+      ...(run.workers !== undefined ? { workers: run.workers } : {}),
+      ...(settings.maxSeconds !== undefined ? { maxSeconds: settings.maxSeconds } : {}),
+      ...(settings.maxSteps !== undefined ? { maxSteps: settings.maxSteps } : {}),
+      // The phase starts before the first step, so its rate and ETA count that step's time too.
+      onStart: (steps) => (bar = ctx.progress.phase(label, steps, "steps")),
+      onProgress: (p) => bar?.tick(1, `epoch ${p.epoch + 1} loss ${p.loss.toFixed(3)} ${Math.round(p.tokPerS)} tok/s`),
+    },
+    // A time limit may end training before the steps announced at the start.
+    end: () => bar?.done(),
   };
 }
 
@@ -740,30 +759,20 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         const sizes = { ...PRESETS[c.model.size], positions: c.model.positions ?? "learned" } as const;
         policy = TinyPolicy.create(sizes, Tokenizer.build(texts), req.seed);
       }
-      const pres = await trainPolicy(policy, req.sft, {
-        ...(c.trainWorkers !== undefined ? { workers: c.trainWorkers } : {}),
+      const sftRun = trainingRun(ctx, `round ${req.round} SFT`, c.sft, {
         epochs: req.round === 1 ? c.sft.firstRoundEpochs ?? c.sft.epochs : c.sft.epochs,
-        batchSize: c.sft.batchSize,
-        lr: c.sft.lr,
         seed: req.seed,
-        ...(c.sft.maxSeconds !== undefined ? { maxSeconds: c.sft.maxSeconds } : {}),
-        ...(c.sft.maxSteps !== undefined ? { maxSteps: c.sft.maxSteps } : {}),
-        onProgress: stepBar(ctx, `round ${req.round} SFT`),
+        workers: c.trainWorkers,
       });
+      const pres = await trainPolicy(policy, req.sft, sftRun.options);
+      sftRun.end();
       policy.version = `policy-r${req.round}`;
       await saveCheckpoint(req.policyDir, policy, { round: req.round, data: { sft: req.sft.length } });
       const ppm = TinyScorer.fromPolicy(policy, "ppm", req.seed);
       const pairs = selectPairs(req.pairs, c.ppm.maxPairs);
-      const sres = pairs.length === 0 ? { losses: [], tokens: 0, steps: 0 } : await trainScorer(ppm, pairs, {
-        ...(c.trainWorkers !== undefined ? { workers: c.trainWorkers } : {}),
-        epochs: c.ppm.epochs,
-        batchSize: c.ppm.batchSize,
-        lr: c.ppm.lr,
-        seed: req.seed,
-        ...(c.ppm.maxSeconds !== undefined ? { maxSeconds: c.ppm.maxSeconds } : {}),
-        ...(c.ppm.maxSteps !== undefined ? { maxSteps: c.ppm.maxSteps } : {}),
-        onProgress: stepBar(ctx, `round ${req.round} PPM`),
-      });
+      const ppmRun = trainingRun(ctx, `round ${req.round} PPM`, c.ppm, { epochs: c.ppm.epochs, seed: req.seed, workers: c.trainWorkers });
+      const sres = pairs.length === 0 ? { losses: [], tokens: 0, steps: 0 } : await trainScorer(ppm, pairs, ppmRun.options);
+      ppmRun.end();
       ppm.version = `ppm-r${req.round}`;
       await saveCheckpoint(req.ppmDir, ppm, { round: req.round, data: { pairs: req.pairs.length } });
       policy.dispose();

@@ -15,12 +15,21 @@ describe("trainPolicy", () => {
     await initBackend();
   });
 
-  it("lowers the loss, reports progress, and leaves no tensors behind across epochs", async () => {
+  it("lowers the loss, announces its steps, reports progress, and leaves no tensors behind across epochs", async () => {
     const data = generateProblems({ count: 48, seed: 1, level: 2 }).map((p) => ({ problem: p.problem, steps: p.solution! }));
     const policy = TinyPolicy.create({ ...PRESETS.smoke, maxLen: 128 }, tok, 1);
     const before = tf.memory().numTensors;
     const seen: TrainProgress[] = [];
-    const res = await trainPolicy(policy, data, { epochs: 4, batchSize: 8, lr: 3e-3, seed: 1, onProgress: (p) => seen.push(p) });
+    const starts: { steps: number; afterSteps: number }[] = [];
+    const res = await trainPolicy(policy, data, {
+      epochs: 4,
+      batchSize: 8,
+      lr: 3e-3,
+      seed: 1,
+      onStart: (steps) => starts.push({ steps, afterSteps: seen.length }),
+      onProgress: (p) => seen.push(p),
+    });
+    assert.deepEqual(starts, [{ steps: 24, afterSteps: 0 }], "announces its 24 steps once, before the first");
     assert.equal(tf.memory().numTensors, before);
     assert.equal(res.losses.length, 4);
     assert.isBelow(res.losses[3]!, res.losses[0]! * 0.8);
