@@ -222,8 +222,9 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     // can afford where retraining from scratch each round cannot (two epochs: 0.512 instead of
     // 0.452 after round 3, in 22m45s). Two training threads use both cores.
     // Training is bounded by optimiser steps, not seconds, so a seed gives the same models however
-    // fast the machine: round 1 stops at 1,600 steps (about 2.5 of its 16 epochs; a 240-second bound gave
-    // 1,950 steps on one 2-core machine and 990 on another, and round-1 greedy 0.52 and 0.38).
+    // fast the machine: round 1 stops at 1,600 steps (about 2.5 of its 16 epochs; a 240-second
+    // bound gave 1,950 steps on one 2-core machine and 990 on another, and round-1 greedy 0.52 and
+    // 0.38; 2,400 steps give 0.53 where 1,600 give 0.45, at half again the training time).
     sft: {
       perProblem: 2,
       epochs: 1,
