@@ -373,20 +373,12 @@ export function applySettings(config: EvolveConfig, settings: readonly string[])
   if (caps !== undefined && caps.some((x) => !Number.isInteger(x) || x < Math.min(...c.train.levels))) {
     throw new RangeError(`--set train.maxLevelByRound=${caps.join(",")}: expected whole levels, each at least ${Math.min(...c.train.levels)}`);
   }
-  const above = c.train.aboveCapProblems;
-  if (above !== undefined && !(Number.isInteger(above) && above >= 0)) {
-    throw new RangeError(`--set train.aboveCapProblems=${above}: expected a whole number of problems per level, at least 0`);
-  }
-  for (const [key, v] of [["sft.maxSteps", c.sft.maxSteps], ["ppm.maxSteps", c.ppm.maxSteps]] as const) {
-    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) {
-      throw new RangeError(`--set ${key}=${v}: expected a whole number of optimiser steps, at least 1`);
-    }
-  }
+  wholeAtLeast("train.aboveCapProblems", c.train.aboveCapProblems, 0, "problems per level");
+  wholeAtLeast("sft.maxSteps", c.sft.maxSteps, 1, "optimiser steps");
+  wholeAtLeast("ppm.maxSteps", c.ppm.maxSteps, 1, "optimiser steps");
+  wholeAtLeast("generateThreads", c.generateThreads, 1, "threads");
   if (c.train.grade !== undefined && c.train.grade !== "answer" && c.train.grade !== "variants") {
     throw new RangeError(`--set train.grade=${c.train.grade}: expected answer or variants`);
-  }
-  if (c.generateThreads !== undefined && !(Number.isInteger(c.generateThreads) && c.generateThreads >= 1)) {
-    throw new RangeError(`--set generateThreads=${c.generateThreads}: expected a whole number of threads, at least 1`);
   }
   if (c.model.positions !== undefined && c.model.positions !== "learned" && c.model.positions !== "alibi") {
     throw new RangeError(`--set model.positions=${c.model.positions}: expected learned or alibi`);
@@ -395,6 +387,13 @@ export function applySettings(config: EvolveConfig, settings: readonly string[])
     throw new RangeError(`--set sft.init=${c.sft.init}: expected scratch or previous`);
   }
   return c;
+}
+
+/** Refuses an optional setting that is set but not a whole number of at least `min`. */
+function wholeAtLeast(key: string, v: number | undefined, min: number, unit: string): void {
+  if (v !== undefined && !(Number.isInteger(v) && v >= min)) {
+    throw new RangeError(`--set ${key}=${v}: expected a whole number of ${unit}, at least ${min}`);
+  }
 }
 
 /** Optional numeric settings that presets may leave out. */
