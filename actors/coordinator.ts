@@ -19,6 +19,7 @@ import {
   type LedgerCorrupt,
   type LedgerEvent,
   type PairExample,
+  foldEvent,
   replay,
   type RunState,
   searchKey,
@@ -368,7 +369,7 @@ async function runOpened(
   }
   const append = (e: LedgerEvent) => {
     ledger.append(e);
-    state = replay(ledger.events);
+    state = foldEvent(state, e);
     options.onEvent?.(e, ledger.events.length - 1);
   };
   append({

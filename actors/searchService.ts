@@ -19,7 +19,7 @@ import { sleep, systemClock } from "./clock.ts";
 import type { ControlState, Knobs } from "./controlState.ts";
 import type { Logger } from "./log.ts";
 import { Result } from "effect";
-import type { CallError, MessageSchema } from "../protocols/codec.ts";
+import type { CallError, MessageSchema, RequestSchema } from "../protocols/codec.ts";
 import { call, publish } from "../protocols/codec.ts";
 import {
   ExpandReply,
@@ -190,7 +190,7 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
    */
   async function withRetry<A extends { readonly id: string }, R>(
     subject: string,
-    requestSchema: MessageSchema<A>,
+    requestSchema: RequestSchema<A>,
     replySchema: MessageSchema<R>,
     request: A,
     seed: number,

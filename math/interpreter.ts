@@ -1,7 +1,7 @@
 /**
  * The step language: a small, safe Python subset with exact rational arithmetic.
  *
- * Parsing turns code into an AST (cached by code string in a bounded LRU); evaluation walks it
+ * Parsing turns code into an AST (cached by code string in a bounded cache); evaluation walks it
  * with operation, loop, integer-size, output and wall-time limits. Every failure is an
  * `ExecError` value; nothing throws out and nothing hangs. Step execution caches the environment
  * each prefix of steps builds, so a step is run in its path's environment without re-running
@@ -675,22 +675,21 @@ class Parser {
 // ---------------------------------------------------------------------------------------------
 // Caches
 
-/** A small LRU map on top of Map's insertion order. */
-class Lru<K, V> {
+/**
+ * A bounded map that forgets its oldest entries first (Map's insertion order). A lookup does not
+ * move its entry to the back, as an LRU's would: that costs a delete and an insert of a long key
+ * on every hit, and a search's entries are used while its tree grows, then never again.
+ */
+class BoundedCache<K, V> {
   private readonly map = new Map<K, V>();
   constructor(private readonly capacity: number) {}
   get(k: K): V | undefined {
-    const v = this.map.get(k);
-    if (v !== undefined) {
-      this.map.delete(k);
-      this.map.set(k, v);
-    }
-    return v;
+    return this.map.get(k);
   }
   set(k: K, v: V): void {
-    this.map.delete(k);
+    const had = this.map.has(k);
     this.map.set(k, v);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!);
+    if (!had && this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!);
   }
   clear(): void {
     this.map.clear();
@@ -699,7 +698,7 @@ class Lru<K, V> {
 
 type Parsed = { ok: true; prog: Stmt[] } | { ok: false; error: ExecError };
 
-const parseCache = new Lru<string, Parsed>(8192);
+const parseCache = new BoundedCache<string, Parsed>(8192);
 const limitsKey = (l: ExecLimits) => `${l.maxDepth}:${l.maxIntBits}:${l.maxStringChars}:${l.maxCodeChars}`;
 
 function parseCached(code: string, limits: ExecLimits): Parsed {
@@ -1451,8 +1450,8 @@ interface PrefixState {
   readonly error?: ExecError;
 }
 
-const envCache = new Lru<string, PrefixState>(16384);
-const resultCache = new Lru<string, ExecResult>(16384);
+const envCache = new BoundedCache<string, PrefixState>(16384);
+const resultCache = new BoundedCache<string, ExecResult>(16384);
 const EMPTY_STATE: PrefixState = { env: new Map() };
 
 /** Unambiguous cache key of a list of code strings (each length-prefixed). */

@@ -53,6 +53,8 @@ const BATCH = 512;
 /** True when `subject` (concrete tokens) matches `pattern` (which may hold `*` and a trailing `>`). */
 export function subjectMatches(pattern: string, subject: string): boolean {
   if (pattern === subject) return true;
+  // A pattern without wildcards matches only itself (the common case: one check per subscription).
+  if (!pattern.includes("*") && !pattern.includes(">")) return false;
   const p = pattern.split(".");
   const s = subject.split(".");
   for (let i = 0; i < p.length; i++) {

@@ -292,67 +292,66 @@ export interface RunState {
 
 /** Folds ledger events into the run state. */
 export function replay(events: readonly LedgerEvent[]): RunState {
-  const searched = new Map<string, Extract<LedgerEvent, { type: "problem-searched" }>>();
-  const persisted = new Map<number, Extract<LedgerEvent, { type: "data-persisted" }>>();
-  const trained = new Map<number, Extract<LedgerEvent, { type: "round-trained" }>>();
-  const exported = new Map<number, Extract<LedgerEvent, { type: "data-exported" }>>();
-  const evaluated = new Map<string, Extract<LedgerEvent, { type: "evaluation-done" }>>();
-  const roundsFinished = new Set<number>();
-  let duplicates = 0;
-  let finished = false;
-  let starts = 0;
-  const injected: Record<string, number> = {};
-  const searchWallMs = new Map<number, number>();
-  for (const e of events) {
-    switch (e.type) {
-      case "run-started":
-        starts++;
-        break;
-      case "problem-searched": {
-        const key = searchKey(e.round, e.phase, e.problemId);
-        if (searched.has(key)) duplicates++;
-        else searched.set(key, e);
-        break;
-      }
-      case "data-persisted":
-        if (!persisted.has(e.round)) persisted.set(e.round, e);
-        break;
-      case "round-trained":
-        if (!trained.has(e.round)) trained.set(e.round, e);
-        break;
-      case "data-exported":
-        if (!exported.has(e.round)) exported.set(e.round, e);
-        break;
-      case "evaluation-done": {
-        const key = `${e.round}:${e.strategy}`;
-        if (!evaluated.has(key)) evaluated.set(key, e);
-        break;
-      }
-      case "round-finished":
-        roundsFinished.add(e.round);
-        break;
-      case "faults-recorded":
-        for (const [k, v] of Object.entries(e.counters)) injected[k] = (injected[k] ?? 0) + v;
-        break;
-      case "search-done":
-        searchWallMs.set(e.round, (searchWallMs.get(e.round) ?? 0) + e.wallMs);
-        break;
-      case "run-finished":
-        finished = true;
-        break;
-    }
-  }
-  return {
-    searched,
-    duplicates,
-    persisted,
-    trained,
-    exported,
-    evaluated,
-    roundsFinished,
-    finished,
-    starts,
-    injected,
-    searchWallMs,
+  const state: RunState = {
+    searched: new Map(),
+    duplicates: 0,
+    persisted: new Map(),
+    trained: new Map(),
+    exported: new Map(),
+    evaluated: new Map(),
+    roundsFinished: new Set(),
+    finished: false,
+    starts: 0,
+    injected: {},
+    searchWallMs: new Map(),
   };
+  for (const e of events) foldEvent(state, e);
+  return state;
+}
+
+/**
+ * Folds one more event into `state`, in place (its maps and counters change), and returns it:
+ * `foldEvent(replay(events), e)` equals `replay([...events, e])`, in constant time where a
+ * replay of a growing ledger after each append costs time quadratic in its length.
+ */
+export function foldEvent(state: RunState, e: LedgerEvent): RunState {
+  const s = state as { -readonly [K in keyof RunState]: RunState[K] };
+  switch (e.type) {
+    case "run-started":
+      s.starts++;
+      break;
+    case "problem-searched": {
+      const key = searchKey(e.round, e.phase, e.problemId);
+      if (s.searched.has(key)) s.duplicates++;
+      else s.searched.set(key, e);
+      break;
+    }
+    case "data-persisted":
+      if (!s.persisted.has(e.round)) s.persisted.set(e.round, e);
+      break;
+    case "round-trained":
+      if (!s.trained.has(e.round)) s.trained.set(e.round, e);
+      break;
+    case "data-exported":
+      if (!s.exported.has(e.round)) s.exported.set(e.round, e);
+      break;
+    case "evaluation-done": {
+      const key = `${e.round}:${e.strategy}`;
+      if (!s.evaluated.has(key)) s.evaluated.set(key, e);
+      break;
+    }
+    case "round-finished":
+      s.roundsFinished.add(e.round);
+      break;
+    case "faults-recorded":
+      for (const [k, v] of Object.entries(e.counters)) s.injected[k] = (s.injected[k] ?? 0) + v;
+      break;
+    case "search-done":
+      s.searchWallMs.set(e.round, (s.searchWallMs.get(e.round) ?? 0) + e.wallMs);
+      break;
+    case "run-finished":
+      s.finished = true;
+      break;
+  }
+  return s;
 }

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "vitest";
-import { Ledger, type LedgerEvent, readLedger, replay } from "../../scripts/run/ledger.ts";
+import { foldEvent, Ledger, type LedgerEvent, readLedger, replay } from "../../scripts/run/ledger.ts";
 import { join } from "node:path";
 
 const started: LedgerEvent = { type: "run-started", ts: "2025-01-01T00:00:00.000Z", seed: 1, preset: "smoke", resumed: false };
@@ -84,5 +84,29 @@ describe("Ledger", () => {
     const state = replay([started, searched("p1"), searched("p1"), searched("p1", 2)]);
     assert.equal(state.searched.size, 2);
     assert.equal(state.duplicates, 1);
+  });
+
+  it("folding events one at a time gives the state a replay of all of them gives", () => {
+    const events: LedgerEvent[] = [
+      started,
+      searched("p1"),
+      searched("p1"),
+      { type: "faults-recorded", round: 1, phase: "train", counters: { drop: 2 } },
+      { type: "search-done", round: 1, phase: "train", wallMs: 40 },
+      { type: "faults-recorded", round: 1, phase: "train", counters: { drop: 1, dup: 3 } },
+      { type: "search-done", round: 1, phase: "train", wallMs: 2 },
+      { type: "round-finished", round: 1 },
+      { ...started, resumed: true },
+      searched("p2", 2),
+      { type: "run-finished", ts: "2025-01-01T00:01:00.000Z" },
+    ];
+    let state = replay([]);
+    for (const e of events) state = foldEvent(state, e);
+    assert.deepEqual(state, replay(events));
+    assert.equal(state.starts, 2);
+    assert.equal(state.duplicates, 1);
+    assert.deepEqual(state.injected, { drop: 3, dup: 3 });
+    assert.equal(state.searchWallMs.get(1), 42);
+    assert.isTrue(state.finished);
   });
 });
