@@ -154,7 +154,8 @@ export interface EvolveConfig {
   readonly trainWorkers?: number;
   /**
    * Threads that generate the tiny policy's steps in search and evaluation when the run has no
-   * worker processes (models/parallelPropose.ts). Absent: 1.
+   * worker processes (models/parallelPropose.ts), and lanes a bootstrap round's search runs in
+   * (scripts/run/searchLanes.ts). Absent: 1.
    */
   readonly generateThreads?: number;
   readonly transport: { readonly nats?: string; readonly workers: number };

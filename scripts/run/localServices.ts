@@ -6,7 +6,7 @@
  */
 import type { Problem, Step, StepExecutor, StepProposer, StepScorer } from "../../math/contracts.ts";
 import { generateProblems } from "../../math/generator.ts";
-import { matchesReference, passesChecks, variantChecks } from "../../math/reference.ts";
+import { passesChecks, variantChecks } from "../../math/reference.ts";
 import { SafeExecutor } from "../../math/interpreter.ts";
 import { PythonExecutor } from "../../math/pythonExecutor.ts";
 import { initBackend } from "../../models/backend.ts";
@@ -18,8 +18,6 @@ import { ThreadedPolicy } from "../../models/parallelPropose.ts";
 import { TinyScorer } from "../../models/ppm.ts";
 import { Tokenizer } from "../../models/tokenizer.ts";
 import { type TrainOptions, trainPolicy, trainScorer } from "../../models/train.ts";
-import { stats } from "../../search/SearchTree.ts";
-import { chooseAnswer, preferencePairs, sftPicks, trajectories } from "../../search/extract.ts";
 import { answersEqual } from "../../math/grade.ts";
 import { loadDataset } from "../../math/datasets.ts";
 import { bestOfN, greedy, requestSeed, runMcts } from "../../search/strategies.ts";
@@ -37,7 +35,7 @@ import type {
 import { deriveSeed } from "../../actors/coordinator.ts";
 import { balancedCounts, type EvolveConfig, roundLevelCounts } from "./config.ts";
 import type { Bus } from "../../protocols/bus.ts";
-import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts";
+import { InProcessBus } from "../../protocols/inProcessBus.ts";
 import {
   ChaosBus,
   type ChaosControl,
@@ -49,11 +47,9 @@ import {
 } from "../../protocols/chaosBus.ts";
 import { createCrashInjector, type CrashInjector } from "../../actors/crashInjector.ts";
 import { Result } from "effect";
-import { startSystem } from "../../actors/system.ts";
-import { silentLogger } from "../../actors/log.ts";
-import type { SearchTree } from "../../search/types.ts";
-import type { PairExample, SftExample } from "./ledger.ts";
 import { BatchingProposer, BatchingScorer, mapConcurrent, MemoProposer } from "./batching.ts";
+import { outcomeOf, searchWithActors } from "./actorSearch.ts";
+import { searchInLanes } from "./searchLanes.ts";
 import type { PhaseProgress } from "./progress.ts";
 import type { BlobStore, Subscription } from "../../protocols/bus.ts";
 import { connectNatsBus, type NatsBus, natsBlobStore } from "../../protocols/natsBus.ts";
@@ -413,52 +409,6 @@ function tinyOf(p: StepProposer): TinyPolicy {
   throw new TypeError(`Expected a tiny policy, got ${p.name}`);
 }
 
-/** Turns a finished training tree into the coordinator's per-problem record. */
-function outcomeOf(
-  req: SearchRequest,
-  p: Problem,
-  tree: SearchTree,
-  extra: { tokens: number; wallMs: number; versions: SearchOutcome["versions"] },
-): SearchOutcome {
-  const st = stats(tree);
-  const all = trajectories(tree);
-  const sft: SftExample[] = sftPicks(tree, req.sftPerProblem).map((t) => {
-    const matches = matchesReference(t.steps, p.solution, p.problem);
-    return {
-      problemId: p.id,
-      problem: p.problem,
-      steps: t.steps,
-      answer: t.answer ?? "",
-      meanQ: t.meanQ,
-      ...(matches === undefined ? {} : { matchesReference: matches }),
-    };
-  });
-  const pairs: PairExample[] = preferencePairs(tree, req.pairs)
-    .filter((x) => x.kind === "step" && x.chosen.length === 1 && x.rejected.length === 1)
-    .map((x) => ({
-      problemId: p.id,
-      problem: p.problem,
-      steps: x.prefix,
-      chosen: x.chosen[0]!,
-      rejected: x.rejected[0]!,
-      margin: x.chosenQ - x.rejectedQ,
-    }));
-  const answer = chooseAnswer(tree, "q");
-  return {
-    problemId: p.id,
-    solved: st.solved,
-    ...(answer !== undefined ? { answer } : {}),
-    rollouts: st.rolloutsDone,
-    tokens: extra.tokens,
-    wallMs: extra.wallMs,
-    trajectories: { total: all.length, correct: all.filter((t) => t.correct).length },
-    sft,
-    pairs,
-    versions: extra.versions,
-    tree,
-  };
-}
-
 /** Builds the in-process services for a run's config. */
 export function createLocalServices(options: LocalServicesOptions = {}): EvolveServices & {
   start(config: EvolveConfig): Promise<void>;
@@ -590,47 +540,31 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     // Over NATS the run name is shared by both phases, and workers cache replies by request id:
     // the retry phase's ids carry its pass name (its trees stay those of an in-process run).
     const pass = link && req.phase === "retry" ? { pass: req.phase } : {};
-    const system = startSystem({
-      bus,
-      blobs: new InMemoryBlobStore(),
-      run,
-      roles: ["expander", "scorer", "searcher"],
-      policy,
-      scorer,
-      executor: executor ??= new SafeExecutor(),
-      log: silentLogger,
-      grade: answersEqual,
-      heartbeatMs: 0,
-      crash,
-      // Asked at each send, so a spec set by `.control.chaos` shortens it for this search too.
-      requestTimeoutMs,
-      // In one process `.control.chaos` is answered here; over NATS the link answers it for the whole run.
-      ...(link ? {} : { chaos: runChaos }),
-    });
-    const byId = new Map(req.problems.map((p) => [p.id, p]));
+    const here = (r: SearchRequest) =>
+      searchWithActors(r, {
+        bus,
+        run,
+        ...pass,
+        policy,
+        scorer,
+        executor: executor ??= new SafeExecutor(),
+        crash,
+        // Asked at each send, so a spec set by `.control.chaos` shortens it for this search too.
+        requestTimeoutMs,
+        // In one process `.control.chaos` is answered here; over NATS the link answers it for the whole run.
+        ...(link ? {} : { chaos: runChaos }),
+      }, onResult);
+    // A bootstrap round in one process, free of faults, searches in lanes: one per generation thread.
+    const lanes = !link && options.bus === undefined && spec === undefined && policy instanceof BootstrapPolicy
+      ? runConfig?.generateThreads ?? 1
+      : 1;
     const linkBefore = link?.bus.connectionStats();
     let faults: Record<string, number> | undefined;
     link?.searchStarted();
     try {
-      await system.search!.run({
-        round: req.round,
-        ...pass,
-        mode: "train",
-        problems: req.problems,
-        config: { rollouts: req.knobs.rollouts, k: req.knobs.k, c: req.knobs.c, maxDepth: req.knobs.maxDepth, ppmSeed: scorer !== undefined },
-        usePpm: scorer !== undefined,
-        seed: req.seed,
-        concurrency: req.concurrency,
-      }, async (r) => {
-        const p = byId.get(r.problemId);
-        if (!p) throw new Error(`Search returned unknown problem ${r.problemId}`);
-        await onResult(outcomeOf(req, p, r.tree, {
-          tokens: r.tokens,
-          wallMs: r.wallMs,
-          versions: { policy: r.policyVersion, ...(r.scorerVersion !== undefined ? { scorer: r.scorerVersion } : {}) },
-        }));
-      });
-      const retries = system.search!.stats().retries;
+      const { retries } = lanes > 1
+        ? await searchInLanes(req, lanes, { run, requestTimeoutMs: requestTimeoutMs() }, here, onResult)
+        : await here(req);
       if (chaosSpec !== undefined) {
         // What was injected, and what the system did about it: retried requests.
         const crashes = Object.values(crash.counts()).reduce((a, b) => a + b, 0);
@@ -647,7 +581,6 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     } finally {
       link?.searchEnded();
       searchChaos = undefined;
-      await system.stop();
       if (inner === link?.bus) {
         // The shared NATS connection stays open for the next search; delayed messages go out first.
         if (chaosSpec !== undefined) await bus.flush().catch(() => {});

@@ -9,6 +9,7 @@ import { Tokenizer } from "../../models/tokenizer.ts";
 import { PRESETS } from "../../models/transformer.ts";
 import { resolveConfig } from "../../scripts/run/config.ts";
 import { createLocalServices } from "../../scripts/run/localServices.ts";
+import { dealLanes, openSearchLanes, searchInLanes } from "../../scripts/run/searchLanes.ts";
 
 const problems = [1, 2, 3].flatMap((level) =>
   generateProblems({ count: 3, seed: 21, level, split: "train" }).map((p) => ({
@@ -17,43 +18,48 @@ const problems = [1, 2, 3].flatMap((level) =>
   }))
 );
 
-/** A policy round's search of `problems` in one process, generating on `threads` threads. */
+/** A round's search of `problems` in one process, generating on `threads` threads (`dir`: the policy's checkpoint; none: the bootstrap's round 1). */
 async function search(
-  dir: string,
+  dir: string | undefined,
   threads: number,
-): Promise<{ outcomes: SearchOutcome[]; workersDuring: number; splitCalls: number }> {
+): Promise<{ outcomes: SearchOutcome[]; workersDuring: number; lanesDuring: number; splitCalls: number }> {
   const base = resolveConfig("smoke");
   const config = { ...base, generateThreads: threads };
   const services = createLocalServices();
   const outcomes: SearchOutcome[] = [];
   let workersDuring = 0;
+  let lanesDuring = 0;
   let splitCalls = 0;
   try {
     await services.start(config);
     await services.search({
-      round: 2,
+      round: dir === undefined ? 1 : 2,
       phase: "train",
       problems,
-      knobs: config.search.policy,
-      policy: { kind: "checkpoint", dir, version: "policy-r1" },
+      knobs: dir === undefined ? config.search.bootstrap : config.search.policy,
+      policy: dir === undefined ? { kind: "bootstrap" } : { kind: "checkpoint", dir, version: "policy-r1" },
       seed: 5,
       sftPerProblem: 2,
       pairs: { margin: 0.5, perSide: 2 },
       concurrency: 8,
     }, (r) => {
       workersDuring = Math.max(workersDuring, openProposeWorkers());
+      lanesDuring = Math.max(lanesDuring, openSearchLanes());
       outcomes.push(r);
       return Promise.resolve();
     }, { progress: { phase: () => ({ tick: () => {}, done: () => {} }) } } as never);
-    // The loaded policy (the search's, still cached): how many of its calls the worker shared.
-    const { proposer } = await services.models({ kind: "checkpoint", dir, version: "policy-r1" });
-    splitCalls = proposer instanceof ThreadedPolicy ? proposer.splitCalls : 0;
+    if (dir !== undefined) {
+      // The loaded policy (the search's, still cached): how many of its calls the worker shared.
+      const { proposer } = await services.models({ kind: "checkpoint", dir, version: "policy-r1" });
+      splitCalls = proposer instanceof ThreadedPolicy ? proposer.splitCalls : 0;
+    }
   } finally {
     await services.close();
   }
   return {
     outcomes: outcomes.sort((a, b) => a.problemId.localeCompare(b.problemId)),
     workersDuring,
+    lanesDuring,
     splitCalls,
   };
 }
@@ -99,4 +105,62 @@ describe("generateThreads", () => {
     },
     120_000,
   );
+
+  it("a bootstrap round searches the same trees in two lanes as in one, and stops its lane worker", async () => {
+    const one = await search(undefined, 1);
+    const two = await search(undefined, 2);
+    assert.equal(one.lanesDuring, 0);
+    assert.equal(two.lanesDuring, 1, "the second lane ran in a worker thread");
+    assert.equal(openSearchLanes(), 0, "the lane's worker is gone when the search ends");
+    assert.equal(two.outcomes.length, problems.length);
+    assert.isAbove(two.outcomes.filter((o) => o.solved).length, 0);
+    const strip = (o: SearchOutcome) => {
+      const { wallMs: _w, ...rest } = o;
+      return rest;
+    };
+    assert.deepEqual(two.outcomes.map(strip), one.outcomes.map(strip));
+  }, 120_000);
+
+  it("deals problems to lanes in turn, so each lane gets every level", () => {
+    assert.deepEqual(dealLanes([1, 2, 3, 4, 5], 2), [[1, 3, 5], [2, 4]]);
+    assert.deepEqual(dealLanes([1], 3), [[1]]);
+    assert.deepEqual(dealLanes([1, 2], 1), [[1, 2]]);
+  });
+
+  it("a lane that fails is reported after the other lanes have handed over everything they found", async () => {
+    const config = resolveConfig("smoke");
+    const handed: string[] = [];
+    let hereDone = false;
+    const err = await searchInLanes(
+      {
+        round: 2,
+        phase: "train",
+        problems,
+        knobs: config.search.policy,
+        // Lanes search with the bootstrap: the worker lane refuses a checkpoint policy.
+        policy: { kind: "checkpoint", dir: "/nonexistent", version: "policy-r1" },
+        seed: 5,
+        sftPerProblem: 2,
+        pairs: { margin: 0.5, perSide: 2 },
+        concurrency: 4,
+      },
+      2,
+      { run: "lanes-fail", requestTimeoutMs: 5_000 },
+      async (req) => {
+        // This lane is still searching when the worker lane fails (its worker is gone).
+        const sleep = () => new Promise((r) => setTimeout(r, 10));
+        while (openSearchLanes() === 0) await sleep();
+        while (openSearchLanes() > 0) await sleep();
+        handed.push(...req.problems.map((p) => p.id));
+        hereDone = true;
+        return { retries: 0 };
+      },
+      () => Promise.resolve(),
+    ).then(() => undefined, (e: unknown) => e);
+    assert.instanceOf(err, Error);
+    assert.match((err as Error).message, /Search lane failed: a lane searches with the bootstrap policy/);
+    assert.isTrue(hereDone, "this thread's lane ran to its end after the other failed, before the failure was thrown");
+    assert.deepEqual(handed, dealLanes(problems, 2)[0]!.map((p) => p.id));
+    assert.equal(openSearchLanes(), 0);
+  });
 });
