@@ -104,6 +104,24 @@ describe("serve", () => {
     if (Result.isSuccess(r)) return assert.fail("expected an error");
     assert.equal(r.failure._tag === "RemoteError" && r.failure.code, "Internal");
   });
+
+  it("refuses a request that breaks its schema with a BadRequest naming the field, without calling the handler", async () => {
+    const bus = new InProcessBus();
+    const s = runSubjects("badrequest");
+    let handled = 0;
+    serve(bus, s.score, ScoreRequest, () => {
+      handled++;
+      return { v: 1 as const, id: "x", scores: [0], scorerVersion: "t" };
+    }, { replySchema: ScoreReply, log: quiet });
+    // A caller's bug: the item's problem is a number. `call` sends it as it is; the responder checks it.
+    const bad = { ...scoreRequest("q1"), items: [{ problem: 3, steps: [], candidate: { text: "t", code: "x = 1" } }] } as unknown as ScoreRequest;
+    const r = await call(bus, s.score, ScoreRequest, ScoreReply, bad, { timeoutMs: 500, retries: 2 });
+    if (Result.isSuccess(r)) return assert.fail("expected an error");
+    assert.equal(r.failure._tag === "RemoteError" && r.failure.code, "BadRequest");
+    assert.match(r.failure.message, /ScoreRequest.*problem/);
+    assert.isFalse(isRetryable(r.failure));
+    assert.equal(handled, 0);
+  });
 });
 
 describe("serve under load", () => {
