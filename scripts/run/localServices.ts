@@ -74,6 +74,8 @@ export interface LocalServicesOptions {
   readonly bus?: () => Bus;
   /** Run the actor path over NATS (with worker processes) instead of an in-process bus. */
   readonly nats?: NatsOptions;
+  /** Where a warning goes (a search lane that failed and was searched again here); default stderr. */
+  readonly warn?: (message: string) => void;
 }
 
 /** The NATS side of a run: where, under which name, and how many worker processes to spawn. */
@@ -562,14 +564,21 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     let faults: Record<string, number> | undefined;
     link?.searchStarted();
     try {
-      const { retries } = lanes > 1
+      const done = lanes > 1
         ? await searchInLanes(req, lanes, { run, requestTimeoutMs: requestTimeoutMs() }, here, onResult)
-        : await here(req);
+        : { ...(await here(req)), laneFailures: 0, failures: [] };
+      const retries = done.retries;
+      for (const why of done.failures) {
+        (options.warn ?? console.error)(
+          `round ${req.round} search (${req.phase}): a search lane failed (${why}); its problems were searched on the main thread`,
+        );
+      }
       if (chaosSpec !== undefined) {
         // What was injected, and what the system did about it: retried requests.
         const crashes = Object.values(crash.counts()).reduce((a, b) => a + b, 0);
         faults = { ...bus.stats(), crashes, retries };
       } else if (retries > 0) faults = { retries };
+      if (done.laneFailures > 0) faults = { ...faults, laneFailures: done.laneFailures };
       if (link) {
         // Faults of the transport itself (a NATS server that went away and came back), and
         // worker processes killed by chaos and replaced.

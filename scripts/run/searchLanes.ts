@@ -41,42 +41,64 @@ export function openSearchLanes(): number {
   return open;
 }
 
-/** Runs one lane in a worker thread; resolves with its retried requests when every problem is handed over. */
-function runWorkerLane(msg: ToLane, onResult: (r: SearchOutcome) => Promise<void>): Promise<{ retries: number }> {
+/**
+ * Runs one lane in a worker thread. Resolves, once every record it posted is handed over, with its
+ * retried requests, or with why it failed and which of its problems it handed over before that.
+ * Rejects only when `onResult` does.
+ */
+function runWorkerLane(
+  msg: ToLane,
+  onResult: (r: SearchOutcome) => Promise<void>,
+): Promise<{ retries: number; failure?: Error; handed: ReadonlySet<string> }> {
   const worker = new Worker(new URL("./searchLaneWorker.ts", import.meta.url).href, { type: "module" });
   open++;
+  const handedIds = new Set<string>();
   let handed = Promise.resolve();
-  return new Promise<{ retries: number }>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     let settled = false;
-    const finish = (err: Error | undefined, retries = 0) => {
+    const finish = (outcome: { retries: number; failure?: Error } | { rejected: unknown }) => {
       if (settled) return;
       settled = true;
       worker.terminate();
       open--;
-      // Results already posted are handed over before the lane counts as finished.
-      handed.then(() => (err ? reject(err) : resolve({ retries })), reject);
+      // Records already posted are handed over before the lane counts as finished.
+      handed.then(
+        () => ("rejected" in outcome ? reject(outcome.rejected) : resolve({ ...outcome, handed: handedIds })),
+        reject,
+      );
     };
     worker.onmessage = (e: MessageEvent<FromLane>) => {
       const m = e.data;
       if (m.type === "outcome") {
-        handed = handed.then(() => onResult(m.outcome));
-        handed.catch((err) => finish(err instanceof Error ? err : new Error(String(err))));
-      } else if (m.type === "done") finish(undefined, m.retries);
-      else finish(new Error(`Search lane failed: ${m.message}`));
+        handed = handed.then(() => onResult(m.outcome)).then(() => void handedIds.add(m.outcome.problemId));
+        handed.catch((err) => finish({ rejected: err }));
+      } else if (m.type === "done") finish({ retries: m.retries });
+      else finish({ retries: 0, failure: new Error(m.message) });
     };
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
-      finish(new Error(`Search lane failed: ${e.message}`));
+      finish({ retries: 0, failure: new Error(e.message) });
     };
     worker.postMessage(msg);
   });
 }
 
+/** What a search in lanes did beyond its records. */
+export interface LanesDone {
+  /** Requests retried, all lanes together. */
+  readonly retries: number;
+  /** Worker lanes that failed; their problems left unsearched were searched on this thread. */
+  readonly laneFailures: number;
+  /** Why each failed lane failed. */
+  readonly failures: readonly string[];
+}
+
 /**
  * Searches `req.problems` in `lanes` lanes: lane 0 with `here` on this thread, the others in
- * worker threads. `onResult` gets every problem's record, from all lanes as they finish. When a
- * lane fails, the others still run to the end (what they find is kept), then the first failure
- * is thrown. Resolves with the retried requests of all lanes.
+ * worker threads. `onResult` gets every problem's record, from all lanes as they finish. A worker
+ * lane that fails (it cannot start, or its search throws) loses nothing: once the other lanes are
+ * done, the problems it had not handed over are searched with `here`, and the failure is counted.
+ * Rejects when `here` or `onResult` does, once every lane has run to its end.
  */
 export async function searchInLanes(
   req: SearchRequest,
@@ -84,16 +106,25 @@ export async function searchInLanes(
   options: { readonly run: string; readonly requestTimeoutMs: number },
   here: (req: SearchRequest) => Promise<{ retries: number }>,
   onResult: (r: SearchOutcome) => Promise<void>,
-): Promise<{ retries: number }> {
+): Promise<LanesDone> {
   const [mine, ...others] = dealLanes(req.problems, lanes);
-  const runs = [
-    here({ ...req, problems: mine! }),
-    ...others.map((problems, i) =>
-      runWorkerLane({ type: "search", req: { ...req, problems }, run: `${options.run}-lane${i + 1}`, requestTimeoutMs: options.requestTimeoutMs }, onResult)
-    ),
-  ];
-  const settled = await Promise.allSettled(runs);
-  const failed = settled.find((s) => s.status === "rejected");
-  if (failed) throw (failed as PromiseRejectedResult).reason;
-  return { retries: settled.reduce((a, s) => a + (s as PromiseFulfilledResult<{ retries: number }>).value.retries, 0) };
+  const mineDone = here({ ...req, problems: mine! });
+  const workers = others.map((problems, i) =>
+    runWorkerLane({ type: "search", req: { ...req, problems }, run: `${options.run}-lane${i + 1}`, requestTimeoutMs: options.requestTimeoutMs }, onResult)
+  );
+  // Every lane runs to its end before a failure is thrown: what the others find is recorded.
+  const settled = await Promise.allSettled([mineDone, ...workers]);
+  const rejected = settled.find((x) => x.status === "rejected");
+  if (rejected) throw (rejected as PromiseRejectedResult).reason;
+  const runs = settled.map((x) => (x as PromiseFulfilledResult<{ retries: number; failure?: Error; handed?: ReadonlySet<string> }>).value);
+  let retries = runs.reduce((a, r) => a + r.retries, 0);
+  const failures: string[] = [];
+  for (let i = 0; i < others.length; i++) {
+    const r = runs[i + 1] as { failure?: Error; handed: ReadonlySet<string> };
+    if (r.failure === undefined) continue;
+    failures.push(r.failure.message);
+    const left = others[i]!.filter((p) => !r.handed.has(p.id));
+    if (left.length > 0) retries += (await here({ ...req, problems: left })).retries;
+  }
+  return { retries, laneFailures: failures.length, failures };
 }
