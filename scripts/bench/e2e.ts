@@ -8,10 +8,17 @@
  * - `round.wall_s.smoke` (full bench only): wall seconds of one smoke round of `rstar evolve`, run
  *   as a child process exactly as a user runs it, split into search, training and evaluation
  *   (`detail`).
+ * - `round.bootstrap_search_per_s` and `.lanes2` (quick and full): problems a second of a
+ *   bootstrap round's training search through the actors in one process, in one lane and in two
+ *   (the quick preset's `generateThreads: 2`, scripts/run/searchLanes.ts).
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BenchFigure, BenchOptions } from "./index.ts";
+import { generateProblems } from "../../math/generator.ts";
+import { clearInterpreterCaches } from "../../math/interpreter.ts";
+import { resolveConfig } from "../run/config.ts";
+import { createLocalServices } from "../run/localServices.ts";
 import { benchMessaging } from "./messaging.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -84,6 +91,7 @@ export async function benchE2e(opts: BenchOptions): Promise<BenchFigure[]> {
   } catch (err) {
     figures.push({ name: "error.e2e", value: 0, unit: "error", ok: false, detail: err instanceof Error ? err.message : String(err) });
   }
+  figures.push(...await bootstrapSearchRate(opts.quick ? 60 : 200));
   if (opts.quick) return messaging === undefined ? figures : [messaging, ...figures];
   const inproc: RoundWall[] = [];
   const overNats: RoundWall[] = [];
@@ -120,4 +128,49 @@ export async function benchE2e(opts: BenchOptions): Promise<BenchFigure[]> {
     },
   });
   return figures;
+}
+
+/**
+ * Problems a second of a bootstrap round's search (the quick preset's knobs and grading, `perLevel`
+ * generated problems of each level 1–5) in one lane and in two.
+ */
+export async function bootstrapSearchRate(perLevel: number): Promise<BenchFigure[]> {
+  const problems = [1, 2, 3, 4, 5].flatMap((level) =>
+    generateProblems({ count: perLevel, seed: 31, level, split: "train" }).map((p) => ({ ...p, id: `L${level}-${p.id}` }))
+  );
+  const rate = async (lanes: number) => {
+    // Each run starts with empty step caches, as a worker lane's thread does.
+    clearInterpreterCaches();
+    const config = { ...resolveConfig("quick"), generateThreads: lanes };
+    const services = createLocalServices();
+    try {
+      await services.start(config);
+      let done = 0;
+      const t0 = performance.now();
+      await services.search({
+        round: 1,
+        phase: "train",
+        problems,
+        knobs: config.search.bootstrap,
+        policy: { kind: "bootstrap" },
+        seed: 1,
+        sftPerProblem: config.sft.perProblem,
+        pairs: { margin: config.ppm.margin, perSide: config.ppm.perSide },
+        concurrency: config.search.concurrency,
+      }, () => {
+        done++;
+        return Promise.resolve();
+      }, { progress: { phase: () => ({ tick: () => {}, done: () => {} }) } } as never);
+      return done / ((performance.now() - t0) / 1000);
+    } finally {
+      await services.close();
+    }
+  };
+  await rate(1); // warm-up: JIT compilation
+  const one = await rate(1);
+  const two = await rate(2);
+  return [
+    { name: "round.bootstrap_search_per_s", value: one, unit: "problems/s", detail: { lanes: 1, problems: problems.length } },
+    { name: "round.bootstrap_search_per_s.lanes2", value: two, unit: "problems/s", detail: { lanes: 2, problems: problems.length } },
+  ];
 }

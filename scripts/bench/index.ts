@@ -61,6 +61,7 @@ export const benchTargets: Readonly<Record<string, TargetSpec>> = {
   "policy.train_mfu": { op: ">=", value: 0.5 },
   "policy.gen_tok_s.b64": { op: ">=", factor: 4, of: "policy.gen_tok_s.b1" },
   "policy.gen_tok_s.b64.threads2": { op: ">=", factor: 1.5, of: "policy.gen_tok_s.b64" },
+  "round.bootstrap_search_per_s.lanes2": { op: ">=", factor: 1.5, of: "round.bootstrap_search_per_s" },
   "expander.batching_speedup.b64": { op: ">=", value: 8 },
   "expander.scaling.2proc": { op: ">=", value: 1.7 },
   "rollout.messaging_share.nats": { op: "<=", value: 0.05 },
