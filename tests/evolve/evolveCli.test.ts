@@ -157,6 +157,35 @@ describe("rstar evolve --preset smoke", () => {
       }
     }
   }, 420_000);
+
+  it("SIGKILLed while round 1 searches in two lanes, it resumes to the records and models of a one-lane run", async () => {
+    const args = ["--preset", "smoke", "--rounds", "1", "--set", "train.problemsPerRound=120", "--set", "eval.strategies=greedy"];
+    const oneLane = join(Deno.makeTempDirSync(), "run");
+    const plain = await run(["evolve", ...args, "--set", "generateThreads=1", "--run", oneLane]);
+    assert.equal(plain.code, 0, plain.stderr);
+    const dir = join(Deno.makeTempDirSync(), "run");
+    const events = await killWhen(["evolve", ...args, "--set", "generateThreads=2", "--run", dir], dir, (es) =>
+      es.filter((e) => e.type === "problem-searched").length >= 10);
+    assert.notInclude(events.map((e) => e.type), "data-persisted");
+    const r = await run(["evolve", "--resume", "--run", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(Deno.readTextFileSync(join(dir, "summary.json")));
+    assert.equal(summary.lost, 0);
+    assert.equal(summary.rounds[0].train.problems, 120);
+    // The same records, problem by problem (the lanes only change their order), and the same weights.
+    const records = (root: string) =>
+      Object.fromEntries(
+        (ledger(root) as (Event & { wallMs?: number })[]).filter((e) => e.type === "problem-searched").map((e) => {
+          const { wallMs: _w, ...rest } = e;
+          return [`${e.phase}:${e.problemId}`, rest];
+        }),
+      );
+    assert.deepEqual(records(dir), records(oneLane));
+    for (const model of ["policy", "ppm"]) {
+      const file = (root: string) => Deno.readFileSync(join(root, "checkpoints", "round-1", model, "model.safetensors"));
+      assert.isTrue(equalBytes(file(dir), file(oneLane)), `round 1 ${model} weights differ from the one-lane run's`);
+    }
+  }, 240_000);
 });
 
 describe("rstar evolve / eval / solve command lines", () => {
