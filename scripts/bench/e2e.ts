@@ -19,6 +19,7 @@ import { generateProblems } from "../../math/generator.ts";
 import { clearInterpreterCaches } from "../../math/interpreter.ts";
 import { resolveConfig } from "../run/config.ts";
 import { createLocalServices } from "../run/localServices.ts";
+import { silentProgress } from "../run/progress.ts";
 import { benchMessaging } from "./messaging.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -160,7 +161,7 @@ export async function bootstrapSearchRate(perLevel: number): Promise<BenchFigure
       }, () => {
         done++;
         return Promise.resolve();
-      }, { progress: { phase: () => ({ tick: () => {}, done: () => {} }) } } as never);
+      }, { progress: silentProgress });
       return done / ((performance.now() - t0) / 1000);
     } finally {
       await services.close();

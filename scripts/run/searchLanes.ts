@@ -108,19 +108,18 @@ export async function searchInLanes(
   onResult: (r: SearchOutcome) => Promise<void>,
 ): Promise<LanesDone> {
   const [mine, ...others] = dealLanes(req.problems, lanes);
-  const mineDone = here({ ...req, problems: mine! });
-  const workers = others.map((problems, i) =>
+  const mineRun = here({ ...req, problems: mine! });
+  const workerRuns = others.map((problems, i) =>
     runWorkerLane({ type: "search", req: { ...req, problems }, run: `${options.run}-lane${i + 1}`, requestTimeoutMs: options.requestTimeoutMs }, onResult)
   );
   // Every lane runs to its end before a failure is thrown: what the others find is recorded.
-  const settled = await Promise.allSettled([mineDone, ...workers]);
-  const rejected = settled.find((x) => x.status === "rejected");
+  const rejected = (await Promise.allSettled([mineRun, ...workerRuns])).find((x) => x.status === "rejected");
   if (rejected) throw (rejected as PromiseRejectedResult).reason;
-  const runs = settled.map((x) => (x as PromiseFulfilledResult<{ retries: number; failure?: Error; handed?: ReadonlySet<string> }>).value);
-  let retries = runs.reduce((a, r) => a + r.retries, 0);
+  const mineDone = await mineRun;
+  const lanesDone = await Promise.all(workerRuns);
+  let retries = mineDone.retries + lanesDone.reduce((a, r) => a + r.retries, 0);
   const failures: string[] = [];
-  for (let i = 0; i < others.length; i++) {
-    const r = runs[i + 1] as { failure?: Error; handed: ReadonlySet<string> };
+  for (const [i, r] of lanesDone.entries()) {
     if (r.failure === undefined) continue;
     failures.push(r.failure.message);
     const left = others[i]!.filter((p) => !r.handed.has(p.id));
