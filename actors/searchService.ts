@@ -51,6 +51,10 @@ export interface SearchBatch {
   readonly pass?: string;
   /** Problems searched at the same time (default 8). */
   readonly concurrency?: number;
+  /** Sampling temperature of the policy's steps (default 1); a `.control` or `set` knob wins. */
+  readonly temperature?: number;
+  /** Nucleus sampling threshold of the policy's steps (default 1: the whole distribution). */
+  readonly topP?: number;
 }
 
 /** The outcome of one problem. */
@@ -234,7 +238,8 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
   async function searchProblem(batch: SearchBatch, problem: Problem, config: Partial<SearchConfig>): Promise<ProblemResult> {
     const started = clock.now();
     const startedAt = performance.now();
-    const temperature = options.control?.knobs.temperature ?? knobs.temperature ?? 1;
+    const temperature = options.control?.knobs.temperature ?? knobs.temperature ?? batch.temperature ?? 1;
+    const topP = batch.topP ?? 1;
     const seed = requestSeed(batch.seed, batch.round, problem.id);
     const idPrefix = `${options.run}:${batch.round}${batch.pass === undefined ? "" : `/${batch.pass}`}:${problem.id}`;
     const train = batch.mode === "train";
@@ -256,7 +261,7 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
               steps: a.steps,
               k: input.tree.config.k,
               temperature,
-              topP: 1,
+              topP,
               seed: requestSeed(seed, a.trialId),
             };
             const rep = await timed(calls, () => withRetry(s.expand, ExpandRequest, ExpandReply, req, requestSeed(seed, "retry", a.trialId), problem.id));

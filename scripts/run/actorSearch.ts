@@ -72,6 +72,8 @@ export async function searchWithActors(
       usePpm: options.scorer !== undefined,
       seed: req.seed,
       concurrency: req.concurrency,
+      temperature: req.knobs.temperature,
+      topP: req.knobs.topP,
     }, async (r) => {
       const p = byId.get(r.problemId);
       if (!p) throw new Error(`Search returned unknown problem ${r.problemId}`);

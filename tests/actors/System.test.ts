@@ -1,5 +1,6 @@
 import { assert, describe, it } from "vitest";
-import type { AnswerCheck } from "../../math/contracts.ts";
+import type { AnswerCheck, ProposeRequest } from "../../math/contracts.ts";
+import { ScriptedPolicy } from "../../actors/scriptedPolicy.ts";
 import { createCrashInjector } from "../../actors/crashInjector.ts";
 import type { ProblemResult } from "../../actors/searchService.ts";
 import { Result } from "effect";
@@ -11,6 +12,15 @@ import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts
 import { startScriptedSystem, toyProblems } from "../helpers/scriptedSystem.ts";
 
 const blobs = new InMemoryBlobStore();
+
+/** The scripted policy, keeping every request it was asked. */
+class RecordingPolicy extends ScriptedPolicy {
+  readonly seen: ProposeRequest[] = [];
+  override propose(requests: readonly ProposeRequest[]) {
+    this.seen.push(...requests);
+    return super.propose(requests);
+  }
+}
 
 const problems = toyProblems(6, "p");
 
@@ -201,6 +211,20 @@ describe("startSystem", () => {
     assert.strictEqual(reply.steps.length, 3);
     assert.strictEqual(reply.steps[2]!.code, "print(y)");
     assert.deepStrictEqual(reply.versions, { policy: "scripted-v1", ppm: "const-v1" });
+    await sys.stop();
+  });
+
+  it("a search samples the policy at the batch's temperature and top-p, and a control knob overrides the temperature", async () => {
+    const policy = new RecordingPolicy();
+    const sys = startScriptedSystem({ bus: new InProcessBus(), blobs, run: "t", roles: ["expander", "scorer", "searcher"], policy });
+    const batch = { round: 2, mode: "train" as const, problems: problems.slice(0, 2), config: { rollouts: 3, k: 2, maxDepth: 4 }, usePpm: false, seed: 5, temperature: 0.6, topP: 0.9 };
+    await sys.search!.run(batch, () => Promise.resolve());
+    assert.isAbove(policy.seen.length, 0);
+    assert.deepStrictEqual([...new Set(policy.seen.map((r) => `${r.temperature}/${r.topP}`))], ["0.6/0.9"]);
+    policy.seen.length = 0;
+    sys.search!.set({ temperature: 0.3 });
+    await sys.search!.run({ ...batch, round: 3 }, () => Promise.resolve());
+    assert.deepStrictEqual([...new Set(policy.seen.map((r) => `${r.temperature}/${r.topP}`))], ["0.3/0.9"]);
     await sys.stop();
   });
 
