@@ -86,13 +86,25 @@ export function messagingShare(inprocSearchMs: number, natsSearchMs: number): nu
 export async function benchE2e(opts: BenchOptions): Promise<BenchFigure[]> {
   const nats = Deno.env.get("RSTAR_BENCH_NATS") ?? "nats://127.0.0.1:4222";
   const figures: BenchFigure[] = [];
+  // A measurement that fails becomes an error figure; the others are still taken.
+  const failed = (err: unknown): BenchFigure => ({
+    name: "error.e2e",
+    value: 0,
+    unit: "error",
+    ok: false,
+    detail: err instanceof Error ? err.message : String(err),
+  });
   let messaging: BenchFigure | undefined;
   try {
     messaging = await benchMessaging(opts);
   } catch (err) {
-    figures.push({ name: "error.e2e", value: 0, unit: "error", ok: false, detail: err instanceof Error ? err.message : String(err) });
+    figures.push(failed(err));
   }
-  figures.push(...await bootstrapSearchRate(opts.quick ? 60 : 200));
+  try {
+    figures.push(...await bootstrapSearchRate(opts.quick ? 60 : 200));
+  } catch (err) {
+    figures.push(failed(err));
+  }
   if (opts.quick) return messaging === undefined ? figures : [messaging, ...figures];
   const inproc: RoundWall[] = [];
   const overNats: RoundWall[] = [];
