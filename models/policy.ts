@@ -111,7 +111,7 @@ export class TinyPolicy implements StepProposer {
         const last = tf.reshape(hidden, [nR, tp, c.dModel]).slice([0, tp - 1, 0], [nR, 1, c.dModel]);
         const lg = logitsOf(this.params, tf.reshape(last, [nR, c.dModel]) as tf.Tensor2D);
         const sel = tf.tensor1d(rows.map((r) => r.a), "int32");
-        return [tf.gather(lg, sel), ...cache.flatMap((l) => [tf.gather(l.kT, sel), tf.gather(l.v, sel)])];
+        return [tf.gather(lg, sel), ...cache.flatMap((l) => [tf.gather(l.k, sel), tf.gather(l.v, sel)])];
       });
       logits = res[0]!.dataSync() as Float32Array;
       res[0]!.dispose();
@@ -149,15 +149,15 @@ export class TinyPolicy implements StepProposer {
             tf.zeros([n, 1, 1, step + 1]),
           ], 3);
           const { hidden, cache: nc } = forwardBlocks(this.params, c, x, mask, old);
-          return [logitsOf(this.params, hidden), ...nc.flatMap((l) => [l.kT, l.v])];
+          return [logitsOf(this.params, hidden), ...nc.flatMap((l) => [l.k, l.v])];
         });
-        for (const l of old) tf.dispose([l.kT, l.v]);
+        for (const l of old) tf.dispose([l.k, l.v]);
         cache = unflatten(res.slice(1));
         logits = res[0]!.dataSync() as Float32Array;
         res[0]!.dispose();
       }
     } finally {
-      for (const l of cache) tf.dispose([l.kT, l.v]);
+      for (const l of cache) tf.dispose([l.k, l.v]);
     }
     rows.forEach(({ a }, r) => {
       const toks = gen[r]!;
@@ -178,7 +178,7 @@ export class TinyPolicy implements StepProposer {
 
 function unflatten(ts: tf.Tensor[]): LayerCache[] {
   const out: LayerCache[] = [];
-  for (let i = 0; i < ts.length; i += 2) out.push({ kT: ts[i] as tf.Tensor4D, v: ts[i + 1] as tf.Tensor4D });
+  for (let i = 0; i < ts.length; i += 2) out.push({ k: ts[i] as tf.Tensor4D, v: ts[i + 1] as tf.Tensor4D });
   return out;
 }
 
@@ -221,23 +221,69 @@ export function sampleToken(row: Float32Array, temperature: number, topP: number
     while (last > 1 && probs[last] === 0) last--;
     return last;
   }
-  const order = new Int32Array(v - 1);
-  for (let i = 1; i < v; i++) order[i - 1] = i;
-  order.sort((x, y) => probs[y]! - probs[x]! || x - y);
   const limit = topP * sum;
-  let kept = 0;
-  let cut = order.length;
-  for (let i = 0; i < order.length; i++) {
-    kept += probs[order[i]!]!;
-    if (kept >= limit) {
-      cut = i + 1;
-      break;
-    }
-  }
+  const { order, cut, kept } = nucleusOf(probs, limit, topTokens(probs, limit) ?? sortedTokens(probs));
   let u = rng.float() * kept;
   for (let i = 0; i < cut; i++) {
     u -= probs[order[i]!]!;
     if (u <= 0) return order[i]!;
   }
   return order[cut - 1]!;
+}
+
+/** Most tokens `topTokens` picks one by one before it sorts them all instead. */
+const NUCLEUS_PICKS = 16;
+
+/**
+ * The most likely tokens (id ≥ 1) in order of probability, then id, one scan each, until they
+ * hold `limit`; undefined when that takes more than NUCLEUS_PICKS of them. A peaked distribution
+ * reaches top-p in a few tokens, where sorting the whole vocabulary for every token was most of
+ * a sample's cost.
+ */
+function topTokens(probs: Float64Array, limit: number): number[] | undefined {
+  const out: number[] = [];
+  let kept = 0;
+  let lastP = Infinity;
+  let lastI = -1;
+  while (out.length < NUCLEUS_PICKS) {
+    let best = -1;
+    let bestP = -1;
+    for (let i = 1; i < probs.length; i++) {
+      const p = probs[i]!;
+      // Skip what is already taken: earlier in the order than the last pick, or the pick itself.
+      if (p > lastP || (p === lastP && i <= lastI)) continue;
+      if (p > bestP) {
+        bestP = p;
+        best = i;
+      }
+    }
+    if (best < 0) return undefined;
+    out.push(best);
+    kept += bestP;
+    if (kept >= limit) return out;
+    lastP = bestP;
+    lastI = best;
+  }
+  return undefined;
+}
+
+/** Every token (id ≥ 1) in order of probability, then id. */
+function sortedTokens(probs: Float64Array): Int32Array {
+  const order = new Int32Array(probs.length - 1);
+  for (let i = 1; i < probs.length; i++) order[i - 1] = i;
+  return order.sort((x, y) => probs[y]! - probs[x]! || x - y);
+}
+
+/** The nucleus of `order`: its shortest prefix whose probabilities add up to `limit` (all of it if none). */
+function nucleusOf(
+  probs: Float64Array,
+  limit: number,
+  order: ArrayLike<number>,
+): { order: ArrayLike<number>; cut: number; kept: number } {
+  let kept = 0;
+  for (let i = 0; i < order.length; i++) {
+    kept += probs[order[i]!]!;
+    if (kept >= limit) return { order, cut: i + 1, kept };
+  }
+  return { order, cut: order.length, kept };
 }

@@ -189,16 +189,21 @@ function alibiBias(h: number, s: number, past: number): tf.Tensor4D {
   return tf.tensor4d(data, [1, h, s, l]);
 }
 
-/** Per-layer attention cache: K transposed [n, h, dh, L] and V [n, h, L, dh]. */
+/**
+ * Per-layer attention cache: K and V [n, h, L, dh]. Both grow along their time axis, so a new
+ * position is appended with one copy per head (K stored transposed would cost one per head
+ * dimension: tfjs-wasm's concat copies row by row in JavaScript).
+ */
 export interface LayerCache {
-  readonly kT: tf.Tensor4D;
+  readonly k: tf.Tensor4D;
   readonly v: tf.Tensor4D;
 }
 
 /**
  * Runs the blocks on embedded input `x` [b, s, d] with an additive `mask` broadcastable to
  * [b, heads, s, past + s]; `past` holds earlier positions' K/V (generation). Returns the final
- * hidden states [b·s, d] (after the last LayerNorm) and each layer's full K/V.
+ * hidden states [b·s, d] (after the last LayerNorm) and, unless `keep` is false (training), each
+ * layer's full K/V.
  */
 export function forwardBlocks(
   p: Params,
@@ -206,6 +211,7 @@ export function forwardBlocks(
   x: tf.Tensor3D,
   mask: tf.Tensor,
   past?: readonly LayerCache[],
+  keep = true,
 ): { hidden: tf.Tensor2D; cache: LayerCache[] } {
   const [b, s, d] = x.shape;
   const h = c.nHeads;
@@ -213,25 +219,32 @@ export function forwardBlocks(
   const scale = 1 / Math.sqrt(dh);
   let res: tf.Tensor = tf.reshape(x, [b * s, d]);
   const cache: LayerCache[] = [];
-  const bias = usesAlibi(c) ? tf.add(mask, alibiBias(h, s, past?.[0]?.kT.shape[3] ?? 0)) : mask;
+  const bias = usesAlibi(c) ? tf.add(mask, alibiBias(h, s, past?.[0]?.k.shape[2] ?? 0)) : mask;
   for (let i = 0; i < c.nLayers; i++) {
     const a = layerNorm(res, get(p, `h.${i}.ln1.g`), get(p, `h.${i}.ln1.b`));
     const qkv = tf.add(mm(a, get(p, `h.${i}.attn.qkv.w`)), get(p, `h.${i}.attn.qkv.b`));
     const [q2, k2, v2] = tf.split(qkv, 3, 1) as [tf.Tensor, tf.Tensor, tf.Tensor];
     const q = tf.transpose(tf.reshape(tf.mul(q2, scale), [b, s, h, dh]), [0, 2, 1, 3]);
-    let kT = tf.transpose(tf.reshape(k2, [b, s, h, dh]), [0, 2, 3, 1]) as tf.Tensor4D;
+    const kh = tf.reshape(k2, [b, s, h, dh]);
     let v = tf.transpose(tf.reshape(v2, [b, s, h, dh]), [0, 2, 1, 3]) as tf.Tensor4D;
+    const qs = tf.reshape(q, [b * h, s, dh]);
     const prev = past?.[i];
-    if (prev !== undefined) {
-      kT = tf.concat([prev.kT, kT], 3);
+    let qk: tf.Tensor;
+    let l = s;
+    if (prev === undefined) {
+      // The whole sequence at once (training, prefill): K transposed, through the differentiable product.
+      qk = mm(qs, tf.reshape(tf.transpose(kh, [0, 2, 3, 1]), [b * h, dh, s]));
+      if (keep) cache.push({ k: tf.transpose(kh, [0, 2, 1, 3]) as tf.Tensor4D, v });
+    } else {
+      // New positions against the cache (generation, no gradient): the product reads K
+      // transposed in place, the same sums as against an explicit transpose.
+      const k = tf.concat([prev.k, tf.transpose(kh, [0, 2, 1, 3]) as tf.Tensor4D], 2);
       v = tf.concat([prev.v, v], 2);
+      cache.push({ k, v });
+      l = k.shape[2];
+      qk = tf.matMul(qs, tf.reshape(k, [b * h, l, dh]), false, true);
     }
-    cache.push({ kT, v });
-    const l = kT.shape[3];
-    const scores = tf.add(
-      tf.reshape(mm(tf.reshape(q, [b * h, s, dh]), tf.reshape(kT, [b * h, dh, l])), [b, h, s, l]),
-      bias,
-    );
+    const scores = tf.add(tf.reshape(qk, [b, h, s, l]), bias);
     const att = tf.reshape(tf.softmax(scores), [b * h, s, l]);
     const o = tf.reshape(mm(att, tf.reshape(v, [b * h, l, dh])), [b, h, s, dh]);
     const merged = tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [b * s, d]);
@@ -256,7 +269,7 @@ export function forwardTrain(p: Params, c: PolicyConfig, ids: tf.Tensor2D): tf.T
   const emb = tf.reshape(mm(onehot, tok), [b, t, d]);
   const x =
     (usesAlibi(c) ? emb : tf.add(emb, tf.slice(get(p, "pos_emb"), [0, 0], [t, d]))) as tf.Tensor3D;
-  return forwardBlocks(p, c, x, causalMask(t)).hidden;
+  return forwardBlocks(p, c, x, causalMask(t), undefined, false).hidden;
 }
 
 /** Next-token logits [rows, vocab] from hidden states (head tied to the token embedding). */

@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, beforeAll, describe, it } from "vitest";
 import { initBackend } from "../../models/backend.ts";
-import { TinyPolicy } from "../../models/policy.ts";
+import { sampleToken, TinyPolicy } from "../../models/policy.ts";
+import { Prng } from "../../math/prng.ts";
 import { Tokenizer } from "../../models/tokenizer.ts";
 import { PRESETS } from "../../models/transformer.ts";
 
@@ -89,5 +90,47 @@ describe("TinyPolicy", () => {
     for (let i = 0; i < 1000; i++) policy.proposeSync([{ ...req[0]!, seed: i }]);
     assert.equal(tf.memory().numTensors, before);
     policy.dispose();
+  });
+
+  it("top-p sampling draws from the smallest set of most likely tokens that holds p, peaked, flat or tied", () => {
+    // The definition: sort every token by probability (then id), keep the shortest prefix holding
+    // p of the mass, draw within it.
+    const byDefinition = (row: Float32Array, t: number, p: number, rng: Prng) => {
+      const probs = Array.from(row, (x, i) => (i === 0 ? 0 : Math.exp((x - Math.max(...row.slice(1))) / t)));
+      const sum = probs.reduce((a, b) => a + b, 0);
+      const order = probs.map((_, i) => i).slice(1).sort((x, y) => probs[y]! - probs[x]! || x - y);
+      let kept = 0;
+      let cut = order.length;
+      for (let i = 0; i < order.length; i++) {
+        kept += probs[order[i]!]!;
+        if (kept >= p * sum) {
+          cut = i + 1;
+          break;
+        }
+      }
+      let u = rng.float() * kept;
+      for (let i = 0; i < cut; i++) if ((u -= probs[order[i]!]!) <= 0) return order[i]!;
+      return order[cut - 1]!;
+    };
+    const gen = Prng.fromSeed(5);
+    let draws = 0;
+    for (let trial = 0; trial < 300; trial++) {
+      const v = 2 + gen.int(200);
+      // Peaked (a few large logits), flat (all small) and tied (values from a short list).
+      const kind = trial % 3;
+      const row = Float32Array.from({ length: v }, () =>
+        kind === 0 ? (gen.float() < 0.05 ? 8 * gen.float() : -4 * gen.float()) : kind === 1 ? 0.1 * gen.float() : gen.int(3)
+      );
+      const t = [0.3, 0.8, 1, 1.5][trial % 4]!;
+      const p = [0.5, 0.9, 0.95, 0.999][gen.int(4)]!;
+      for (let s = 0; s < 5; s++) {
+        const seed = trial * 10 + s;
+        const got = sampleToken(row, t, p, Prng.fromSeed(seed));
+        assert.strictEqual(got, byDefinition(row, t, p, Prng.fromSeed(seed)), `trial ${trial}, seed ${seed}`);
+        assert.isAtLeast(got, 1);
+        draws++;
+      }
+    }
+    assert.strictEqual(draws, 1500);
   });
 });

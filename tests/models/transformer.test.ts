@@ -30,17 +30,17 @@ function decodeStepwise(p: Params, c: PolicyConfig, seq: number[]): Float32Array
         tf.tensor2d([t], [1, 1], "int32"),
       );
       const { hidden, cache: next } = forwardBlocks(p, c, x, tf.zeros([1, 1, 1, t + 1]), cache);
-      return [hidden, ...next.flatMap((l) => [l.kT, l.v])];
+      return [hidden, ...next.flatMap((l) => [l.k, l.v])];
     });
-    if (cache) { for (const l of cache) tf.dispose([l.kT, l.v]); }
+    if (cache) { for (const l of cache) tf.dispose([l.k, l.v]); }
     cache = [];
     for (let i = 1; i < res.length; i += 2) {
-      cache.push({ kT: res[i] as tf.Tensor4D, v: res[i + 1] as tf.Tensor4D });
+      cache.push({ k: res[i] as tf.Tensor4D, v: res[i + 1] as tf.Tensor4D });
     }
     out.push(res[0]!.dataSync() as Float32Array);
     res[0]!.dispose();
   }
-  if (cache) { for (const l of cache) tf.dispose([l.kT, l.v]); }
+  if (cache) { for (const l of cache) tf.dispose([l.k, l.v]); }
   return out;
 }
 
