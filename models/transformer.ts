@@ -92,6 +92,24 @@ export const mm: Mm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =
   };
 }) as unknown as Mm;
 
+/**
+ * `rows · w` (one-hot rows picking rows of `w`) whose gradient is taken for `w` alone: through `mm`
+ * the one-hot rows got a gradient too, a product as large as the forward one that nothing read.
+ */
+function pickRows(rows: tf.Tensor2D, w: tf.Tensor): tf.Tensor2D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([rows]);
+    return {
+      value: tf.matMul(rows, x as tf.Tensor2D),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+        tf.matMul(tf.transpose(saved[0]!, [1, 0]) as tf.Tensor2D, dy as tf.Tensor2D),
+      ],
+    };
+  }) as unknown as (x: tf.Tensor) => tf.Tensor2D;
+  return f(w);
+}
+
 function randn(prng: Prng, shape: number[], std: number): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(n);
@@ -266,7 +284,7 @@ export function forwardTrain(p: Params, c: PolicyConfig, ids: tf.Tensor2D): tf.T
   const vocab = tok.shape[0]!;
   const d = c.dModel;
   const onehot = tf.oneHot(tf.reshape(ids, [b * t]), vocab).asType("float32");
-  const emb = tf.reshape(mm(onehot, tok), [b, t, d]);
+  const emb = tf.reshape(pickRows(onehot as tf.Tensor2D, tok), [b, t, d]);
   const x =
     (usesAlibi(c) ? emb : tf.add(emb, tf.slice(get(p, "pos_emb"), [0, 0], [t, d]))) as tf.Tensor3D;
   return forwardBlocks(p, c, x, causalMask(t), undefined, false).hidden;
