@@ -378,6 +378,18 @@ export function applySettings(config: EvolveConfig, settings: readonly string[])
   wholeAtLeast("sft.maxSteps", c.sft.maxSteps, 1, "optimiser steps");
   wholeAtLeast("ppm.maxSteps", c.ppm.maxSteps, 1, "optimiser steps");
   wholeAtLeast("generateThreads", c.generateThreads, 1, "threads");
+  // Search knobs are checked here, not when round 2 first sends them to an expander.
+  for (const phase of ["bootstrap", "policy"] as const) {
+    const k = c.search[phase];
+    const at = `search.${phase}`;
+    wholeAtLeast(`${at}.rollouts`, k.rollouts, 1, "rollouts");
+    wholeAtLeast(`${at}.k`, k.k, 1, "candidates");
+    wholeAtLeast(`${at}.maxDepth`, k.maxDepth, 1, "steps");
+    if (!(k.c >= 0)) throw new RangeError(`--set ${at}.c=${k.c}: expected an exploration constant of at least 0`);
+    if (!(k.temperature >= 0)) throw new RangeError(`--set ${at}.temperature=${k.temperature}: expected at least 0 (0 is greedy)`);
+    if (!(k.topP > 0 && k.topP <= 1)) throw new RangeError(`--set ${at}.topP=${k.topP}: expected above 0 and at most 1`);
+  }
+  if (!(c.eval.temperature >= 0)) throw new RangeError(`--set eval.temperature=${c.eval.temperature}: expected at least 0 (0 is greedy)`);
   if (c.train.grade !== undefined && c.train.grade !== "answer" && c.train.grade !== "variants") {
     throw new RangeError(`--set train.grade=${c.train.grade}: expected answer or variants`);
   }

@@ -54,6 +54,18 @@ describe("evolve --set KEY=VALUE", () => {
     );
   });
 
+  it("refuses search knobs at start that an expander would refuse in round 2: top-p outside (0, 1], negative temperature or c, counts that are not whole and positive", () => {
+    const base = resolveConfig("quick");
+    assert.throws(() => applySettings(base, ["search.policy.topP=1.5"]), /search.policy.topP=1.5: expected above 0 and at most 1/);
+    assert.throws(() => applySettings(base, ["search.policy.topP=0"]), /search.policy.topP=0: expected above 0/);
+    assert.throws(() => applySettings(base, ["search.bootstrap.temperature=-1"]), /search.bootstrap.temperature=-1: expected at least 0/);
+    assert.throws(() => applySettings(base, ["eval.temperature=-0.5"]), /eval.temperature=-0.5: expected at least 0/);
+    assert.throws(() => applySettings(base, ["search.policy.k=0"]), /search.policy.k=0: expected a whole number of candidates/);
+    assert.throws(() => applySettings(base, ["search.bootstrap.rollouts=2.5"]), /search.bootstrap.rollouts=2.5: expected a whole number of rollouts/);
+    assert.throws(() => applySettings(base, ["search.policy.c=-1"]), /search.policy.c=-1: expected an exploration constant/);
+    assert.strictEqual(applySettings(base, ["search.policy.topP=1", "search.policy.temperature=0"]).search.policy.topP, 1);
+  });
+
   it("builds models with ALiBi attention by default, and with learned position embeddings on request", () => {
     for (const preset of ["smoke", "quick", "full"] as const) {
       assert.equal(resolveConfig(preset).model.positions, "alibi");
