@@ -222,7 +222,8 @@ export function sampleToken(row: Float32Array, temperature: number, topP: number
     return last;
   }
   const limit = topP * sum;
-  const { order, cut, kept } = nucleusOf(probs, limit, topTokens(probs, limit) ?? sortedTokens(probs));
+  const order = topTokens(probs, limit) ?? sortedTokens(probs);
+  const { cut, kept } = nucleusOf(probs, limit, order);
   let u = rng.float() * kept;
   for (let i = 0; i < cut; i++) {
     u -= probs[order[i]!]!;
@@ -275,15 +276,11 @@ function sortedTokens(probs: Float64Array): Int32Array {
 }
 
 /** The nucleus of `order`: its shortest prefix whose probabilities add up to `limit` (all of it if none). */
-function nucleusOf(
-  probs: Float64Array,
-  limit: number,
-  order: ArrayLike<number>,
-): { order: ArrayLike<number>; cut: number; kept: number } {
+function nucleusOf(probs: Float64Array, limit: number, order: ArrayLike<number>): { cut: number; kept: number } {
   let kept = 0;
   for (let i = 0; i < order.length; i++) {
     kept += probs[order[i]!]!;
-    if (kept >= limit) return { order, cut: i + 1, kept };
+    if (kept >= limit) return { cut: i + 1, kept };
   }
-  return { order, cut: order.length, kept };
+  return { cut: order.length, kept };
 }

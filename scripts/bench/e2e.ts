@@ -14,7 +14,7 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BenchFigure, BenchOptions } from "./index.ts";
+import { type BenchFigure, type BenchOptions, errorFigure } from "./index.ts";
 import { generateProblems } from "../../math/generator.ts";
 import { clearInterpreterCaches } from "../../math/interpreter.ts";
 import { resolveConfig } from "../run/config.ts";
@@ -87,13 +87,7 @@ export async function benchE2e(opts: BenchOptions): Promise<BenchFigure[]> {
   const nats = Deno.env.get("RSTAR_BENCH_NATS") ?? "nats://127.0.0.1:4222";
   const figures: BenchFigure[] = [];
   // A measurement that fails becomes an error figure; the others are still taken.
-  const failed = (err: unknown): BenchFigure => ({
-    name: "error.e2e",
-    value: 0,
-    unit: "error",
-    ok: false,
-    detail: err instanceof Error ? err.message : String(err),
-  });
+  const failed = (err: unknown) => errorFigure({ id: "e2e" }, err instanceof Error ? err.message : String(err));
   let messaging: BenchFigure | undefined;
   try {
     messaging = await benchMessaging(opts);

@@ -118,7 +118,7 @@ export interface RunBenchOptions {
 }
 
 /** An error figure for an area that could not run; `detail` holds the reason. */
-export function errorFigure(area: BenchArea, reason: string): BenchFigure {
+export function errorFigure(area: Pick<BenchArea, "id">, reason: string): BenchFigure {
   return { name: `error.${area.id}`, value: 0, unit: "error", ok: false, detail: reason };
 }
 

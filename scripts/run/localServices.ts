@@ -566,7 +566,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     try {
       const done = lanes > 1
         ? await searchInLanes(req, lanes, { run, requestTimeoutMs: requestTimeoutMs() }, here, onResult)
-        : { ...(await here(req)), laneFailures: 0, failures: [] };
+        : { ...(await here(req)), failures: [] };
       const retries = done.retries;
       for (const why of done.failures) {
         (options.warn ?? console.error)(
@@ -578,7 +578,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         const crashes = Object.values(crash.counts()).reduce((a, b) => a + b, 0);
         faults = { ...bus.stats(), crashes, retries };
       } else if (retries > 0) faults = { retries };
-      if (done.laneFailures > 0) faults = { ...faults, laneFailures: done.laneFailures };
+      if (done.failures.length > 0) faults = { ...faults, laneFailures: done.failures.length };
       if (link) {
         // Faults of the transport itself (a NATS server that went away and came back), and
         // worker processes killed by chaos and replaced.

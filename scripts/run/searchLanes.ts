@@ -87,9 +87,7 @@ function runWorkerLane(
 export interface LanesDone {
   /** Requests retried, all lanes together. */
   readonly retries: number;
-  /** Worker lanes that failed; their problems left unsearched were searched on this thread. */
-  readonly laneFailures: number;
-  /** Why each failed lane failed. */
+  /** Why each worker lane that failed failed; its problems left unsearched were searched on this thread. */
   readonly failures: readonly string[];
 }
 
@@ -125,5 +123,5 @@ export async function searchInLanes(
     const left = others[i]!.filter((p) => !r.handed.has(p.id));
     if (left.length > 0) retries += (await here({ ...req, problems: left })).retries;
   }
-  return { retries, laneFailures: failures.length, failures };
+  return { retries, failures };
 }

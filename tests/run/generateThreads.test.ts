@@ -166,7 +166,7 @@ describe("generateThreads", () => {
     assert.isTrue(otherFailedFirst);
     const [mine, theirs] = dealLanes(problems, 2).map((l) => l.map((p) => p.id));
     assert.deepEqual(searchedHere, [mine!, theirs!], "this thread searched its lane, then the failed lane's problems");
-    assert.equal(done.laneFailures, 1);
+    assert.equal(done.failures.length, 1);
     assert.match(done.failures[0]!, /a lane searches with the bootstrap policy/);
     assert.equal(done.retries, 2);
     assert.equal(openSearchLanes(), 0);
