@@ -285,6 +285,7 @@ export class ChaosBus implements Bus {
   private readonly perSubject = new Map<string, number>();
   private readonly held = new Map<string, { data: Uint8Array; options: PublishOptions; timer: unknown }>();
   private pendingTimers = 0;
+  private requestsOut = 0;
   private idleWaiters: (() => void)[] = [];
   private readonly counters: ChaosCounters = { seen: 0, dropped: 0, duplicated: 0, delayed: 0, reordered: 0 };
 
@@ -310,6 +311,11 @@ export class ChaosBus implements Bus {
     return { ...this.counters };
   }
 
+  /** Requests sent through this bus that await their reply (or their timeout). */
+  inFlight(): number {
+    return this.requestsOut;
+  }
+
   publish(subject: string, data: Uint8Array, options: PublishOptions = {}): void {
     const d = this.decide(subject);
     if (d.drop) return;
@@ -333,7 +339,12 @@ export class ChaosBus implements Bus {
     if (remaining <= 0) throw new BusError("Timeout", subject);
     const opts = { ...options, timeoutMs: remaining };
     if (d.dup) this.inner.request(subject, data, opts).catch(() => {});
-    return this.wrapMessage(await this.inner.request(subject, data, opts));
+    this.requestsOut++;
+    try {
+      return this.wrapMessage(await this.inner.request(subject, data, opts));
+    } finally {
+      this.requestsOut--;
+    }
   }
 
   async flush(): Promise<void> {

@@ -96,6 +96,9 @@ export interface NatsOptions {
 /** Actors the chaos spec's `crash=actor:rate` applies to in a search. */
 const CRASH_ACTORS = ["expander", "scorer"] as const;
 
+/** How often a due kill looks again for requests in flight. */
+const KILL_POLL_MS = 5;
+
 /** Why kill-worker cannot apply to a run without worker processes. */
 export const KILL_WORKER_NEEDS = "the run has no worker processes to kill (run it with --nats URL --workers N, N ≥ 1)";
 
@@ -130,8 +133,11 @@ interface NatsLink {
    * and spawn a replacement, so the run keeps its N workers; undefined stops it.
    */
   setKillEvery(everyMs: number | undefined, seed: number): void;
-  /** Starts the kill clock (a search is under way). */
-  searchStarted(): void;
+  /**
+   * Starts the kill clock (a search is under way). With `busy`, a kill that falls due while it
+   * says false waits until it says true (requests are out), so kills land where work is held.
+   */
+  searchStarted(busy?: () => boolean): void;
   /** Stops the kill clock; returns the workers killed and replacements spawned since `searchStarted`. */
   searchEnded(): { workerKills: number; workerRestarts: number };
   close(): Promise<void>;
@@ -226,6 +232,7 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     timer: undefined as ReturnType<typeof setTimeout> | undefined,
     armedAt: 0,
     searching: false,
+    busy: undefined as (() => boolean) | undefined,
     kills: 0,
     restarts: 0,
     nextIndex: o.workers,
@@ -253,6 +260,12 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     killer.armedAt = Date.now();
     killer.timer = setTimeout(() => {
       killer.timer = undefined;
+      if (killer.busy !== undefined && !killer.busy()) {
+        // Due, but no request is out: look again shortly, without starting a new period.
+        killer.leftMs = KILL_POLL_MS;
+        arm();
+        return;
+      }
       killer.leftMs = killer.everyMs ?? 0;
       killOne();
       arm();
@@ -331,8 +344,9 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
       killer.leftMs = everyMs;
       arm();
     },
-    searchStarted() {
+    searchStarted(busy) {
       killer.searching = true;
+      killer.busy = busy;
       killer.kills = 0;
       killer.restarts = 0;
       arm();
@@ -340,6 +354,7 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     searchEnded() {
       disarm();
       killer.searching = false;
+      killer.busy = undefined;
       return { workerKills: killer.kills, workerRestarts: killer.restarts };
     },
     close,
@@ -562,7 +577,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       : 1;
     const linkBefore = link?.bus.connectionStats();
     let faults: Record<string, number> | undefined;
-    link?.searchStarted();
+    link?.searchStarted(() => bus.inFlight() > 0);
     try {
       const done = lanes > 1
         ? await searchInLanes(req, lanes, { run, requestTimeoutMs: requestTimeoutMs() }, here, onResult)

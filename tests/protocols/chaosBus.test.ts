@@ -175,6 +175,24 @@ describe("ChaosBus", () => {
     assert.equal(served, 0);
   });
 
+  it("counts the requests that await their reply, a dropped one not being sent", async () => {
+    const clock = new ManualClock();
+    const bus = new ChaosBus(new InProcessBus({ clock }), spec("drop=1@score"), { clock });
+    const held: (() => void)[] = [];
+    bus.subscribe("rstar.r.expand", (m) => void held.push(() => m.respond(enc.encode("ok"))));
+    const asks = [1, 2].map(() => bus.request("rstar.r.expand", enc.encode("q"), { timeoutMs: 500 }));
+    const dropped = bus.request("rstar.r.score", enc.encode("q"), { timeoutMs: 500 }).catch(() => "timeout");
+    await settle();
+    assert.equal(bus.inFlight(), 2);
+    held.shift()!();
+    await asks[0];
+    assert.equal(bus.inFlight(), 1);
+    await clock.advance(500);
+    assert.equal(await dropped, "timeout");
+    await asks[1]!.catch(() => {});
+    assert.equal(bus.inFlight(), 0, "a request that timed out is no longer in flight");
+  });
+
   it("duplicates a request so the responder sees it twice while the caller gets one reply", async () => {
     const bus = new ChaosBus(new InProcessBus(), spec("dup=1@expand"));
     const seen: string[] = [];
