@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { ProposedStep, ProposeRequest, StepProposer } from "../math/contracts.ts";
 import { Prng } from "../math/prng.ts";
 import { EOS, PAD, parseStep, STEP, type Tokenizer } from "./tokenizer.ts";
+import { gatherRows } from "./kernels/wasmKernels.ts";
 import {
   embedAt,
   forwardBlocks,
@@ -111,7 +112,7 @@ export class TinyPolicy implements StepProposer {
         const last = tf.reshape(hidden, [nR, tp, c.dModel]).slice([0, tp - 1, 0], [nR, 1, c.dModel]);
         const lg = logitsOf(this.params, tf.reshape(last, [nR, c.dModel]) as tf.Tensor2D);
         const sel = tf.tensor1d(rows.map((r) => r.a), "int32");
-        return [tf.gather(lg, sel), ...cache.flatMap((l) => [tf.gather(l.k, sel), tf.gather(l.v, sel)])];
+        return [gatherRows(lg, sel), ...cache.flatMap((l) => [gatherRows(l.k, sel), gatherRows(l.v, sel)])];
       });
       logits = res[0]!.dataSync() as Float32Array;
       res[0]!.dispose();

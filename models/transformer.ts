@@ -7,12 +7,15 @@
  * - training embeds tokens as one-hot × matrix, because `gather` has no gradient on wasm;
  * - every matmul goes through `mm`, a `tf.customGrad` whose gradient uses explicit transposes
  *   (autodiff's transposed-matmul gradients hit a slow path, about 3× slower);
- * - the causal mask is an additive constant; generation keeps K (transposed) and V per layer.
+ * - attention's batched products go through `bmm`, whose forward and gradient products run on a
+ *   SIMD kernel (models/kernels/wasmKernels.ts): tfjs-wasm runs batched matmuls in a scalar loop;
+ * - the causal mask is an additive constant; generation keeps K and V per layer.
  *
  * All functions here are pure tensor code meant to run inside the caller's `tf.tidy`.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Prng } from "../math/prng.ts";
+import { batchMatMul, gatherRows } from "./kernels/wasmKernels.ts";
 
 /** Sizes of a transformer; `stepTokens` caps the tokens generated for one step. */
 export interface PolicyConfig {
@@ -87,6 +90,25 @@ export const mm: Mm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =
       return [
         tf.matMul(dy as tf.Tensor2D, tf.transpose(sb, perm) as tf.Tensor2D),
         tf.matMul(tf.transpose(sa, perm) as tf.Tensor2D, dy as tf.Tensor2D),
+      ];
+    },
+  };
+}) as unknown as Mm;
+
+/**
+ * Batched product [n, m, k] · [n, k, p] for attention, differentiable: the forward product and
+ * both gradient products (dA = dC · Bᵀ, dB = Aᵀ · dC) run through `batchMatMul`.
+ */
+export const bmm: Mm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [a, b, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: batchMatMul(a, b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as [tf.Tensor3D, tf.Tensor3D];
+      return [
+        batchMatMul(dy as tf.Tensor3D, tf.transpose(sb, [0, 2, 1])),
+        batchMatMul(sa, dy as tf.Tensor3D, true),
       ];
     },
   };
@@ -251,20 +273,24 @@ export function forwardBlocks(
     let l = s;
     if (prev === undefined) {
       // The whole sequence at once (training, prefill): K transposed, through the differentiable product.
-      qk = mm(qs, tf.reshape(tf.transpose(kh, [0, 2, 3, 1]), [b * h, dh, s]));
+      qk = bmm(qs, tf.reshape(tf.transpose(kh, [0, 2, 3, 1]), [b * h, dh, s]));
       if (keep) cache.push({ k: tf.transpose(kh, [0, 2, 1, 3]) as tf.Tensor4D, v });
     } else {
-      // New positions against the cache (generation, no gradient): the product reads K
-      // transposed in place, the same sums as against an explicit transpose.
+      // New positions against the cache (generation, no gradient). One new position (every
+      // decoding step) takes its scores as K · qᵀ, row dot products `batchMatMul` runs in SIMD
+      // lanes; more read K transposed in place, the same sums as against an explicit transpose.
       const k = tf.concat([prev.k, tf.transpose(kh, [0, 2, 1, 3]) as tf.Tensor4D], 2);
       v = tf.concat([prev.v, v], 2);
       cache.push({ k, v });
       l = k.shape[2];
-      qk = tf.matMul(qs, tf.reshape(k, [b * h, l, dh]), false, true);
+      const keys = tf.reshape(k, [b * h, l, dh]) as tf.Tensor3D;
+      qk = s === 1
+        ? batchMatMul(keys, tf.reshape(qs, [b * h, dh, 1]))
+        : tf.matMul(qs, keys, false, true);
     }
     const scores = tf.add(tf.reshape(qk, [b, h, s, l]), bias);
     const att = tf.reshape(tf.softmax(scores), [b * h, s, l]);
-    const o = tf.reshape(mm(att, tf.reshape(v, [b * h, l, dh])), [b, h, s, dh]);
+    const o = tf.reshape(bmm(att, tf.reshape(v, [b * h, l, dh])), [b, h, s, dh]);
     const merged = tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [b * s, d]);
     res = tf.add(res, tf.add(mm(merged, get(p, `h.${i}.attn.out.w`)), get(p, `h.${i}.attn.out.b`)));
     const m = layerNorm(res, get(p, `h.${i}.ln2.g`), get(p, `h.${i}.ln2.b`));
@@ -300,9 +326,9 @@ export function logitsOf(p: Params, hidden: tf.Tensor2D): tf.Tensor2D {
  */
 export function embedAt(p: Params, ids: tf.Tensor2D, positions: tf.Tensor2D): tf.Tensor3D {
   const [b, s] = ids.shape;
-  const tok = tf.gather(get(p, "tok_emb"), tf.reshape(ids, [b * s]));
+  const tok = gatherRows(get(p, "tok_emb"), tf.reshape(ids, [b * s]) as tf.Tensor1D);
   if (!p.has("pos_emb")) return tf.reshape(tok, [b, s, -1]) as tf.Tensor3D;
-  const pos = tf.gather(get(p, "pos_emb"), tf.reshape(positions, [b * s]));
+  const pos = gatherRows(get(p, "pos_emb"), tf.reshape(positions, [b * s]) as tf.Tensor1D);
   return tf.reshape(tf.add(tok, pos), [b, s, -1]) as tf.Tensor3D;
 }
 
