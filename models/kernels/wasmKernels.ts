@@ -7,8 +7,7 @@
  * scalar loop at about 2–3 GFLOP/s, against 20–40 for the dense layers. `batchMatMul` runs
  * them instead through a small hand-written SIMD kernel (models/kernels/bmm.wat, assembled by
  * scripts/gen-kernels.ts) that works in place on the backend's own memory, 4–8× faster at
- * attention's shapes (docs/BENCHMARKS.md, `policy.train_tok_s`).
- *
+ * attention's shapes (docs/BENCHMARKS.md, "Attention's batched products and row gathers").
  *
  * tfjs-wasm's GatherV2 moves one element at a time (about 35 ns each): gathering the token
  * embedding rows of a prefill, or tiling a prompt's attention cache to its sample rows, took
