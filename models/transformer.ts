@@ -4,7 +4,8 @@
  * final LayerNorm, output head tied to the token embedding).
  *
  * Written for TF.js's wasm backend (DESIGN.md, "Known TF.js facts"):
- * - training embeds tokens as one-hot × matrix, because `gather` has no gradient on wasm;
+ * - `gather` has no gradient on wasm: training embeds tokens through `pickRows`, which copies the
+ *   rows and adds their gradients back into place;
  * - every matmul goes through `mm`, a `tf.customGrad` whose gradient uses explicit transposes
  *   (autodiff's transposed-matmul gradients hit a slow path, about 3× slower);
  * - attention's batched products go through `bmm`, whose forward and gradient products run on a
@@ -15,7 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Prng } from "../math/prng.ts";
-import { batchMatMul, gatherRows } from "./kernels/wasmKernels.ts";
+import { batchMatMul, gatherRows, scatterAddRows } from "./kernels/wasmKernels.ts";
 
 /** Sizes of a transformer; `stepTokens` caps the tokens generated for one step. */
 export interface PolicyConfig {
@@ -115,17 +116,19 @@ export const bmm: Mm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) 
 }) as unknown as Mm;
 
 /**
- * `rows · w` (one-hot rows picking rows of `w`) whose gradient is taken for `w` alone: through `mm`
- * the one-hot rows got a gradient too, a product as large as the forward one that nothing read.
+ * Rows `ids` of `w` (the token embedding), differentiable in `w` alone: the forward pass copies
+ * the rows (`gatherRows`), the gradient adds each row's gradient into the row it came from
+ * (`scatterAddRows`). Both replace products with a one-hot [rows, vocab] matrix, as large as the
+ * vocabulary times the batch's tokens (tfjs-wasm has no gradient for `gather`).
  */
-function pickRows(rows: tf.Tensor2D, w: tf.Tensor): tf.Tensor2D {
+function pickRows(ids: tf.Tensor1D, w: tf.Tensor2D): tf.Tensor2D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
-    save([rows]);
+    const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    save([ids]);
     return {
-      value: tf.matMul(rows, x as tf.Tensor2D),
+      value: gatherRows(x, ids),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-        tf.matMul(tf.transpose(saved[0]!, [1, 0]) as tf.Tensor2D, dy as tf.Tensor2D),
+        scatterAddRows(dy as tf.Tensor2D, saved[0] as tf.Tensor1D, x.shape[0]),
       ],
     };
   }) as unknown as (x: tf.Tensor) => tf.Tensor2D;
@@ -301,16 +304,13 @@ export function forwardBlocks(
 }
 
 /**
- * Differentiable training forward over right-padded ids [b, t] from position 0: one-hot token
- * embedding, causal mask. Returns final hidden states [b·t, d].
+ * Differentiable training forward over right-padded ids [b, t] from position 0: token embedding
+ * rows (`pickRows`), causal mask. Returns final hidden states [b·t, d].
  */
 export function forwardTrain(p: Params, c: PolicyConfig, ids: tf.Tensor2D): tf.Tensor2D {
   const [b, t] = ids.shape;
-  const tok = get(p, "tok_emb");
-  const vocab = tok.shape[0]!;
   const d = c.dModel;
-  const onehot = tf.oneHot(tf.reshape(ids, [b * t]), vocab).asType("float32");
-  const emb = tf.reshape(pickRows(onehot as tf.Tensor2D, tok), [b, t, d]);
+  const emb = tf.reshape(pickRows(tf.reshape(ids, [b * t]) as tf.Tensor1D, get(p, "tok_emb") as tf.Tensor2D), [b, t, d]);
   const x =
     (usesAlibi(c) ? emb : tf.add(emb, tf.slice(get(p, "pos_emb"), [0, 0], [t, d]))) as tf.Tensor3D;
   return forwardBlocks(p, c, x, causalMask(t), undefined, false).hidden;

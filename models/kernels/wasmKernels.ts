@@ -1,6 +1,7 @@
 /**
- * Two kernels that tfjs-wasm runs slowly, made fast on its backend: attention's batched matrix
- * products (`batchMatMul`) and the gathering of whole rows (`gatherRows`).
+ * Kernels that tfjs-wasm runs slowly, made fast on its backend: attention's batched matrix
+ * products (`batchMatMul`), and the gathering of whole rows (`gatherRows`) with its gradient
+ * (`scatterAddRows`).
  *
  * tfjs-wasm runs a matmul through XNNPACK only when it is a single (batch 1), untransposed
  * product; every batched product, such as attention's [batch·heads, T, d_head] ones, falls to a
@@ -11,11 +12,13 @@
  *
  * tfjs-wasm's GatherV2 moves one element at a time (about 35 ns each): gathering the token
  * embedding rows of a prefill, or tiling a prompt's attention cache to its sample rows, took
- * longer than the layers' products. `gatherRows` copies each row as one block.
+ * longer than the layers' products. `gatherRows` copies each row as one block, and
+ * `scatterAddRows`, its gradient, adds each row into place (training's token embedding, which
+ * took two products with a one-hot [tokens, vocabulary] matrix).
  *
  * On another backend, or where the wasm backend's memory is out of reach, or with
- * RSTAR_WASM_KERNELS=0 in the environment, they are `tf.matMul` and `tf.gather`: the same
- * results (the products summed in another order).
+ * RSTAR_WASM_KERNELS=0 in the environment, they are `tf.matMul`, `tf.gather` and a one-hot
+ * product: the same results, summed in another order.
  */
 import * as tf from "@tensorflow/tfjs";
 import process from "node:process";
@@ -23,6 +26,7 @@ import { BMM_WASM_BASE64 } from "./bmmWasm.ts";
 
 const BMM_KERNEL = "RstarBatchMatMul";
 const GATHER_KERNEL = "RstarGatherRows";
+const SCATTER_KERNEL = "RstarScatterAddRows";
 
 type BmmFn = (
   a: number,
@@ -92,6 +96,29 @@ function register(): void {
     },
   });
   tf.registerKernel({
+    kernelName: SCATTER_KERNEL,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, indices } = inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+      const n = (attrs as { rows: number }).rows;
+      const be = backend as unknown as WasmBackendLike;
+      const width = x.shape[1]!;
+      const idx = Int32Array.from(be.typedArrayFromHeap(indices));
+      const bad = idx.find((i) => !(i >= 0 && i < n));
+      if (bad !== undefined) throw new RangeError(`Cannot add into row ${bad} of ${n} rows`);
+      const out = be.makeOutput([n, width], "float32");
+      const src = be.typedArrayFromHeap(x) as Float32Array;
+      const dst = be.typedArrayFromHeap(out) as Float32Array;
+      dst.fill(0);
+      idx.forEach((i, r) => {
+        const to = i * width;
+        const from = r * width;
+        for (let j = 0; j < width; j++) dst[to + j]! += src[from + j]!;
+      });
+      return out;
+    },
+  });
+  tf.registerKernel({
     kernelName: BMM_KERNEL,
     backendName: "wasm",
     kernelFunc: ({ inputs, backend, attrs }) => {
@@ -110,7 +137,7 @@ function register(): void {
   });
 }
 
-/** Whether the kernels here run on the active backend (else they are `tf.matMul` and `tf.gather`). */
+/** Whether the kernels here run on the active backend (else they are TF.js's own ops). */
 export function fastKernels(): boolean {
   return !disabled && tf.getBackend() === "wasm" && kernelFor(tf.backend()) !== undefined;
 }
@@ -147,4 +174,25 @@ export function gatherRows<T extends tf.Tensor>(x: T, indices: tf.Tensor1D): T {
   if (x.dtype === "string" || x.dtype === "complex64" || !fastKernels()) return tf.gather(x, indices);
   register();
   return tf.engine().runKernel(GATHER_KERNEL, { x, indices }) as T;
+}
+
+/**
+ * `n` rows, row i the sum of the rows r of float32 `x` [rows, width] with `indices[r]` = i (in
+ * order of r), as `tf.unsortedSegmentSum(x, indices, n)`: the gradient of `gatherRows`. An
+ * index out of range is a RangeError.
+ */
+export function scatterAddRows(x: tf.Tensor2D, indices: tf.Tensor1D, n: number): tf.Tensor2D {
+  if (x.rank !== 2 || indices.rank !== 1 || indices.dtype !== "int32" || indices.shape[0] !== x.shape[0]) {
+    throw new RangeError(
+      `Cannot add rows into place: need x of rank 2 and one int32 index per row, got [${x.shape}] and ${indices.dtype} [${indices.shape}]`,
+    );
+  }
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`Cannot add rows into place: ${n} rows`);
+  if (x.dtype !== "float32" || !fastKernels()) {
+    // A one-hot product (tfjs-wasm has no UnsortedSegmentSum), transposed explicitly: XNNPACK
+    // takes untransposed products only.
+    return tf.tidy(() => tf.matMul(tf.transpose(tf.oneHot(indices, n).asType("float32")), x));
+  }
+  register();
+  return tf.engine().runKernel(SCATTER_KERNEL, { x, indices }, { rows: n }) as tf.Tensor2D;
 }

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { readFile } from "node:fs/promises";
 import { assert, beforeAll, describe, it } from "vitest";
 import { initBackend } from "../../models/backend.ts";
-import { batchMatMul, fastKernels, gatherRows } from "../../models/kernels/wasmKernels.ts";
+import { batchMatMul, fastKernels, gatherRows, scatterAddRows } from "../../models/kernels/wasmKernels.ts";
 import { bmm } from "../../models/transformer.ts";
 import { assemble, KERNELS, moduleText } from "../../scripts/gen-kernels.ts";
 
@@ -125,5 +125,53 @@ describe("the wasm kernels' bytes", () => {
       const want = moduleText(k, await assemble(k.source, await readFile(k.source, "utf8")));
       assert.equal(await readFile(k.module, "utf8"), want, `${k.module}: run scripts/gen-kernels.ts`);
     }
+  });
+});
+
+describe("scatterAddRows (the token embedding's gradient in training)", () => {
+  beforeAll(async () => {
+    assert.equal(await initBackend("wasm"), "wasm");
+  });
+
+  it("adds each row into the row its index names, as a one-hot product does, repeats included", () => {
+    tf.tidy(() => {
+      const x = tf.randomNormal([7, 5], 0, 1, "float32", 11) as tf.Tensor2D;
+      const idx = tf.tensor1d([2, 0, 2, 5, 2, 0, 1], "int32");
+      const want = tf.matMul(tf.transpose(tf.oneHot(idx, 6).asType("float32")), x);
+      const got = scatterAddRows(x, idx, 6);
+      assert.deepEqual(got.shape, [6, 5]);
+      assert.isBelow(maxDiff(got, want), 1e-5);
+      assert.deepEqual(Array.from(got.slice([3, 0], [1, 5]).dataSync()), [0, 0, 0, 0, 0]);
+    });
+  });
+
+  it("makes training's token embedding differentiable as gathering's gradient", () => {
+    const w = tf.variable(tf.randomNormal([9, 4], 0, 1, "float32", 12));
+    const idx = tf.tensor1d([8, 1, 1, 0, 4], "int32");
+    const r = tf.randomNormal([5, 4], 0, 1, "float32", 13);
+    const pick = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+      save([idx]);
+      return {
+        value: gatherRows(x, idx),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [scatterAddRows(dy as tf.Tensor2D, saved[0] as tf.Tensor1D, 9)],
+      };
+    }) as unknown as (x: tf.Tensor) => tf.Tensor;
+    const fast = tf.variableGrads(() => tf.sum(tf.mul(pick(w), r)) as tf.Scalar, [w]);
+    const ref = tf.variableGrads(() => tf.sum(tf.mul(tf.matMul(tf.oneHot(idx, 9).asType("float32"), w), r)) as tf.Scalar, [w]);
+    assert.isBelow(maxDiff(fast.grads[w.name]!, ref.grads[w.name]!), 1e-5);
+    tf.dispose([w, idx, r, fast.value, ref.value, ...Object.values(fast.grads), ...Object.values(ref.grads)]);
+  });
+
+  it("refuses an index out of range or one index short, leaving no tensor behind", () => {
+    const x = tf.zeros([2, 3]) as tf.Tensor2D;
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      assert.throws(() => scatterAddRows(x, tf.tensor1d([0, 4], "int32"), 4), /row 4 of 4 rows/);
+      assert.throws(() => scatterAddRows(x, tf.tensor1d([0], "int32"), 4), RangeError);
+      assert.throws(() => scatterAddRows(x, tf.tensor1d([0, 1], "int32"), -1), RangeError);
+    });
+    assert.equal(tf.memory().numTensors, before);
+    x.dispose();
   });
 });
