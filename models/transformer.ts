@@ -118,8 +118,8 @@ export const bmm: Mm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) 
 /**
  * Rows `ids` of `w` (the token embedding), differentiable in `w` alone: the forward pass copies
  * the rows (`gatherRows`), the gradient adds each row's gradient into the row it came from
- * (`scatterAddRows`). Both replace products with a one-hot [rows, vocab] matrix, as large as the
- * vocabulary times the batch's tokens (tfjs-wasm has no gradient for `gather`).
+ * (`scatterAddRows`). They replace two products with a one-hot [rows, vocab] matrix (the batch's
+ * tokens times the vocabulary), which training used because tfjs-wasm has no gradient for `gather`.
  */
 function pickRows(ids: tf.Tensor1D, w: tf.Tensor2D): tf.Tensor2D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
