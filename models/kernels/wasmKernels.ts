@@ -72,6 +72,17 @@ function kernelFor(backend: unknown): BmmFn | undefined {
   return fn;
 }
 
+/**
+ * A row kernel's indices, copied off the heap, each checked to lie in [0, n) before anything is
+ * allocated (so a refusal leaves no tensor behind); `message` words the RangeError.
+ */
+function rowIndices(be: WasmBackendLike, indices: tf.TensorInfo, n: number, message: (i: number) => string): Int32Array {
+  const idx = Int32Array.from(be.typedArrayFromHeap(indices));
+  const bad = idx.find((i) => !(i >= 0 && i < n));
+  if (bad !== undefined) throw new RangeError(message(bad));
+  return idx;
+}
+
 function register(): void {
   if (registered) return;
   registered = true;
@@ -84,9 +95,7 @@ function register(): void {
       const n = x.shape[0]!;
       const rest = x.shape.slice(1);
       const width = rest.reduce((a, d) => a * d, 1);
-      const idx = Int32Array.from(be.typedArrayFromHeap(indices));
-      const bad = idx.find((i) => !(i >= 0 && i < n));
-      if (bad !== undefined) throw new RangeError(`Cannot gather row ${bad} of a tensor with ${n} rows`);
+      const idx = rowIndices(be, indices, n, (i) => `Cannot gather row ${i} of a tensor with ${n} rows`);
       const out = be.makeOutput([idx.length, ...rest], x.dtype);
       // Views after makeOutput, which may grow (and so replace) the heap's buffer.
       const src = be.typedArrayFromHeap(x);
@@ -103,9 +112,7 @@ function register(): void {
       const n = (attrs as { rows: number }).rows;
       const be = backend as unknown as WasmBackendLike;
       const width = x.shape[1]!;
-      const idx = Int32Array.from(be.typedArrayFromHeap(indices));
-      const bad = idx.find((i) => !(i >= 0 && i < n));
-      if (bad !== undefined) throw new RangeError(`Cannot add into row ${bad} of ${n} rows`);
+      const idx = rowIndices(be, indices, n, (i) => `Cannot add into row ${i} of ${n} rows`);
       const out = be.makeOutput([n, width], "float32");
       const src = be.typedArrayFromHeap(x) as Float32Array;
       const dst = be.typedArrayFromHeap(out) as Float32Array;
