@@ -14,7 +14,7 @@ import { answersEqual } from "../../math/grade.ts";
 import { runCode } from "../../math/interpreter.ts";
 import { Prng } from "../../math/prng.ts";
 import { initBackend } from "../../models/backend.ts";
-import { loadPolicy } from "../../models/checkpoint.ts";
+import { loadPolicy, loadScorer } from "../../models/checkpoint.ts";
 import { ThreadedPolicy } from "../../models/parallelPropose.ts";
 import { TinyPolicy } from "../../models/policy.ts";
 import { TinyScorer } from "../../models/ppm.ts";
@@ -23,6 +23,7 @@ import { countParams, PRESETS, trainFlops } from "../../models/transformer.ts";
 import { greedySolve } from "../../models/rollout.ts";
 import { type PairExample, trainPolicy, trainScorer } from "../../models/train.ts";
 import type { BenchFigure, BenchOptions } from "./index.ts";
+import { chooserAccuracy, sampleScored } from "./choosers.ts";
 import { join } from "node:path";
 import type { EvolveConfig } from "../run/config.ts";
 import { openRunDirectory, pathExists } from "../run/runDirectory.ts";
@@ -371,6 +372,39 @@ export async function runCeilingCheck(opts: { run: string; seconds?: number; per
   return out;
 }
 
+/**
+ * Best-of-N choosers on the same samples (`choosers.ts`): the run's round-`round` policy samples
+ * `n` solutions at the run's evaluation temperature for PER_LEVEL held-out problems of each level
+ * (those of `greedy`), its round-`round` PPM scores every step, and every chooser answers. One
+ * figure per chooser, `ppm.bon_choose.NAME`, plus `ppm.bon_choose.ceiling` (any sample right).
+ */
+export async function runChoosersCheck(opts: { run: string; round: number; perLevel: number; n: number }): Promise<BenchFigure[]> {
+  const dir = openRunDirectory<EvolveConfig>(opts.run);
+  if (dir._tag !== "RunDirectory") throw new RangeError(dir.message);
+  const models = `${opts.run}/checkpoints/round-${opts.round}`;
+  for (const m of ["policy", "ppm"]) {
+    if (!pathExists(`${models}/${m}`)) throw new RangeError(`${models}/${m} is missing: round ${opts.round} of ${opts.run} has not trained`);
+  }
+  await initBackend();
+  const policy = await loadPolicy(`${models}/policy`);
+  const ppm = await loadScorer(`${models}/ppm`);
+  try {
+    const test = heldOut(opts.perLevel);
+    const temperature = dir.file.config.eval.temperature;
+    const samples = sampleScored(policy, ppm, test, { n: opts.n, temperature, seed: dir.file.config.seed });
+    const answered = samples.reduce((a, ss) => a + ss.length, 0) / test.length;
+    return Object.entries(chooserAccuracy(test, samples)).map(([name, r]) => ({
+      name: `ppm.bon_choose.${name}`,
+      value: r.accuracy,
+      unit: "ratio",
+      detail: { ...opts, temperature, answeredPerProblem: answered, versions: [policy.version, ppm.version], byLevel: r.byLevel },
+    }));
+  } finally {
+    policy.dispose();
+    ppm.dispose();
+  }
+}
+
 /** The held-out problems of `greedy` and `ceiling`: PER_LEVEL test-split problems of each level, generator seed 2027. */
 function heldOut(perLevel: number): Problem[] {
   return [1, 2, 3, 4, 5].flatMap((level) => generateProblems({ count: perLevel, seed: 2027, level, split: "test" }));
@@ -408,7 +442,8 @@ if (import.meta.main) {
   // `deno run -A scripts/bench/models.ts [bench|sft|ppm|length|greedy]`: the figures as JSON lines.
   // `length [learned|alibi] [HEADS] [SECONDS]` (default alibi 8 200);
   // `greedy RUN_DIR ROUND [PER_LEVEL]` (default 100 per level);
-  // `ceiling RUN_DIR [SECONDS] [PER_LEVEL]` (default: the run's sft.maxSteps or maxSeconds, 100 per level).
+  // `ceiling RUN_DIR [SECONDS] [PER_LEVEL]` (default: the run's sft.maxSteps or maxSeconds, 100 per level);
+  // `choosers RUN_DIR ROUND [PER_LEVEL] [N]` (default 60 per level, the run's eval.samples).
   const what = Deno.args[0] ?? "bench";
   // A positional number: its default when absent; anything but a positive number exits 2.
   const positive = (i: number, name: string, fallback: number): number => {
@@ -420,14 +455,26 @@ if (import.meta.main) {
     }
     return v;
   };
-  if ((what === "greedy" || what === "ceiling") && Deno.args[1] === undefined) {
-    console.error(`scripts/bench/models.ts ${what}: expected RUN_DIR ${what === "greedy" ? "ROUND [PER_LEVEL]" : "[SECONDS] [PER_LEVEL]"}`);
+  if ((what === "greedy" || what === "ceiling" || what === "choosers") && Deno.args[1] === undefined) {
+    const rest = { greedy: "ROUND [PER_LEVEL]", ceiling: "[SECONDS] [PER_LEVEL]", choosers: "ROUND [PER_LEVEL] [N]" }[what];
+    console.error(`scripts/bench/models.ts ${what}: expected RUN_DIR ${rest}`);
     Deno.exit(2);
   }
   if (what === "length" && Deno.args[1] !== undefined && Deno.args[1] !== "learned" && Deno.args[1] !== "alibi") {
     console.error(`scripts/bench/models.ts length: positions must be learned or alibi, got ${JSON.stringify(Deno.args[1])}`);
     Deno.exit(2);
   }
+  // A run the check cannot use (RangeError) exits 2 with the reason; anything else is a bug.
+  const refused = (err: unknown): never => {
+    if (!(err instanceof RangeError)) throw err;
+    console.error(`scripts/bench/models.ts ${what}: ${err.message}`);
+    Deno.exit(2);
+  };
+  // The run's evaluation sample count (24 when the run directory cannot be read; the check then says why).
+  const runSamples = (run: string): number => {
+    const d = openRunDirectory<EvolveConfig>(run);
+    return d._tag === "RunDirectory" ? d.file.config.eval.samples : 24;
+  };
   const figs = what === "sft"
     ? await sftAccuracyCheck({ train: 16000, test: 400, epochs: 2, lr: 3e-3, batchSize: 16, preset: "quick" })
     : what === "greedy"
@@ -437,11 +484,14 @@ if (import.meta.main) {
       run: Deno.args[1]!,
       ...(Deno.args[2] !== undefined ? { seconds: positive(2, "SECONDS", 240) } : {}),
       perLevel: positive(3, "PER_LEVEL", 100),
-    }).catch((err) => {
-      if (!(err instanceof RangeError)) throw err;
-      console.error(`scripts/bench/models.ts ceiling: ${err.message}`);
-      Deno.exit(2);
-    })
+    }).catch(refused)
+    : what === "choosers"
+    ? await runChoosersCheck({
+      run: Deno.args[1]!,
+      round: positive(2, "ROUND", 1),
+      perLevel: positive(3, "PER_LEVEL", 60),
+      n: Deno.args[4] === undefined ? runSamples(Deno.args[1]!) : positive(4, "N", 24),
+    }).catch(refused)
     : what === "length"
     ? await lengthTransferCheck({
       positions: Deno.args[1] === "learned" ? "learned" : "alibi",
