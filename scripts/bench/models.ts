@@ -374,13 +374,14 @@ export async function runCeilingCheck(opts: { run: string; seconds?: number; per
 
 /**
  * Best-of-N choosers on the same samples (`choosers.ts`): the run's round-`round` policy samples
- * `n` solutions at the run's evaluation temperature for PER_LEVEL held-out problems of each level
+ * `n` solutions (default: the run's `eval.samples`) at the run's evaluation temperature for PER_LEVEL held-out problems of each level
  * (those of `greedy`), its round-`round` PPM scores every step, and every chooser answers. One
  * figure per chooser, `ppm.bon_choose.NAME`, plus `ppm.bon_choose.ceiling` (any sample right).
  */
-export async function runChoosersCheck(opts: { run: string; round: number; perLevel: number; n: number }): Promise<BenchFigure[]> {
+export async function runChoosersCheck(opts: { run: string; round: number; perLevel: number; n?: number }): Promise<BenchFigure[]> {
   const dir = openRunDirectory<EvolveConfig>(opts.run);
   if (dir._tag !== "RunDirectory") throw new RangeError(dir.message);
+  const n = opts.n ?? dir.file.config.eval.samples;
   const models = `${opts.run}/checkpoints/round-${opts.round}`;
   for (const m of ["policy", "ppm"]) {
     if (!pathExists(`${models}/${m}`)) throw new RangeError(`${models}/${m} is missing: round ${opts.round} of ${opts.run} has not trained`);
@@ -391,13 +392,13 @@ export async function runChoosersCheck(opts: { run: string; round: number; perLe
   try {
     const test = heldOut(opts.perLevel);
     const temperature = dir.file.config.eval.temperature;
-    const samples = sampleScored(policy, ppm, test, { n: opts.n, temperature, seed: dir.file.config.seed });
+    const samples = sampleScored(policy, ppm, test, { n, temperature, seed: dir.file.config.seed });
     const answered = samples.reduce((a, ss) => a + ss.length, 0) / test.length;
     return Object.entries(chooserAccuracy(test, samples)).map(([name, r]) => ({
       name: `ppm.bon_choose.${name}`,
       value: r.accuracy,
       unit: "ratio",
-      detail: { ...opts, temperature, answeredPerProblem: answered, versions: [policy.version, ppm.version], byLevel: r.byLevel },
+      detail: { ...opts, n, temperature, answeredPerProblem: answered, versions: [policy.version, ppm.version], byLevel: r.byLevel },
     }));
   } finally {
     policy.dispose();
@@ -439,7 +440,7 @@ export async function ppmRankingCheck(opts: { train: number; test: number; epoch
 }
 
 if (import.meta.main) {
-  // `deno run -A scripts/bench/models.ts [bench|sft|ppm|length|greedy]`: the figures as JSON lines.
+  // `deno run -A scripts/bench/models.ts [bench|sft|ppm|length|greedy|ceiling|choosers]`: the figures as JSON lines.
   // `length [learned|alibi] [HEADS] [SECONDS]` (default alibi 8 200);
   // `greedy RUN_DIR ROUND [PER_LEVEL]` (default 100 per level);
   // `ceiling RUN_DIR [SECONDS] [PER_LEVEL]` (default: the run's sft.maxSteps or maxSeconds, 100 per level);
@@ -470,11 +471,6 @@ if (import.meta.main) {
     console.error(`scripts/bench/models.ts ${what}: ${err.message}`);
     Deno.exit(2);
   };
-  // The run's evaluation sample count (24 when the run directory cannot be read; the check then says why).
-  const runSamples = (run: string): number => {
-    const d = openRunDirectory<EvolveConfig>(run);
-    return d._tag === "RunDirectory" ? d.file.config.eval.samples : 24;
-  };
   const figs = what === "sft"
     ? await sftAccuracyCheck({ train: 16000, test: 400, epochs: 2, lr: 3e-3, batchSize: 16, preset: "quick" })
     : what === "greedy"
@@ -490,7 +486,7 @@ if (import.meta.main) {
       run: Deno.args[1]!,
       round: positive(2, "ROUND", 1),
       perLevel: positive(3, "PER_LEVEL", 60),
-      n: Deno.args[4] === undefined ? runSamples(Deno.args[1]!) : positive(4, "N", 24),
+      ...(Deno.args[4] !== undefined ? { n: positive(4, "N", 24) } : {}),
     }).catch(refused)
     : what === "length"
     ? await lengthTransferCheck({
