@@ -83,17 +83,27 @@ export function chooserAccuracy(
     }
     (rights.ceiling ??= []).push(ss.some((s) => right(s.answer)));
   });
+  return Object.fromEntries(
+    Object.entries(rights).map(([name, r]) => [name, accuracyByLevel(problems, r)]),
+  );
+}
+
+/** The share of `right` overall and among the problems of each level 1–5 (`l1` … `l5`; 0 where none). */
+export function accuracyByLevel(
+  problems: readonly Problem[],
+  right: readonly boolean[],
+): { accuracy: number; byLevel: Record<string, number> } {
   const share = (
     xs: readonly boolean[],
   ) => (xs.length === 0 ? 0 : xs.filter(Boolean).length / xs.length);
-  return Object.fromEntries(
-    Object.entries(rights).map(([name, r]) => [name, {
-      accuracy: share(r),
-      byLevel: Object.fromEntries(
-        [1, 2, 3, 4, 5].map((l) => [`l${l}`, share(r.filter((_, i) => problems[i]!.level === l))]),
-      ),
-    }]),
-  );
+  return {
+    accuracy: share(right),
+    byLevel: Object.fromEntries(
+      [1, 2, 3, 4, 5].map((
+        l,
+      ) => [`l${l}`, share(right.filter((_, i) => problems[i]!.level === l))]),
+    ),
+  };
 }
 
 /**
@@ -137,8 +147,8 @@ export function sampleScored(
       })));
       chunk.forEach(({ s }, j) => {
         const p = out[j]?.[0];
-        const c = p === undefined ? undefined : toCandidate(p, runStepSync(s.steps, p));
-        if (p === undefined || c === undefined || c.error !== undefined) {
+        const c = p && toCandidate(p, runStepSync(s.steps, p));
+        if (!p || !c || c.error !== undefined) {
           s.done = true;
           return;
         }

@@ -23,7 +23,7 @@ import { countParams, PRESETS, trainFlops } from "../../models/transformer.ts";
 import { greedySolve } from "../../models/rollout.ts";
 import { type PairExample, trainPolicy, trainScorer } from "../../models/train.ts";
 import type { BenchFigure, BenchOptions } from "./index.ts";
-import { chooserAccuracy, sampleScored } from "./choosers.ts";
+import { accuracyByLevel, chooserAccuracy, sampleScored } from "./choosers.ts";
 import { join } from "node:path";
 import type { EvolveConfig } from "../run/config.ts";
 import { openRunDirectory, pathExists } from "../run/runDirectory.ts";
@@ -233,12 +233,7 @@ async function greedyAccuracy(
   test: readonly Problem[],
 ): Promise<{ accuracy: number; byLevel: Record<string, number> }> {
   const out = await greedySolve(policy, test.map((p) => p.problem));
-  const right = out.map((o, i) => o.answer !== undefined && answersEqual(o.answer, test[i]!.answer));
-  const byLevel = Object.fromEntries([1, 2, 3, 4, 5].map((l) => {
-    const at = test.flatMap((p, i) => (p.level === l ? [right[i]!] : []));
-    return [`l${l}`, at.filter(Boolean).length / at.length];
-  }));
-  return { accuracy: right.filter(Boolean).length / test.length, byLevel };
+  return accuracyByLevel(test, out.map((o, i) => o.answer !== undefined && answersEqual(o.answer, test[i]!.answer)));
 }
 
 /**
