@@ -13,7 +13,7 @@
  */
 import type { Problem } from "../math/contracts.ts";
 import { hashString } from "../math/prng.ts";
-import { type EvolveConfig, roundKnobs, type SearchKnobs, type Strategy } from "../scripts/run/config.ts";
+import { configProblem, type EvolveConfig, roundKnobs, type SearchKnobs, type Strategy } from "../scripts/run/config.ts";
 import {
   Ledger,
   type LedgerCorrupt,
@@ -202,7 +202,8 @@ export interface EvolveStopped {
 
 /** Why a run could not go on. */
 export type EvolveError = RunDirError | LedgerCorrupt | {
-  readonly _tag: "ConfigMissing";
+  /** No config was given for a new run, or one of its settings is unusable (the message names it). */
+  readonly _tag: "ConfigMissing" | "ConfigInvalid";
   readonly message: string;
 };
 
@@ -335,9 +336,11 @@ export async function runEvolve(
   const progress = options.progress ?? silentProgress;
   const now = options.now ?? (() => Date.now());
   let dir: RunDirectory<EvolveConfig> | RunDirError;
-  if (options.resume) dir = openRunDirectory<EvolveConfig>(options.runDir);
+  if (options.resume) dir = openRunDirectory<EvolveConfig>(options.runDir, configProblem);
   else {
     if (!options.config) return { _tag: "ConfigMissing", message: "Cannot start a run: no config was given" };
+    const problem = configProblem(options.config);
+    if (problem !== undefined) return { _tag: "ConfigInvalid", message: `Cannot start a run: setting ${problem}` };
     dir = createRunDirectory(options.runDir, options.config.seed, options.config);
   }
   if (dir._tag !== "RunDirectory") return dir;

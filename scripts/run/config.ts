@@ -3,6 +3,8 @@
  * overrides from the command line. The resolved config is stored in the run's `config.json`.
  */
 
+import { MAX_LEVEL, MIN_LEVEL } from "../../math/generator.ts";
+
 /** Names of the presets. */
 export const PRESETS = ["smoke", "quick", "full"] as const;
 /** One preset name. */
@@ -368,49 +370,165 @@ export function applySettings(config: EvolveConfig, settings: readonly string[])
     node[leaf] = parseSetting(key, raw, leaf in node ? node[leaf] : OPTIONAL_NUMBER_LISTS.has(key) ? [0] : 0);
   }
   const c = out as unknown as EvolveConfig;
-  const bad = c.eval.strategies.find((x) => !(STRATEGIES as readonly string[]).includes(x));
-  if (bad !== undefined) throw new RangeError(`--set eval.strategies: unknown strategy "${bad}" (use ${STRATEGIES.join(", ")})`);
-  const deadline = c.search.requestTimeoutMs;
-  if (deadline !== undefined && !(deadline > 0)) {
-    throw new RangeError(`--set search.requestTimeoutMs=${deadline}: expected a positive number of milliseconds`);
-  }
-  const caps = c.train.maxLevelByRound;
-  if (caps !== undefined && caps.some((x) => !Number.isInteger(x) || x < Math.min(...c.train.levels))) {
-    throw new RangeError(`--set train.maxLevelByRound=${caps.join(",")}: expected whole levels, each at least ${Math.min(...c.train.levels)}`);
-  }
-  wholeAtLeast("train.aboveCapProblems", c.train.aboveCapProblems, 0, "problems per level");
-  wholeAtLeast("sft.maxSteps", c.sft.maxSteps, 1, "optimiser steps");
-  wholeAtLeast("ppm.maxSteps", c.ppm.maxSteps, 1, "optimiser steps");
-  wholeAtLeast("generateThreads", c.generateThreads, 1, "threads");
-  // Search knobs are checked here, not when round 2 first sends them to an expander.
-  for (const phase of ["bootstrap", "policy"] as const) {
-    const k = c.search[phase];
-    const at = `search.${phase}`;
-    wholeAtLeast(`${at}.rollouts`, k.rollouts, 1, "rollouts");
-    wholeAtLeast(`${at}.k`, k.k, 1, "candidates");
-    wholeAtLeast(`${at}.maxDepth`, k.maxDepth, 1, "steps");
-    if (!(k.c >= 0)) throw new RangeError(`--set ${at}.c=${k.c}: expected an exploration constant of at least 0`);
-    if (!(k.temperature >= 0)) throw new RangeError(`--set ${at}.temperature=${k.temperature}: expected at least 0 (0 is greedy)`);
-    if (!(k.topP > 0 && k.topP <= 1)) throw new RangeError(`--set ${at}.topP=${k.topP}: expected above 0 and at most 1`);
-  }
-  if (!(c.eval.temperature >= 0)) throw new RangeError(`--set eval.temperature=${c.eval.temperature}: expected at least 0 (0 is greedy)`);
-  if (c.train.grade !== undefined && c.train.grade !== "answer" && c.train.grade !== "variants") {
-    throw new RangeError(`--set train.grade=${c.train.grade}: expected answer or variants`);
-  }
-  if (c.model.positions !== undefined && c.model.positions !== "learned" && c.model.positions !== "alibi") {
-    throw new RangeError(`--set model.positions=${c.model.positions}: expected learned or alibi`);
-  }
-  if (c.sft.init !== "scratch" && c.sft.init !== "previous") {
-    throw new RangeError(`--set sft.init=${c.sft.init}: expected scratch or previous`);
-  }
+  const bad = configProblem(c);
+  if (bad !== undefined) throw new RangeError(`--set ${bad}`);
   return c;
 }
 
-/** Refuses an optional setting that is set but not a whole number of at least `min`. */
-function wholeAtLeast(key: string, v: number | undefined, min: number, unit: string): void {
-  if (v !== undefined && !(Number.isInteger(v) && v >= min)) {
-    throw new RangeError(`--set ${key}=${v}: expected a whole number of ${unit}, at least ${min}`);
+/** How one setting is checked: `ok` on its value, else `expected` says what it should be. */
+interface SettingRule {
+  readonly key: string;
+  readonly optional?: boolean;
+  readonly ok: (v: unknown) => boolean;
+  readonly expected: string;
+}
+
+const isWhole = (min: number) => (v: unknown) => typeof v === "number" && Number.isInteger(v) && v >= min;
+const whole = (key: string, min: number, unit: string, optional = false): SettingRule => ({
+  key,
+  optional,
+  ok: isWhole(min),
+  expected: `expected a whole number of ${unit}, at least ${min}`,
+});
+const positive = (key: string, what: string, optional = false): SettingRule => ({
+  key,
+  optional,
+  ok: (v) => typeof v === "number" && Number.isFinite(v) && v > 0,
+  expected: `expected ${what} above 0`,
+});
+const atLeastZero = (key: string, expected: string): SettingRule => ({
+  key,
+  ok: (v) => typeof v === "number" && Number.isFinite(v) && v >= 0,
+  expected,
+});
+const oneOf = (key: string, values: readonly string[], optional = false): SettingRule => ({
+  key,
+  optional,
+  ok: (v) => typeof v === "string" && values.includes(v),
+  expected: `expected ${values.slice(0, -1).join(", ")} or ${values[values.length - 1]}`,
+});
+const text = (key: string): SettingRule => ({ key, optional: true, ok: (v) => typeof v === "string", expected: "expected text" });
+const flag = (key: string): SettingRule => ({ key, ok: (v) => typeof v === "boolean", expected: "expected true or false" });
+const levelList = (key: string): SettingRule => ({
+  key,
+  ok: (v) => Array.isArray(v) && v.length > 0 && v.every((l) => isWhole(MIN_LEVEL)(l) && (l as number) <= MAX_LEVEL),
+  expected: `expected a list of levels from ${MIN_LEVEL} to ${MAX_LEVEL}, e.g. 1,2,3`,
+});
+
+const knobRules = (phase: "bootstrap" | "policy"): SettingRule[] => {
+  const at = `search.${phase}`;
+  return [
+    whole(`${at}.rollouts`, 1, "rollouts"),
+    whole(`${at}.k`, 1, "candidates"),
+    whole(`${at}.maxDepth`, 1, "steps"),
+    atLeastZero(`${at}.c`, "expected an exploration constant of at least 0"),
+    atLeastZero(`${at}.temperature`, "expected at least 0 (0 is greedy)"),
+    {
+      key: `${at}.topP`,
+      ok: (v) => typeof v === "number" && v > 0 && v <= 1,
+      expected: "expected above 0 and at most 1",
+    },
+  ];
+};
+
+/** Every setting of `EvolveConfig` and what it must hold. */
+const SETTING_RULES: readonly SettingRule[] = [
+  oneOf("preset", PRESETS),
+  { key: "seed", ok: isWhole(0), expected: "expected a whole number, at least 0" },
+  whole("rounds", 1, "rounds"),
+  whole("train.problemsPerRound", 1, "problems"),
+  whole("train.firstRoundProblems", 1, "problems", true),
+  levelList("train.levels"),
+  whole("train.aboveCapProblems", 0, "problems per level", true),
+  text("train.dataset"),
+  oneOf("train.grade", ["answer", "variants"], true),
+  whole("test.problems", 1, "problems"),
+  levelList("test.levels"),
+  text("test.dataset"),
+  ...knobRules("bootstrap"),
+  ...knobRules("policy"),
+  whole("search.retryMultiplier", 1, "times the rollouts"),
+  whole("search.ppmFromRound", 1, "rounds"),
+  whole("search.concurrency", 1, "problems"),
+  positive("search.requestTimeoutMs", "a number of milliseconds", true),
+  whole("sft.perProblem", 1, "trajectories"),
+  whole("sft.epochs", 1, "epochs"),
+  whole("sft.firstRoundEpochs", 1, "epochs", true),
+  whole("sft.batchSize", 1, "examples"),
+  positive("sft.lr", "a learning rate"),
+  oneOf("sft.init", ["scratch", "previous"]),
+  flag("sft.accumulate"),
+  positive("sft.maxSeconds", "a number of seconds", true),
+  whole("sft.maxSteps", 1, "optimiser steps", true),
+  whole("ppm.epochs", 1, "epochs"),
+  whole("ppm.batchSize", 1, "pairs"),
+  positive("ppm.lr", "a learning rate"),
+  atLeastZero("ppm.margin", "expected a Q-value margin of at least 0"),
+  whole("ppm.perSide", 1, "steps"),
+  flag("ppm.accumulate"),
+  whole("ppm.maxPairs", 1, "pairs"),
+  positive("ppm.maxSeconds", "a number of seconds", true),
+  whole("ppm.maxSteps", 1, "optimiser steps", true),
+  whole("eval.samples", 1, "samples"),
+  atLeastZero("eval.temperature", "expected at least 0 (0 is greedy)"),
+  whole("eval.k", 1, "candidates"),
+  oneOf("model.policy", ["tiny", "openai"]),
+  oneOf("model.size", PRESETS),
+  oneOf("model.positions", ["learned", "alibi"], true),
+  text("model.policyUrl"),
+  text("model.modelName"),
+  oneOf("executor", ["builtin", "python"]),
+  whole("trainWorkers", 1, "threads", true),
+  whole("generateThreads", 1, "threads", true),
+  whole("transport.workers", 0, "worker processes"),
+  text("transport.nats"),
+  text("chaos"),
+];
+
+function settingAt(config: unknown, key: string): unknown {
+  let node: unknown = config;
+  for (const part of key.split(".")) {
+    if (typeof node !== "object" || node === null || Array.isArray(node)) return undefined;
+    node = (node as Record<string, unknown>)[part];
   }
+  return node;
+}
+
+function shown(v: unknown): string {
+  if (Array.isArray(v)) return v.join(",");
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
+/**
+ * The first setting of `config` that no run could use, as `KEY=VALUE: expected ...`, or undefined
+ * when every setting is good. Checks a `--set` before any work starts, and a resumed run's
+ * `config.json` (which may have been edited by hand) before it is trusted.
+ */
+export function configProblem(config: unknown): string | undefined {
+  for (const rule of SETTING_RULES) {
+    const v = settingAt(config, rule.key);
+    if (v === undefined) {
+      if (rule.optional) continue;
+      return `${rule.key}: missing (${rule.expected.replace(/^expected /, "")})`;
+    }
+    if (!rule.ok(v)) return `${rule.key}=${shown(v)}: ${rule.expected}`;
+  }
+  const c = config as EvolveConfig;
+  const strategies = c.eval.strategies as unknown;
+  if (!Array.isArray(strategies)) return `eval.strategies: expected a list such as ${STRATEGIES.join(",")}`;
+  const unknownStrategy = strategies.find((x) => !(STRATEGIES as readonly unknown[]).includes(x));
+  if (unknownStrategy !== undefined) {
+    return `eval.strategies=${shown(strategies)}: unknown strategy "${unknownStrategy}" (use ${STRATEGIES.join(", ")})`;
+  }
+  const caps = c.train.maxLevelByRound;
+  const lowest = Math.min(...c.train.levels);
+  if (caps !== undefined && !(Array.isArray(caps) && caps.every((x) => isWhole(lowest)(x)))) {
+    return `train.maxLevelByRound=${shown(caps)}: expected whole levels, each at least ${lowest}`;
+  }
+  if (c.model.policy === "openai" && (c.model.policyUrl === undefined || c.model.modelName === undefined)) {
+    return `model.policy=openai: needs model.policyUrl and model.modelName (--policy-url URL --model NAME)`;
+  }
+  return undefined;
 }
 
 /** Optional numeric settings that presets may leave out. */

@@ -122,8 +122,14 @@ export function createRunDirectory<C>(root: string, seed: number, config: C): Ru
   return { _tag: "RunDirectory", paths, file };
 }
 
-/** Opens an existing run directory, checking its format version. */
-export function openRunDirectory<C>(root: string): RunDirectory<C> | RunDirError {
+/**
+ * Opens an existing run directory, checking its format version and, with `check`, its config
+ * (which returns what is wrong with it, naming the setting, or undefined).
+ */
+export function openRunDirectory<C>(
+  root: string,
+  check?: (config: unknown) => string | undefined,
+): RunDirectory<C> | RunDirError {
   const paths = runPaths(root);
   if (!exists(root)) {
     return { _tag: "RunDirMissing", path: root, message: `Cannot open run directory ${root}: it does not exist` };
@@ -170,6 +176,10 @@ export function openRunDirectory<C>(root: string): RunDirectory<C> | RunDirError
       file: paths.config,
       message: `Cannot read ${paths.config}: seed or config is missing`,
     };
+  }
+  const problem = check?.(f.config);
+  if (problem !== undefined) {
+    return { _tag: "RunDirCorrupt", file: paths.config, message: `Cannot use ${paths.config}: setting ${problem}` };
   }
   return { _tag: "RunDirectory", paths, file: f as RunConfigFile<C> };
 }

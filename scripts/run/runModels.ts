@@ -3,7 +3,7 @@
  * and `rstar eval`.
  */
 import type { ModelRef } from "../../actors/coordinator.ts";
-import type { EvolveConfig } from "./config.ts";
+import { configProblem, type EvolveConfig } from "./config.ts";
 import { type LedgerCorrupt, readLedger, replay } from "./ledger.ts";
 import { openRunDirectory, type RunDirectory, type RunDirError } from "./runDirectory.ts";
 
@@ -24,7 +24,7 @@ export type RunModelsError = RunDirError | LedgerCorrupt | {
 
 /** The models of round `round` (default: the latest trained round) of the run at `root`. */
 export function roundModels(root: string, round?: number): RoundModels | RunModelsError {
-  const dir = openRunDirectory<EvolveConfig>(root);
+  const dir = openRunDirectory<EvolveConfig>(root, configProblem);
   if (dir._tag !== "RunDirectory") return dir;
   const read = readLedger(dir.paths.ledger);
   if (read._tag === "LedgerCorrupt") return read;

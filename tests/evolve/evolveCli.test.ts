@@ -1,5 +1,7 @@
 import { assert, describe, it } from "vitest";
 import { join } from "node:path";
+import { resolveConfig } from "../../scripts/run/config.ts";
+import { createRunDirectory } from "../../scripts/run/runDirectory.ts";
 
 const deno = join(Deno.cwd(), "node_modules", ".bin", "deno");
 const env = { DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.cwd(), ".cache", "deno") };
@@ -211,6 +213,18 @@ describe("rstar evolve / eval / solve command lines", () => {
       const r = await run(args);
       assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
       assert.include(r.stderr, "does not exist");
+    }
+  });
+
+  it("a run whose config.json was edited into an unusable setting is refused by evolve --resume, eval and solve, naming the file and the setting", async () => {
+    const dir = join(Deno.makeTempDirSync(), "edited");
+    const config = resolveConfig("smoke");
+    createRunDirectory(dir, 1, { ...config, eval: { ...config.eval, samples: 0 } });
+    for (const args of [["evolve", "--resume", "--run", dir], ["eval", "--run", dir], ["solve", "2 plus 3", "--run", dir]]) {
+      const r = await run(args);
+      assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+      assert.include(r.stderr, join(dir, "config.json"));
+      assert.include(r.stderr, "eval.samples=0: expected a whole number of samples, at least 1");
     }
   });
 });

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "vitest";
-import { applySettings, resolveConfig, roundLevelCounts, roundLevels } from "../../scripts/run/config.ts";
+import { applySettings, configProblem, PRESET_CONFIGS, resolveConfig, roundLevelCounts, roundLevels } from "../../scripts/run/config.ts";
 import { createLocalServices } from "../../scripts/run/localServices.ts";
 
 describe("evolve --set KEY=VALUE", () => {
@@ -64,6 +64,38 @@ describe("evolve --set KEY=VALUE", () => {
     assert.throws(() => applySettings(base, ["search.bootstrap.rollouts=2.5"]), /search.bootstrap.rollouts=2.5: expected a whole number of rollouts/);
     assert.throws(() => applySettings(base, ["search.policy.c=-1"]), /search.policy.c=-1: expected an exploration constant/);
     assert.strictEqual(applySettings(base, ["search.policy.topP=1", "search.policy.temperature=0"]).search.policy.topP, 1);
+  });
+
+  it("refuses, before any work starts, every setting no run could use, naming the setting and what it takes", () => {
+    const base = resolveConfig("smoke");
+    const cases: [string, RegExp][] = [
+      ["model.size=huge", /model\.size=huge: expected smoke, quick or full/],
+      ["model.policy=xyz", /model\.policy=xyz: expected tiny or openai/],
+      ["model.policy=openai", /needs model\.policyUrl and model\.modelName/],
+      ["executor=perl", /executor=perl: expected builtin or python/],
+      ["preset=bogus", /preset=bogus: expected smoke, quick or full/],
+      ["rounds=0", /rounds=0: expected a whole number of rounds, at least 1/],
+      ["eval.samples=0", /eval\.samples=0: expected a whole number of samples/],
+      ["test.problems=-3", /test\.problems=-3/],
+      ["train.problemsPerRound=1.5", /train\.problemsPerRound=1\.5/],
+      ["train.levels=0,7", /train\.levels=0,7: expected a list of levels from 1 to 5/],
+      ["train.levels=", /train\.levels=: expected a list of levels/],
+      ["sft.lr=-1", /sft\.lr=-1: expected a learning rate above 0/],
+      ["ppm.lr=0", /ppm\.lr=0: expected a learning rate above 0/],
+      ["sft.batchSize=0", /sft\.batchSize=0: expected a whole number of examples/],
+      ["ppm.margin=-0.1", /ppm\.margin=-0\.1/],
+      ["search.retryMultiplier=0", /search\.retryMultiplier=0/],
+      ["search.concurrency=0", /search\.concurrency=0/],
+      ["search.requestTimeoutMs=0", /search\.requestTimeoutMs=0: expected a number of milliseconds above 0/],
+      ["transport.workers=-1", /transport\.workers=-1/],
+    ];
+    for (const [setting, message] of cases) assert.throws(() => applySettings(base, [setting]), message, setting);
+  });
+
+  it("every preset passes its own checks, and a config.json with a section missing names it", () => {
+    for (const preset of ["smoke", "quick", "full"] as const) assert.isUndefined(configProblem(PRESET_CONFIGS[preset]), preset);
+    const { sft: _, ...noSft } = resolveConfig("quick");
+    assert.match(configProblem(noSft) ?? "", /^sft\.perProblem: missing/);
   });
 
   it("builds models with ALiBi attention by default, and with learned position embeddings on request", () => {
