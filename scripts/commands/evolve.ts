@@ -112,6 +112,15 @@ export async function evolve(f: EvolveFlags): Promise<number> {
     nats = { url: f.nats, run, workers: f.workers ?? 0, note: (line) => progress.event(line) };
   }
   const services = createLocalServices(nats ? { nats } : {});
+  // Ctrl-C or a TERM stops the run where it is: the ledger and the checkpoints are written to
+  // survive a SIGKILL at any moment, so the message only says how to go on. With worker
+  // processes, the services' own handler stops them first and then exits.
+  const onInterrupt = (sig: "SIGINT" | "SIGTERM") => () => {
+    console.error(`\ninterrupted (${sig}): finished work is in ${runDir}; continue with: rstar evolve --resume --run ${runDir}`);
+    if ((nats?.workers ?? 0) === 0) Deno.exit(sig === "SIGINT" ? 130 : 143);
+  };
+  const interrupts = (["SIGINT", "SIGTERM"] as const).map((sig) => ({ sig, fn: onInterrupt(sig) }));
+  for (const h of interrupts) Deno.addSignalListener(h.sig, h.fn);
   try {
     // On resume, --policy-url names the server of the model trained on the exported data.
     const served = f.resume && f.policyUrl !== undefined && f.model !== undefined
@@ -134,6 +143,7 @@ export async function evolve(f: EvolveFlags): Promise<number> {
     progress.event(`summary: ${join(runDir, "summary.json")}  report: ${join(runDir, "report.html")}`);
     return ExitCode.ok;
   } finally {
+    for (const h of interrupts) Deno.removeSignalListener(h.sig, h.fn);
     await services.close();
   }
 }

@@ -40,27 +40,37 @@ function ledger(dir: string): Event[] {
   }
 }
 
-/** Starts `rstar evolve`, SIGKILLs it as soon as `when(events)` holds; returns the events then. */
-async function killWhen(args: string[], dir: string, when: (events: Event[]) => boolean): Promise<Event[]> {
+/**
+ * Starts `rstar evolve`, sends it `signal` as soon as `when(events)` holds, and waits for it to
+ * exit; returns the ledger's events then, its exit code and what it printed on stderr.
+ */
+async function signalWhen(
+  args: string[],
+  dir: string,
+  when: (events: Event[]) => boolean,
+  signal: Deno.Signal,
+): Promise<{ events: Event[]; code: number; stderr: string }> {
   const child = rstar(args);
-  let killed = false;
-  const status = child.status;
+  let sent = false;
   let finished = false;
-  status.then(() => (finished = true));
+  const output = child.output();
+  output.then(() => (finished = true), () => (finished = true));
   while (!finished) {
-    const events = ledger(dir);
-    if (when(events)) {
-      child.kill("SIGKILL");
-      killed = true;
+    if (when(ledger(dir))) {
+      child.kill(signal);
+      sent = true;
       break;
     }
     await new Promise((r) => setTimeout(r, 20));
   }
-  await status;
-  await child.stdout.cancel();
-  await child.stderr.cancel();
-  assert.isTrue(killed, "the run finished before the phase to kill it in was reached");
-  return ledger(dir);
+  const out = await output;
+  assert.isTrue(sent, `the run finished before the phase to send ${signal} in was reached`);
+  return { events: ledger(dir), code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+/** Starts `rstar evolve`, SIGKILLs it as soon as `when(events)` holds; returns the events then. */
+async function killWhen(args: string[], dir: string, when: (events: Event[]) => boolean): Promise<Event[]> {
+  return (await signalWhen(args, dir, when, "SIGKILL")).events;
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -159,6 +169,18 @@ describe("rstar evolve --preset smoke", () => {
       }
     }
   }, 420_000);
+
+  it("Ctrl-C (SIGINT) stops the run with exit 130 and a line saying how to resume, and --resume completes it with nothing lost", async () => {
+    const dir = join(Deno.makeTempDirSync(), "run");
+    const stopped = await signalWhen(["evolve", "--preset", "smoke", "--run", dir], dir, (es) =>
+      es.some((e) => e.type === "round-trained"), "SIGINT");
+    assert.equal(stopped.code, 130, stopped.stderr);
+    assert.include(stopped.stderr, `interrupted (SIGINT): finished work is in ${dir}; continue with: rstar evolve --resume --run ${dir}`);
+    assert.notInclude(stopped.events.map((e) => e.type), "run-finished");
+    const r = await run(["evolve", "--resume", "--run", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assertComplete(dir, 3, 10);
+  }, 240_000);
 
   it("SIGKILLed while round 1 searches in two lanes, it resumes to the records and models of a one-lane run", async () => {
     const args = ["--preset", "smoke", "--rounds", "1", "--set", "train.problemsPerRound=120", "--set", "eval.strategies=greedy"];
