@@ -642,11 +642,15 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     },
 
     async trainProblems(config: EvolveConfig, round: number): Promise<Problem[]> {
-      const n = round === 1 ? config.train.firstRoundProblems ?? config.train.problemsPerRound : config.train.problemsPerRound;
+      const first = config.train.firstRoundProblems ?? config.train.problemsPerRound;
+      const n = round === 1 ? first : config.train.problemsPerRound;
       if (config.train.dataset) {
+        // Round K takes the file's problems after those of rounds 1..K-1, from the top again once
+        // all are used.
         const all = await dataset(config.train.dataset);
         if (all.length === 0) return [];
-        return Array.from({ length: Math.min(n, all.length) }, (_, i) => all[((round - 1) * n + i) % all.length]!);
+        const start = round === 1 ? 0 : first + (round - 2) * config.train.problemsPerRound;
+        return Array.from({ length: Math.min(n, all.length) }, (_, i) => all[(start + i) % all.length]!);
       }
       return generated(roundLevelCounts(config, round, n), deriveSeed(config.seed, "train-round", round), "train", `r${round}`);
     },

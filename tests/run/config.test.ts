@@ -1,6 +1,7 @@
 import { assert, describe, it } from "vitest";
 import { applySettings, configProblem, PRESET_CONFIGS, resolveConfig, roundLevelCounts, roundLevels } from "../../scripts/run/config.ts";
 import { createLocalServices } from "../../scripts/run/localServices.ts";
+import { join } from "node:path";
 
 describe("evolve --set KEY=VALUE", () => {
   it("overrides numbers, booleans, lists and optional limits by their dotted path", () => {
@@ -164,5 +165,18 @@ describe("train.maxLevelByRound (a level curriculum)", () => {
     for (const v of ["-1", "1.5"]) {
       assert.throws(() => applySettings(resolveConfig("smoke"), [`train.aboveCapProblems=${v}`]), /train.aboveCapProblems/);
     }
+  });
+});
+
+describe("train.dataset (a JSONL file of training problems)", () => {
+  it("gives each round the file's next problems after every earlier round's, round 1 its own count, from the top again once all are used", async () => {
+    const file = join(Deno.makeTempDirSync(), "train.jsonl");
+    const text = (i: number) => `Ann has ${i} apples and buys 2 more. How many apples?`;
+    Deno.writeTextFileSync(file, Array.from({ length: 10 }, (_, i) => JSON.stringify({ problem: text(i), answer: String(i + 2) })).join("\n") + "\n");
+    const c = applySettings(resolveConfig("smoke", { dataset: file }), ["train.firstRoundProblems=4", "train.problemsPerRound=3"]);
+    const services = createLocalServices();
+    const rounds = await Promise.all([1, 2, 3, 4].map((r) => services.trainProblems(c, r)));
+    const index = (round: Awaited<ReturnType<typeof services.trainProblems>>) => round.map((p) => Number(/has (\d+)/.exec(p.problem)![1]));
+    assert.deepEqual(rounds.map(index), [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9], [0, 1, 2]]);
   });
 });
