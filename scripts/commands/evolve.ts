@@ -153,7 +153,7 @@ export function command(): Command {
   return new Command("evolve")
     .description("Run self-evolution: rounds of MCTS, policy SFT, PPM training and evaluation")
     .addOption(
-      new Option("--preset <name>", "smoke (≤ 2 min), quick (default; 10–20 min on 2 cores, by their training speed) or full")
+      new Option("--preset <name>", "smoke (≤ 2 min), quick (default; 10–20 min on 2 cores, by their training speed) or full (about 70 min)")
         .argParser(choiceOption("--preset", PRESETS))
         .default("quick"),
     )

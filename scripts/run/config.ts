@@ -166,6 +166,70 @@ export interface EvolveConfig {
 
 const LEVELS = [1, 2, 3, 4, 5] as const;
 
+/** The default preset: about 10–20 minutes on two cores (by their training speed). */
+const QUICK: EvolveConfig = {
+  preset: "quick",
+  seed: 1,
+  rounds: 3,
+  // Round 1 searches levels 1–3 only, policy rounds every level. Graded by the answer alone, 100% /
+  // 81% / 54% of the bootstrap's correct solutions computed what the reference does at levels
+  // 1 / 2 / 3 but 27% / 13% at levels 4 / 5 (the rest are coincidences of the numbers, which
+  // `grade: "variants"` grades wrong). The bootstrap solves 94% of round 1's problems in about 2
+  // minutes; 6,000 of them teach the policy more in the same training time than 2,000 (round-1
+  // greedy 0.408 against 0.362 on 500 held-out problems).
+  // Beside them, 300 problems each of levels 4–5 (the bootstrap solves about half of level 4 and a
+  // third of level 5 in some 15 seconds): without any solution longer than three steps the
+  // policy ends every solution at step three (round-1 greedy at level 4: 0.01 without, 0.24 with).
+  // Policy rounds search 300 fresh problems each (with two epochs per round: 100 gave greedy
+  // 0.608 after round 3 on 500 held-out problems, 300 gave 0.620, none at all 0.574).
+  train: {
+    problemsPerRound: 300,
+    firstRoundProblems: 6000,
+    levels: LEVELS,
+    maxLevelByRound: [3, 5],
+    aboveCapProblems: 300,
+    grade: "variants",
+  },
+  test: { problems: 100, levels: LEVELS },
+  search: {
+    bootstrap: { rollouts: 16, k: 8, c: 2, maxDepth: 8, temperature: 1, topP: 1 },
+    policy: { rollouts: 12, k: 4, c: 2, maxDepth: 8, temperature: 1, topP: 0.95 },
+    retryMultiplier: 2,
+    ppmFromRound: 3,
+    concurrency: 16,
+  },
+  // Round 1 searches many problems with the cheap bootstrap and trains the policy from nothing
+  // for 16 epochs (measured: 8 epochs' worth gave 12% greedy, 16 gave 23%; batches of 16 learn
+  // more per token than 32 here: SFT on reference solutions, 8,000 problems × 3 epochs, reached
+  // 0.88–0.91 validation accuracy with batch 8–16 and 0.76 with 32); later rounds
+  // fine-tune the previous policy on all picks so far for two epochs (rStar-Math's count), which
+  // the 20-minute budget affords since attention runs on a SIMD kernel, where retraining from
+  // scratch each round does not (one epoch and 100 problems a round: greedy 0.518 after round 3
+  // instead of 0.620 on 500 held-out problems, levels 4–5 0.14 / 0.22 instead of 0.31 / 0.25).
+  // Two training threads use both cores.
+  // Training is bounded by optimiser steps, not seconds, so a seed gives the same models however
+  // fast the machine: round 1 stops at 1,600 steps (about 2.5 of its 16 epochs; a 240-second
+  // bound gave 1,950 steps on one 2-core machine and 990 on another, and round-1 greedy 0.52 and
+  // 0.38; 2,400 steps give 0.53 where 1,600 give 0.45, at half again the training time).
+  sft: {
+    perProblem: 2,
+    epochs: 2,
+    firstRoundEpochs: 16,
+    batchSize: 16,
+    lr: 2e-3,
+    init: "previous",
+    accumulate: true,
+    maxSteps: 1600,
+  },
+  ppm: { epochs: 3, batchSize: 32, lr: 5e-4, margin: 0.5, perSide: 2, accumulate: true, maxPairs: 1500, maxSteps: 64 },
+  eval: { strategies: STRATEGIES, samples: 24, temperature: 0.8, k: 4 },
+  model: { policy: "tiny", size: "quick", positions: "alibi" },
+  executor: "builtin",
+  trainWorkers: 2,
+  generateThreads: 2,
+  transport: { workers: 1 },
+};
+
 /** The three presets. `quick` is the default. */
 export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
   smoke: {
@@ -188,87 +252,22 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     executor: "builtin",
     transport: { workers: 1 },
   },
-  quick: {
-    preset: "quick",
-    seed: 1,
-    rounds: 3,
-    // Round 1 searches levels 1–3 only, policy rounds every level. Graded by the answer alone, 100% /
-    // 81% / 54% of the bootstrap's correct solutions computed what the reference does at levels
-    // 1 / 2 / 3 but 27% / 13% at levels 4 / 5 (the rest are coincidences of the numbers, which
-    // `grade: "variants"` grades wrong). The bootstrap solves 94% of round 1's problems in about 2
-    // minutes; 6,000 of them teach the policy more in the same training time than 2,000 (round-1
-    // greedy 0.408 against 0.362 on 500 held-out problems).
-    // Beside them, 300 problems each of levels 4–5 (the bootstrap solves about half of level 4 and a
-    // third of level 5 in some 15 seconds): without any solution longer than three steps the
-    // policy ends every solution at step three (round-1 greedy at level 4: 0.01 without, 0.24 with).
-    // Policy rounds search 300 fresh problems each (with two epochs per round: 100 gave greedy
-    // 0.608 after round 3 on 500 held-out problems, 300 gave 0.620, none at all 0.574).
-    train: {
-      problemsPerRound: 300,
-      firstRoundProblems: 6000,
-      levels: LEVELS,
-      maxLevelByRound: [3, 5],
-      aboveCapProblems: 300,
-      grade: "variants",
-    },
-    test: { problems: 100, levels: LEVELS },
-    search: {
-      bootstrap: { rollouts: 16, k: 8, c: 2, maxDepth: 8, temperature: 1, topP: 1 },
-      policy: { rollouts: 12, k: 4, c: 2, maxDepth: 8, temperature: 1, topP: 0.95 },
-      retryMultiplier: 2,
-      ppmFromRound: 3,
-      concurrency: 16,
-    },
-    // Round 1 searches many problems with the cheap bootstrap and trains the policy from nothing
-    // for 16 epochs (measured: 8 epochs' worth gave 12% greedy, 16 gave 23%; batches of 16 learn
-    // more per token than 32 here: SFT on reference solutions, 8,000 problems × 3 epochs, reached
-    // 0.88–0.91 validation accuracy with batch 8–16 and 0.76 with 32); later rounds
-    // fine-tune the previous policy on all picks so far for two epochs (rStar-Math's count), which
-    // the 20-minute budget affords since attention runs on a SIMD kernel, where retraining from
-    // scratch each round does not (one epoch and 100 problems a round: greedy 0.518 after round 3
-    // instead of 0.620 on 500 held-out problems, levels 4–5 0.14 / 0.22 instead of 0.31 / 0.25).
-    // Two training threads use both cores.
-    // Training is bounded by optimiser steps, not seconds, so a seed gives the same models however
-    // fast the machine: round 1 stops at 1,600 steps (about 2.5 of its 16 epochs; a 240-second
-    // bound gave 1,950 steps on one 2-core machine and 990 on another, and round-1 greedy 0.52 and
-    // 0.38; 2,400 steps give 0.53 where 1,600 give 0.45, at half again the training time).
-    sft: {
-      perProblem: 2,
-      epochs: 2,
-      firstRoundEpochs: 16,
-      batchSize: 16,
-      lr: 2e-3,
-      init: "previous",
-      accumulate: true,
-      maxSteps: 1600,
-    },
-    ppm: { epochs: 3, batchSize: 32, lr: 5e-4, margin: 0.5, perSide: 2, accumulate: true, maxPairs: 1500, maxSteps: 64 },
-    eval: { strategies: STRATEGIES, samples: 24, temperature: 0.8, k: 4 },
-    model: { policy: "tiny", size: "quick", positions: "alibi" },
-    executor: "builtin",
-    trainWorkers: 2,
-    generateThreads: 2,
-    transport: { workers: 1 },
-  },
+  quick: QUICK,
+  // The long run: the quick preset's recipe and model with more of everything that the quick
+  // runs showed to pay, about an hour on two cores. Twice round 1's problems and two and a half
+  // times its training steps (2,400 steps gave round-1 greedy 0.53 where 1,600 gave 0.45), a
+  // thousand fresh problems per policy round, a fourth round, more PPM pairs and steps, and 500
+  // test problems, whose figures are good to about ±2 points instead of the quick run's ±4.5. The
+  // tiny `full` model size (192 wide, four layers, about seven times the compute per token) is for
+  // a faster machine: `--set model.size=full`.
   full: {
+    ...QUICK,
     preset: "full",
-    seed: 1,
     rounds: 4,
-    train: { problemsPerRound: 1000, levels: LEVELS, grade: "variants" },
-    test: { problems: 500, levels: LEVELS },
-    search: {
-      bootstrap: { rollouts: 16, k: 8, c: 2, maxDepth: 12, temperature: 1, topP: 1 },
-      policy: { rollouts: 16, k: 8, c: 2, maxDepth: 12, temperature: 1, topP: 0.95 },
-      retryMultiplier: 8,
-      ppmFromRound: 3,
-      concurrency: 16,
-    },
-    sft: { perProblem: 2, epochs: 20, batchSize: 32, lr: 1e-3, init: "scratch", accumulate: true },
-    ppm: { epochs: 4, batchSize: 32, lr: 5e-4, margin: 0.5, perSide: 2, accumulate: true, maxPairs: 20000 },
-    eval: { strategies: STRATEGIES, samples: 64, temperature: 0.8, k: 4 },
-    model: { policy: "tiny", size: "full", positions: "alibi" },
-    executor: "builtin",
-    transport: { workers: 1 },
+    train: { ...QUICK.train, problemsPerRound: 1000, firstRoundProblems: 12000, aboveCapProblems: 600 },
+    test: { ...QUICK.test, problems: 500 },
+    sft: { ...QUICK.sft, maxSteps: 4000 },
+    ppm: { ...QUICK.ppm, maxPairs: 4000, maxSteps: 128 },
   },
 };
 
