@@ -254,7 +254,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
   },
   quick: QUICK,
   // The long run: the quick preset's recipe and model with more of everything that the quick
-  // runs showed to pay, about an hour on two cores. Twice round 1's problems and two and a half
+  // runs showed to pay, about 70 minutes on two cores. Twice round 1's problems and two and a half
   // times its training steps (2,400 steps gave round-1 greedy 0.53 where 1,600 gave 0.45), a
   // thousand fresh problems per policy round, a fourth round, more PPM pairs and steps, and 500
   // test problems, whose figures are good to about ±2 points instead of the quick run's ±4.5. The
