@@ -129,6 +129,16 @@ function busErrorOf(e: unknown, subject: string): BusError {
   return new BusError("Transport", subject, { cause: e });
 }
 
+/** Waits for `p` (its failure ignored) or `ms`, whichever comes first. */
+async function withDeadline(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([p.then(() => {}, () => {}), deadline]);
+  clearTimeout(timer);
+}
+
 class NatsSubscription implements Subscription {
   readonly inFlight = new Set<Promise<void>>();
   constructor(
@@ -318,11 +328,23 @@ export class NatsBus implements Bus {
     this.state = "closed";
   }
 
+  /**
+   * Closes the connection. While connected, the subscriptions are withdrawn and the server's
+   * acknowledgement awaited first (at most a second), so that once this resolves no queue-group
+   * message is routed here: the server otherwise notices a closed socket only later, and a
+   * request it hands this connection meanwhile is lost and times out.
+   */
   async close(): Promise<void> {
     this.state = "closed";
     this.wakeReconnectWaiters();
+    const subs = [...this.subs];
     this.subs.clear();
-    if (!this.nc.isClosed()) await this.nc.close();
+    if (this.nc.isClosed()) return;
+    if (this.connected && subs.length > 0) {
+      for (const s of subs) s.unsubscribe();
+      await withDeadline(this.nc.flush(), 1000);
+    }
+    await this.nc.close();
   }
 
   /** @internal Stops tracking a subscription. */
