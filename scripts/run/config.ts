@@ -364,9 +364,10 @@ export function applySettings(config: EvolveConfig, settings: readonly string[])
       node = next as Record<string, unknown>;
     }
     const leaf = path[path.length - 1]!;
-    const optional = OPTIONAL_NUMBERS.has(key) || OPTIONAL_NUMBER_LISTS.has(key);
-    if (!(leaf in node) && !optional) throw new RangeError(`--set ${key}: no such setting`);
-    node[leaf] = parseSetting(key, raw, leaf in node ? node[leaf] : OPTIONAL_NUMBER_LISTS.has(key) ? [0] : 0);
+    const rule = SETTING_RULES.find((r) => r.key === key);
+    if (rule?.flag !== undefined) throw new RangeError(`--set ${key}: set it with ${rule.flag}`);
+    if (!(leaf in node) && rule?.blank === undefined) throw new RangeError(`--set ${key}: no such setting`);
+    node[leaf] = parseSetting(key, raw, leaf in node ? node[leaf] : rule!.blank);
   }
   const c = out as unknown as EvolveConfig;
   const bad = configProblem(c);
@@ -380,18 +381,24 @@ interface SettingRule {
   readonly optional?: boolean;
   readonly ok: (v: unknown) => boolean;
   readonly expected: string;
+  /** For an optional setting a preset leaves out: a value of its type, to parse `--set` against. */
+  readonly blank?: unknown;
+  /** The command-line flag that sets it (checked there), when `--set` may not. */
+  readonly flag?: string;
 }
 
 const isWhole = (min: number) => (v: unknown) => typeof v === "number" && Number.isInteger(v) && v >= min;
 const whole = (key: string, min: number, unit: string, optional = false): SettingRule => ({
   key,
   optional,
+  ...(optional ? { blank: 0 } : {}),
   ok: isWhole(min),
   expected: `expected a whole number of ${unit}, at least ${min}`,
 });
 const positive = (key: string, what: string, optional = false): SettingRule => ({
   key,
   optional,
+  ...(optional ? { blank: 0 } : {}),
   ok: (v) => typeof v === "number" && Number.isFinite(v) && v > 0,
   expected: `expected ${what} above 0`,
 });
@@ -403,15 +410,30 @@ const atLeastZero = (key: string, expected: string): SettingRule => ({
 const oneOf = (key: string, values: readonly string[], optional = false): SettingRule => ({
   key,
   optional,
+  ...(optional ? { blank: "" } : {}),
   ok: (v) => typeof v === "string" && values.includes(v),
   expected: `expected ${values.slice(0, -1).join(", ")} or ${values[values.length - 1]}`,
 });
-const text = (key: string): SettingRule => ({ key, optional: true, ok: (v) => typeof v === "string", expected: "expected text" });
+const text = (key: string, flag: string): SettingRule => ({
+  key,
+  optional: true,
+  flag,
+  ok: (v) => typeof v === "string",
+  expected: "expected text",
+});
 const flag = (key: string): SettingRule => ({ key, ok: (v) => typeof v === "boolean", expected: "expected true or false" });
 const levelList = (key: string): SettingRule => ({
   key,
   ok: (v) => Array.isArray(v) && v.length > 0 && v.every((l) => isWhole(MIN_LEVEL)(l) && (l as number) <= MAX_LEVEL),
   expected: `expected a list of levels from ${MIN_LEVEL} to ${MAX_LEVEL}, e.g. 1,2,3`,
+});
+/** The curriculum's highest level for rounds 1, 2, … (checked against `train.levels` in `configProblem`). */
+const levelCaps = (key: string): SettingRule => ({
+  key,
+  optional: true,
+  blank: [0],
+  ok: (v) => Array.isArray(v) && v.every((l) => isWhole(MIN_LEVEL)(l)),
+  expected: `expected whole levels, each at least ${MIN_LEVEL}, e.g. 3,5`,
 });
 
 const knobRules = (phase: "bootstrap" | "policy"): SettingRule[] => {
@@ -439,11 +461,12 @@ const SETTING_RULES: readonly SettingRule[] = [
   whole("train.firstRoundProblems", 1, "problems", true),
   levelList("train.levels"),
   whole("train.aboveCapProblems", 0, "problems per level", true),
-  text("train.dataset"),
+  levelCaps("train.maxLevelByRound"),
+  text("train.dataset", "--dataset FILE"),
   oneOf("train.grade", ["answer", "variants"], true),
   whole("test.problems", 1, "problems"),
   levelList("test.levels"),
-  text("test.dataset"),
+  text("test.dataset", "--test FILE"),
   ...knobRules("bootstrap"),
   ...knobRules("policy"),
   whole("search.retryMultiplier", 1, "times the rollouts"),
@@ -474,14 +497,14 @@ const SETTING_RULES: readonly SettingRule[] = [
   oneOf("model.policy", ["tiny", "openai"]),
   oneOf("model.size", PRESETS),
   oneOf("model.positions", ["learned", "alibi"], true),
-  text("model.policyUrl"),
-  text("model.modelName"),
+  text("model.policyUrl", "--policy-url URL"),
+  text("model.modelName", "--model NAME"),
   oneOf("executor", ["builtin", "python"]),
   whole("trainWorkers", 1, "threads", true),
   whole("generateThreads", 1, "threads", true),
   whole("transport.workers", 0, "worker processes"),
-  text("transport.nats"),
-  text("chaos"),
+  text("transport.nats", "--nats URL"),
+  text("chaos", "--chaos SPEC"),
 ];
 
 function settingAt(config: unknown, key: string): unknown {
@@ -529,11 +552,6 @@ export function configProblem(config: unknown): string | undefined {
   }
   return undefined;
 }
-
-/** Optional numeric settings that presets may leave out. */
-const OPTIONAL_NUMBERS = new Set(["train.firstRoundProblems", "train.aboveCapProblems", "sft.maxSeconds", "ppm.maxSeconds", "sft.maxSteps", "ppm.maxSteps", "search.requestTimeoutMs", "trainWorkers", "generateThreads", "sft.firstRoundEpochs"]);
-/** Optional number-list settings that presets may leave out. */
-const OPTIONAL_NUMBER_LISTS = new Set(["train.maxLevelByRound"]);
 
 function parseSetting(key: string, raw: string, current: unknown): unknown {
   const num = (t: string) => {

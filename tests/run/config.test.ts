@@ -55,6 +55,18 @@ describe("evolve --set KEY=VALUE", () => {
     );
   });
 
+  it("points a setting that has its own flag (a file, a URL, faults) to that flag, which checks it", () => {
+    const base = resolveConfig("quick");
+    assert.throws(() => applySettings(base, ["train.dataset=problems.jsonl"]), /--set train\.dataset: set it with --dataset FILE/);
+    assert.throws(() => applySettings(base, ["test.dataset=test.jsonl"]), /set it with --test FILE/);
+    assert.throws(() => applySettings(base, ["model.policyUrl=http://127.0.0.1:8000"]), /set it with --policy-url URL/);
+    assert.throws(() => applySettings(base, ["transport.nats=nats://127.0.0.1:4222"]), /set it with --nats URL/);
+    assert.throws(() => applySettings(base, ["chaos=drop=0.1"]), /set it with --chaos SPEC/);
+    // Optional settings a preset leaves out take --set like any other.
+    assert.equal(applySettings(resolveConfig("smoke"), ["sft.maxSteps=7"]).sft.maxSteps, 7);
+    assert.throws(() => applySettings(base, ["train.maxLevelByRound=0,5"]), /expected whole levels, each at least 1/);
+  });
+
   it("refuses search knobs at start that an expander would refuse in round 2: top-p outside (0, 1], negative temperature or c, counts that are not whole and positive", () => {
     const base = resolveConfig("quick");
     assert.throws(() => applySettings(base, ["search.policy.topP=1.5"]), /search.policy.topP=1.5: expected above 0 and at most 1/);
