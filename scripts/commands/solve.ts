@@ -157,7 +157,7 @@ export function command(): Command {
     .option("--nats <url>", "ask the run's running searcher over NATS instead of loading its models here")
     .option("--rollouts <n>", "rollouts for this problem (default: the run's setting)", intOption("--rollouts", 1))
     .option("--timeout-ms <n>", "with --nats, how long to wait for the answer", intOption("--timeout-ms", 1), 60_000)
-    .option("--json", "print one JSON object")
+    .option("--json", "print one JSON object (answer: null when no rollout printed one; exit code 0 either way)")
     .action(async (problem: string, opts: SolveFlags) => {
       if (opts.nats !== undefined) {
         const usage = (message: string): never => cmd.error(`error: ${message}`, { exitCode: 2, code: "rstar.solve.usage" });
@@ -175,7 +175,7 @@ export function command(): Command {
           ...(opts.rollouts === undefined ? {} : { rollouts: opts.rollouts }),
         });
         if (opts.json) {
-          await writeLine(JSON.stringify(out));
+          await writeLine(JSON.stringify({ ...out, answer: out.answer ?? null }));
           return;
         }
         await printSteps(problem, out.steps);
@@ -187,7 +187,7 @@ export function command(): Command {
       }
       const out = await solve(problem, opts.run ?? defaultRunDir("quick", 1), 0, opts.rollouts);
       if (opts.json) {
-        await writeLine(JSON.stringify(out));
+        await writeLine(JSON.stringify({ ...out, answer: out.answer ?? null }));
         return;
       }
       await printSteps(problem, out.steps);

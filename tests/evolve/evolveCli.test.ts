@@ -123,6 +123,8 @@ describe("rstar evolve --preset smoke", () => {
     assert.equal(sv.code, 0, sv.stderr);
     const solved = JSON.parse(sv.stdout.trim());
     assert.isAbove(solved.tree.nodes, 1);
+    // A JSON reader finds the answer key whether or not a rollout printed one.
+    assert.isTrue(solved.answer === null || typeof solved.answer === "string", sv.stdout);
     assert.equal(solved.models.round, 3);
     const before = ledger(dir).length;
     const again = await run(["evolve", "--resume", "--run", dir]);
