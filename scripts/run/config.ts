@@ -542,9 +542,10 @@ export function configProblem(config: unknown): string | undefined {
   if (unknownStrategy !== undefined) {
     return `eval.strategies=${shown(strategies)}: unknown strategy "${unknownStrategy}" (use ${STRATEGIES.join(", ")})`;
   }
+  // The rule above took the caps as whole levels; a cap below every searched level leaves a round nothing.
   const caps = c.train.maxLevelByRound;
   const lowest = Math.min(...c.train.levels);
-  if (caps !== undefined && !(Array.isArray(caps) && caps.every((x) => isWhole(lowest)(x)))) {
+  if (caps !== undefined && caps.some((x) => x < lowest)) {
     return `train.maxLevelByRound=${shown(caps)}: expected whole levels, each at least ${lowest}`;
   }
   if (c.model.policy === "openai" && (c.model.policyUrl === undefined || c.model.modelName === undefined)) {
