@@ -12,6 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { TinyPolicy } from "./policy.ts";
 import { SCORER_KINDS, type ScorerKind, TinyScorer } from "./ppm.ts";
+import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 import { Tokenizer, type TokenizerJSON } from "./tokenizer.ts";
 import type { Params, PolicyConfig } from "./transformer.ts";
 
@@ -75,43 +76,8 @@ export function configOf(model: Model, meta: CheckpointMeta = {}): CheckpointCon
 
 /** The model as one safetensors blob with its config in `__metadata__.config`. */
 export function toBytes(model: Model, meta: CheckpointMeta = {}): Uint8Array {
-  const config = configOf(model, meta);
-  const header: Record<string, unknown> = { __metadata__: { config: JSON.stringify(config) } };
-  const datas: Float32Array[] = [];
-  let offset = 0;
-  for (const [name, v] of model.params) {
-    const data = v.dataSync() as Float32Array;
-    header[name] = {
-      dtype: "F32",
-      shape: v.shape,
-      data_offsets: [offset, offset + data.byteLength],
-    };
-    offset += data.byteLength;
-    datas.push(data);
-  }
-  let json = JSON.stringify(header);
-  json += " ".repeat((8 - ((json.length + 8) % 8)) % 8);
-  const hbytes = new TextEncoder().encode(json);
-  // Pad again in case of multi-byte characters changing the byte length.
-  const pad = (8 - ((hbytes.length + 8) % 8)) % 8;
-  const hlen = hbytes.length + pad;
-  const out = new Uint8Array(8 + hlen + offset);
-  const view = new DataView(out.buffer);
-  view.setBigUint64(0, BigInt(hlen), true);
-  out.set(hbytes, 8);
-  out.fill(0x20, 8 + hbytes.length, 8 + hlen);
-  let pos = 8 + hlen;
-  for (const d of datas) {
-    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), pos);
-    pos += d.byteLength;
-  }
-  return out;
-}
-
-interface TensorEntry {
-  readonly dtype: string;
-  readonly shape: number[];
-  readonly data_offsets: [number, number];
+  const tensors = [...model.params].map(([name, v]) => [name, { shape: v.shape, data: v.dataSync() as Float32Array }] as const);
+  return encodeSafetensors({ config: JSON.stringify(configOf(model, meta)) }, tensors);
 }
 
 /** Parses a safetensors blob into its config and parameter arrays; `file` names it in errors. */
@@ -122,56 +88,20 @@ export function parseBytes(
   const fail = (reason: string): never => {
     throw new CheckpointError(file, reason);
   };
-  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, too short for a safetensors header`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const hlenBig = view.getBigUint64(0, true);
-  if (hlenBig > BigInt(bytes.length - 8)) {
-    fail(`header length ${hlenBig} exceeds the file (truncated?)`);
-  }
-  const hlen = Number(hlenBig);
-  let header: Record<string, unknown>;
-  try {
-    header = JSON.parse(
-      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + hlen)),
-    );
-  } catch (err) {
-    return fail(`header is not valid JSON (${err instanceof Error ? err.message : err})`);
-  }
-  const meta = header.__metadata__ as Record<string, unknown> | undefined;
-  if (meta === undefined || typeof meta.config !== "string") {
-    fail("header lacks __metadata__.config");
-  }
-  let config: CheckpointConfig;
-  try {
-    config = JSON.parse(meta!.config as string);
-  } catch {
-    return fail("__metadata__.config is not valid JSON");
-  }
-  if (config.format !== CHECKPOINT_FORMAT) {
-    fail(`format is ${JSON.stringify(config.format)}, expected ${CHECKPOINT_FORMAT}`);
-  }
-  const dataStart = 8 + hlen;
-  const dataLen = bytes.length - dataStart;
-  const arrays = new Map<string, { shape: number[]; data: Float32Array }>();
-  let covered = 0;
-  for (const name of config.tensors ?? []) {
-    const e = header[name] as TensorEntry | undefined;
-    if (e === undefined) fail(`tensor ${name} is listed in the config but missing from the header`);
-    if (e!.dtype !== "F32") fail(`tensor ${name} has dtype ${e!.dtype}, expected F32`);
-    const [b, en] = e!.data_offsets;
-    const n = e!.shape.reduce((a, x) => a * x, 1);
-    if (!(b >= 0 && en <= dataLen && en - b === n * 4)) {
-      fail(
-        `tensor ${name} has offsets [${b}, ${en}] outside the ${dataLen}-byte data section (truncated?)`,
-      );
+  let config: CheckpointConfig | undefined;
+  const { tensors } = decodeSafetensors(bytes, fail, (meta) => {
+    if (typeof meta.config !== "string") fail("header lacks __metadata__.config");
+    try {
+      config = JSON.parse(meta.config as string);
+    } catch {
+      fail("__metadata__.config is not valid JSON");
     }
-    const copy = new Uint8Array(en - b);
-    copy.set(bytes.subarray(dataStart + b, dataStart + en));
-    arrays.set(name, { shape: e!.shape, data: new Float32Array(copy.buffer) });
-    covered += en - b;
-  }
-  if (covered !== dataLen) fail(`data section is ${dataLen} bytes but tensors cover ${covered}`);
-  return { config, arrays };
+    if (config!.format !== CHECKPOINT_FORMAT) {
+      fail(`format is ${JSON.stringify(config!.format)}, expected ${CHECKPOINT_FORMAT}`);
+    }
+    return config!.tensors ?? [];
+  });
+  return { config: config!, arrays: tensors };
 }
 
 function build(

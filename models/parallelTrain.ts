@@ -12,13 +12,14 @@
  * no wall time, since they run in parallel; posting new weights instead would add a read and a
  * write of every weight to each step.
  *
- * Messages (this side → worker): `init` (backend, job, weights, weight decay; answered `ready`),
+ * Messages (this side → worker): `init` (backend, job, weights, weight decay, Adam's state when
+ * resuming; answered `ready`),
  * `grads` (row indices and share; answered with the flat gradient and loss), `apply` (the summed
  * gradient, learning rate and clip; no answer) and `weights` (answered with the flat weights).
  * A worker that fails answers `error`; the next wait on it throws.
  */
 import * as tf from "@tensorflow/tfjs";
-import { batchLoss, type LossJob } from "./train.ts";
+import { type AdamState, batchLoss, type LossJob } from "./train.ts";
 import type { Params } from "./transformer.ts";
 
 /** A message to a training worker. */
@@ -29,6 +30,8 @@ export type ToWorker =
     readonly job: LossJob;
     readonly weights: readonly { readonly name: string; readonly shape: number[]; readonly data: Float32Array }[];
     readonly weightDecay: number;
+    /** Adam's state to continue from (a resumed run); absent: a fresh optimiser. */
+    readonly adam?: AdamState;
   }
   | { readonly type: "grads"; readonly rows: readonly number[]; readonly share: number }
   | { readonly type: "apply"; readonly flat: Float32Array; readonly lr: number; readonly clip: number }
@@ -165,14 +168,16 @@ export interface Replicas {
 }
 
 /**
- * Starts `workers − 1` worker threads holding copies of `params` and returns the replica set;
- * the caller must `close` it (also when training throws).
+ * Starts `workers − 1` worker threads holding copies of `params` (and of `adam`, the optimiser
+ * state this side continues from, when resuming) and returns the replica set; the caller must
+ * `close` it (also when training throws).
  */
 export async function startReplicas(
   params: Params,
   job: LossJob,
   workers: number,
   weightDecay: number,
+  adam?: AdamState,
 ): Promise<Replicas> {
   const vars = [...params.values()];
   const size = vars.reduce((a, v) => a + v.size, 0);
@@ -183,7 +188,7 @@ export async function startReplicas(
     await Promise.all(helpers.map((h) => {
       // A copy: some backends hand out their own storage, which a transfer would detach.
       const weights = [...params].map(([name, v]) => ({ name, shape: v.shape, data: new Float32Array(v.dataSync()) }));
-      return h.ask({ type: "init", backend, job, weights, weightDecay }, "ready", weights.map((w) => w.data.buffer));
+      return h.ask({ type: "init", backend, job, weights, weightDecay, ...(adam ? { adam } : {}) }, "ready", weights.map((w) => w.data.buffer));
     }));
   } catch (err) {
     for (const h of helpers) h.close();

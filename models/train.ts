@@ -24,6 +24,9 @@ import type { TinyPolicy } from "./policy.ts";
 import { batchTensors, rawScores, type TinyScorer } from "./ppm.ts";
 import process from "node:process";
 import { PAD } from "./tokenizer.ts";
+import type { Replicas } from "./parallelTrain.ts";
+import type { F32Tensor } from "./safetensors.ts";
+import { hashChunks, type TrainState } from "./trainState.ts";
 import { forwardTrain, logitsOf, type Params, type PolicyConfig } from "./transformer.ts";
 
 /** A problem with a solution to imitate. */
@@ -89,9 +92,27 @@ export interface TrainOptions {
    * thread only, n > 1 adds n − 1 worker threads. Default: RSTAR_TRAIN_WORKERS, else 1.
    */
   readonly workers?: number;
-  /** Called once before the first step (worker threads included) with the steps to come. */
-  onStart?(steps: number): void;
+  /**
+   * Saves the run's state (weights, optimiser, position in the data) as it trains and resumes
+   * from a saved one: a run killed part-way and started again with the same data, options and
+   * initial weights continues from its last save to the same weights as a run never killed.
+   */
+  readonly checkpoints?: TrainCheckpoints;
+  /**
+   * Called once before the first step (worker threads included) with the steps planned, and
+   * how many of them a resumed run had already taken.
+   */
+  onStart?(steps: number, done: number): void;
   onProgress?(p: TrainProgress): void;
+}
+
+/** Where a training run keeps its state (see `TrainOptions.checkpoints`). */
+export interface TrainCheckpoints {
+  /** Training seconds between two saves (0: after every step); the end of the run is always saved. */
+  readonly everySeconds: number;
+  /** The state last saved by a run with this fingerprint, if any (a state of another run is not returned). */
+  load(fingerprint: string): Promise<TrainState | undefined>;
+  save(state: TrainState): Promise<void>;
 }
 
 /** What a training run did. */
@@ -158,9 +179,53 @@ export class Adam {
     });
   }
 
+  /** The step count and moments, copied out (by parameter key). */
+  state(): AdamState {
+    return { steps: this.t, m: copyOut(this.m), v: copyOut(this.v) };
+  }
+
+  /** Continues from a `state()`; moments that do not fit the parameters are a RangeError. */
+  restore(s: AdamState): void {
+    for (const [vars, saved] of [[this.m, s.m], [this.v, s.v]] as const) {
+      for (const [k, x] of vars) assignSaved(x, saved.get(k), `Adam moment ${k}`);
+    }
+    this.t = s.steps;
+  }
+
   dispose(): void {
     for (const x of [...this.m.values(), ...this.v.values()]) x.dispose();
   }
+}
+
+/** Adam's step count and moments, by parameter key. */
+export interface AdamState {
+  readonly steps: number;
+  readonly m: ReadonlyMap<string, F32Tensor>;
+  readonly v: ReadonlyMap<string, F32Tensor>;
+}
+
+/** Copies of the variables' values, by key. */
+function copyOut(vars: ReadonlyMap<string, tf.Variable>): Map<string, F32Tensor> {
+  return new Map([...vars].map(([k, x]) => [k, { shape: x.shape, data: new Float32Array(x.dataSync() as Float32Array) }]));
+}
+
+/** Sets `x` to a saved tensor of the same shape (else a RangeError naming `what`). */
+function assignSaved(x: tf.Variable, saved: F32Tensor | undefined, what: string): void {
+  if (saved === undefined || saved.shape.join(",") !== x.shape.join(",")) {
+    throw new RangeError(`Cannot resume training: ${what} has shape [${saved?.shape ?? "missing"}], expected [${x.shape}]`);
+  }
+  tf.tidy(() => x.assign(tf.tensor(saved.data, [...saved.shape])));
+}
+
+/** Identifies a training run: its examples, options, planned steps and initial weights. */
+function fingerprintOf(job: LossJob, opts: TrainOptions, total: number, params: Params): string {
+  const { epochs, batchSize, lr, seed, clip, weightDecay, maxSteps, maxSeconds } = opts;
+  const head = JSON.stringify({ job, epochs, batchSize, lr, seed, clip, weightDecay, maxSteps, maxSeconds, total });
+  const weights = [...params].map(([name, v]) => {
+    const d = v.dataSync() as Float32Array;
+    return [new TextEncoder().encode(name), new Uint8Array(d.buffer, d.byteOffset, d.byteLength)];
+  });
+  return hashChunks([new TextEncoder().encode(head), ...weights.flat()]);
 }
 
 /** Groups indices into batches of similar sequence length, in a seeded order. */
@@ -205,28 +270,63 @@ async function runLoop(
   const prng = Prng.fromSeed(opts.seed).fork("train");
   const perEpoch = Math.ceil(lengths.length / opts.batchSize);
   const total = Math.min(perEpoch * opts.epochs, opts.maxSteps ?? Infinity);
+  const store = opts.checkpoints;
+  // Taken before a saved state overwrites the initial weights.
+  const fingerprint = store ? fingerprintOf(job, opts, total, params) : "";
   const adam = new Adam(params, opts.weightDecay ?? 0);
-  const vars = [...params.values()];
-  const losses: number[] = [];
-  let tokens = 0;
-  let step = 0;
-  const t0 = performance.now();
-  opts.onStart?.(total);
-  const replicas = workers > 1 && total > 0
-    ? await (await import("./parallelTrain.ts")).startReplicas(params, job, workers, opts.weightDecay ?? 0)
-    : undefined;
+  let replicas: Replicas | undefined;
   try {
+    const saved = store ? await store.load(fingerprint) : undefined;
+    if (saved) {
+      for (const [k, x] of params) assignSaved(x, saved.params.get(k), `weight ${k}`);
+      adam.restore({ steps: saved.adamSteps, m: saved.adamM, v: saved.adamV });
+    }
+    const vars = [...params.values()];
+    const losses: number[] = saved ? [...saved.losses] : [];
+    let tokens = saved?.tokens ?? 0;
+    let step = saved?.step ?? 0;
+    // Time limits and rates count the training time before a resume too.
+    const t0 = performance.now() - (saved?.seconds ?? 0) * 1000;
+    let lastSave = performance.now();
+    // The epoch the next step belongs to, its batches done, and their loss sum.
+    let at = { epoch: saved?.epoch ?? 0, batch: saved?.batch ?? 0, sum: saved?.epochLossSum ?? 0, count: saved?.epochSteps ?? 0 };
+    const save = async (finished: boolean) => {
+      const a = adam.state();
+      await store!.save({
+        fingerprint,
+        step,
+        total,
+        finished,
+        epoch: at.epoch,
+        batch: at.batch,
+        losses: [...losses],
+        epochLossSum: at.sum,
+        epochSteps: at.count,
+        tokens,
+        seconds: (performance.now() - t0) / 1000,
+        adamSteps: a.steps,
+        params: copyOut(params),
+        adamM: a.m,
+        adamV: a.v,
+      });
+      lastSave = performance.now();
+    };
+    opts.onStart?.(total, step);
+    const finished = saved?.finished ?? false;
+    if (workers > 1 && total > 0 && !finished) {
+      const { startReplicas } = await import("./parallelTrain.ts");
+      replicas = await startReplicas(params, job, workers, opts.weightDecay ?? 0, saved ? adam.state() : undefined);
+    }
     let outOfTime = false;
-    for (let epoch = 0; epoch < opts.epochs && !outOfTime && step < total; epoch++) {
+    for (let epoch = at.epoch; !finished && epoch < opts.epochs && !outOfTime && step < total; epoch++) {
       const batches = makeBatches(lengths, opts.batchSize, prng.fork(epoch));
-      let sum = 0;
-      let count = 0;
-      for (const batch of batches) {
+      for (let b = at.batch; b < batches.length; b++) {
         if (step >= total) break;
         if (opts.maxSeconds !== undefined && (performance.now() - t0) / 1000 > opts.maxSeconds) {
           outOfTime = true;
           break;
         }
+        const batch = batches[b]!;
         const { loss, tokens: n, grads } = replicas ? await replicas.grads(batch) : localGrads(params, vars, job, batch);
         // Under a time limit the schedule follows whichever runs out first, steps or seconds,
         // so a cut-short run still ends on a decayed learning rate.
@@ -240,22 +340,26 @@ async function runLoop(
         if (!Number.isFinite(loss)) throw new Error(`Training diverged: loss is ${loss} at step ${step}`);
         tokens += n;
         step++;
-        sum += loss;
-        count++;
+        at = { epoch, batch: b + 1, sum: at.sum + loss, count: at.count + 1 };
         const secs = (performance.now() - t0) / 1000;
         opts.onProgress?.({ epoch, step, steps: total, loss, tokPerS: tokens / Math.max(secs, 1e-9) });
+        if (store && step < total && performance.now() - lastSave >= store.everySeconds * 1000) {
+          await save(false);
+        }
         // Let other tasks in this process (actors, timers) run between steps.
         await new Promise((r) => setTimeout(r, 0));
       }
       // An epoch cut short by the time limit reports the mean over the steps it took.
-      if (count > 0) losses.push(sum / count);
+      if (at.count > 0) losses.push(at.sum / at.count);
+      at = { epoch: epoch + 1, batch: 0, sum: 0, count: 0 };
     }
     await replicas?.verify();
+    if (store && !finished) await save(true);
+    return { losses, tokens, seconds: (performance.now() - t0) / 1000, steps: step, skipped };
   } finally {
     adam.dispose();
     replicas?.close();
   }
-  return { losses, tokens, seconds: (performance.now() - t0) / 1000, steps: step, skipped };
 }
 
 /** One batch's loss value and gradients (keyed by TF variable name), on this thread. */

@@ -38,13 +38,9 @@ async function handle(m: ToWorker): Promise<void> {
     const params: Params = new Map();
     for (const w of m.weights) params.set(w.name, tf.tidy(() => tf.variable(tf.tensor(w.data, w.shape), true)));
     const vars = [...params.values()];
-    replica = {
-      job: m.job,
-      params,
-      vars,
-      size: vars.reduce((a, v) => a + v.size, 0),
-      adam: new Adam(params, m.weightDecay),
-    };
+    const adam = new Adam(params, m.weightDecay);
+    if (m.adam) adam.restore(m.adam);
+    replica = { job: m.job, params, vars, size: vars.reduce((a, v) => a + v.size, 0), adam };
     scope.postMessage({ type: "ready" });
   } else if (m.type === "grads") {
     const r = ready();

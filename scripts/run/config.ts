@@ -155,6 +155,12 @@ export interface EvolveConfig {
    */
   readonly trainWorkers?: number;
   /**
+   * Seconds of training between two saves of a training run's state (weights, optimiser, position
+   * in the data; models/trainState.ts), so that `--resume` after a crash continues training from
+   * the last save. 0 saves after every step. Absent: `DEFAULT_TRAIN_STATE_SECONDS`.
+   */
+  readonly trainStateSeconds?: number;
+  /**
    * Threads that generate the tiny policy's steps in search and evaluation when the run has no
    * worker processes (models/parallelPropose.ts), and lanes a bootstrap round's search runs in
    * (scripts/run/searchLanes.ts). Absent: 1.
@@ -165,6 +171,9 @@ export interface EvolveConfig {
 }
 
 const LEVELS = [1, 2, 3, 4, 5] as const;
+
+/** Seconds between saves of a training run's state when the config does not say. */
+export const DEFAULT_TRAIN_STATE_SECONDS = 60;
 
 /** The default preset: about 10–20 minutes on two cores (by their training speed). */
 const QUICK: EvolveConfig = {
@@ -402,8 +411,10 @@ const positive = (key: string, what: string, optional = false): SettingRule => (
   ok: (v) => typeof v === "number" && Number.isFinite(v) && v > 0,
   expected: `expected ${what} above 0`,
 });
-const atLeastZero = (key: string, expected: string): SettingRule => ({
+const atLeastZero = (key: string, expected: string, optional = false): SettingRule => ({
   key,
+  optional,
+  ...(optional ? { blank: 0 } : {}),
   ok: (v) => typeof v === "number" && Number.isFinite(v) && v >= 0,
   expected,
 });
@@ -501,6 +512,7 @@ const SETTING_RULES: readonly SettingRule[] = [
   text("model.modelName", "--model NAME"),
   oneOf("executor", ["builtin", "python"]),
   whole("trainWorkers", 1, "threads", true),
+  atLeastZero("trainStateSeconds", "expected a number of seconds, at least 0 (0 saves after every step)", true),
   whole("generateThreads", 1, "threads", true),
   whole("transport.workers", 0, "worker processes"),
   text("transport.nats", "--nats URL"),

@@ -18,6 +18,7 @@ import { ThreadedPolicy } from "../../models/parallelPropose.ts";
 import { TinyScorer } from "../../models/ppm.ts";
 import { Tokenizer } from "../../models/tokenizer.ts";
 import { type TrainOptions, trainPolicy, trainScorer } from "../../models/train.ts";
+import { trainStateFile } from "./trainStateFile.ts";
 import { answersEqual } from "../../math/grade.ts";
 import { loadDataset } from "../../math/datasets.ts";
 import { bestOfN, greedy, requestSeed, runMcts } from "../../search/strategies.ts";
@@ -33,7 +34,7 @@ import type {
   TrainRequest,
 } from "../../actors/coordinator.ts";
 import { deriveSeed } from "../../actors/coordinator.ts";
-import { balancedCounts, type EvolveConfig, roundLevelCounts } from "./config.ts";
+import { balancedCounts, DEFAULT_TRAIN_STATE_SECONDS, type EvolveConfig, roundLevelCounts } from "./config.ts";
 import type { Bus } from "../../protocols/bus.ts";
 import { InProcessBus } from "../../protocols/inProcessBus.ts";
 import {
@@ -392,9 +393,10 @@ function trainingRun(
   ctx: ServiceContext,
   label: string,
   settings: { readonly batchSize: number; readonly lr: number; readonly maxSeconds?: number; readonly maxSteps?: number },
-  run: { readonly epochs: number; readonly seed: number; readonly workers: number | undefined },
-): { readonly options: TrainOptions; end(): void } {
+  run: { readonly epochs: number; readonly seed: number; readonly workers: number | undefined; readonly statePath: string; readonly stateSeconds: number },
+): { readonly options: TrainOptions; end(): void; removeState(): void } {
   let bar: PhaseProgress | undefined;
+  const state = trainStateFile(run.statePath, run.stateSeconds, label, (line) => ctx.progress.event(line));
   return {
     options: {
       epochs: run.epochs,
@@ -404,12 +406,15 @@ function trainingRun(
       ...(run.workers !== undefined ? { workers: run.workers } : {}),
       ...(settings.maxSeconds !== undefined ? { maxSeconds: settings.maxSeconds } : {}),
       ...(settings.maxSteps !== undefined ? { maxSteps: settings.maxSteps } : {}),
-      // The phase starts before the first step, so its rate and ETA count that step's time too.
-      onStart: (steps) => (bar = ctx.progress.phase(label, steps, "steps")),
+      checkpoints: state,
+      // The phase starts before the first step, so its rate and ETA count that step's time too;
+      // a resumed run's bar counts the steps left.
+      onStart: (steps, done) => (bar = ctx.progress.phase(label, steps - done, "steps")),
       onProgress: (p) => bar?.tick(1, `epoch ${p.epoch + 1} loss ${p.loss.toFixed(3)} ${Math.round(p.tokPerS)} tok/s`),
     },
     // A time limit may end training before the steps announced at the start.
     end: () => bar?.done(),
+    removeState: () => state.remove(),
   };
 }
 
@@ -720,10 +725,16 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         const sizes = { ...PRESETS[c.model.size], positions: c.model.positions ?? "learned" } as const;
         policy = TinyPolicy.create(sizes, Tokenizer.build(texts), req.seed);
       }
+      // Each training run saves its state next to its checkpoint as it trains; a resumed round
+      // continues from there. The states go once both checkpoints are written.
+      const states = { sft: `${req.policyDir}-training.safetensors`, ppm: `${req.ppmDir}-training.safetensors` };
+      const stateSeconds = c.trainStateSeconds ?? DEFAULT_TRAIN_STATE_SECONDS;
       const sftRun = trainingRun(ctx, `round ${req.round} SFT`, c.sft, {
         epochs: req.round === 1 ? c.sft.firstRoundEpochs ?? c.sft.epochs : c.sft.epochs,
         seed: req.seed,
         workers: c.trainWorkers,
+        statePath: states.sft,
+        stateSeconds,
       });
       const pres = await trainPolicy(policy, req.sft, sftRun.options);
       sftRun.end();
@@ -731,11 +742,19 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       await saveCheckpoint(req.policyDir, policy, { round: req.round, data: { sft: req.sft.length } });
       const ppm = TinyScorer.fromPolicy(policy, "ppm", req.seed);
       const pairs = selectPairs(req.pairs, c.ppm.maxPairs);
-      const ppmRun = trainingRun(ctx, `round ${req.round} PPM`, c.ppm, { epochs: c.ppm.epochs, seed: req.seed, workers: c.trainWorkers });
+      const ppmRun = trainingRun(ctx, `round ${req.round} PPM`, c.ppm, {
+        epochs: c.ppm.epochs,
+        seed: req.seed,
+        workers: c.trainWorkers,
+        statePath: states.ppm,
+        stateSeconds,
+      });
       const sres = pairs.length === 0 ? { losses: [], tokens: 0, steps: 0 } : await trainScorer(ppm, pairs, ppmRun.options);
       ppmRun.end();
       ppm.version = `ppm-r${req.round}`;
       await saveCheckpoint(req.ppmDir, ppm, { round: req.round, data: { pairs: req.pairs.length } });
+      sftRun.removeState();
+      ppmRun.removeState();
       policy.dispose();
       ppm.dispose();
       return {

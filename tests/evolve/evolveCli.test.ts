@@ -1,7 +1,8 @@
 import { assert, describe, it } from "vitest";
 import { join } from "node:path";
 import { resolveConfig } from "../../scripts/run/config.ts";
-import { createRunDirectory } from "../../scripts/run/runDirectory.ts";
+import { createRunDirectory, pathExists } from "../../scripts/run/runDirectory.ts";
+import { trainStateFromBytes } from "../../models/trainState.ts";
 
 const deno = join(Deno.cwd(), "node_modules", ".bin", "deno");
 const env = { DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.cwd(), ".cache", "deno") };
@@ -171,6 +172,44 @@ describe("rstar evolve --preset smoke", () => {
       }
     }
   }, 420_000);
+
+  it("SIGKILLed part-way through training, --resume continues training from its last saved step to the uninterrupted run's models", async () => {
+    const args = [
+      "--preset", "smoke", "--rounds", "1", "--set", "sft.batchSize=2", "--set", "sft.firstRoundEpochs=10",
+      "--set", "trainStateSeconds=0",
+    ];
+    const whole = join(Deno.makeTempDirSync(), "run");
+    const plain = await run(["evolve", ...args, "--run", whole]);
+    assert.equal(plain.code, 0, plain.stderr);
+    const dir = join(Deno.makeTempDirSync(), "run");
+    const state = join(dir, "checkpoints", "round-1", "policy-training.safetensors");
+    const savedStep = () => {
+      try {
+        return trainStateFromBytes(Deno.readFileSync(state), state).step;
+      } catch {
+        return 0; // not written yet (a file is renamed into place whole, so it is never half-written)
+      }
+    };
+    await killWhen(["evolve", ...args, "--run", dir], dir, () => savedStep() >= 20);
+    const killedAt = savedStep();
+    const total = JSON.parse(Deno.readTextFileSync(join(whole, "summary.json"))).rounds[0].trainSteps.policy;
+    assert.isBelow(killedAt, total, "the run was killed before its training ended");
+    const r = await run(["evolve", "--resume", "--run", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`round 1 SFT: resuming at step (\\d+)/${total}`));
+    const resumedAt = Number(/resuming at step (\d+)\//.exec(r.stderr)![1]);
+    assert.isAtLeast(resumedAt, killedAt);
+    assert.match(r.stderr, new RegExp(`round 1 SFT: done ${total - resumedAt}/${total - resumedAt}`));
+    assertComplete(dir, 1, 10);
+    for (const model of ["policy", "ppm"]) {
+      const file = (root: string) => Deno.readFileSync(join(root, "checkpoints", "round-1", model, "model.safetensors"));
+      assert.isTrue(equalBytes(file(dir), file(whole)), `${model} weights differ from the uninterrupted run's`);
+      assert.isFalse(pathExists(join(dir, "checkpoints", "round-1", `${model}-training.safetensors`)), "training states are removed");
+    }
+    const trained = (root: string) => ledger(root).find((e) => e.type === "round-trained") as unknown as Record<string, unknown>;
+    assert.deepEqual(trained(dir).losses, trained(whole).losses);
+    assert.deepEqual(trained(dir).steps, trained(whole).steps);
+  }, 240_000);
 
   it("Ctrl-C (SIGINT) stops the run with exit 130 and a line saying how to resume, and --resume completes it with nothing lost", async () => {
     const dir = join(Deno.makeTempDirSync(), "run");
