@@ -110,9 +110,38 @@ export interface TrainOptions {
 export interface TrainCheckpoints {
   /** Training seconds between two saves (0: after every step); the end of the run is always saved. */
   readonly everySeconds: number;
+  /** Names the training run in messages (e.g. "round 2 SFT"). */
+  readonly label?: string;
   /** The state last saved by a run with this fingerprint, if any (a state of another run is not returned). */
   load(fingerprint: string): Promise<TrainState | undefined>;
   save(state: TrainState): Promise<void>;
+}
+
+/** Where a training run saved its state. */
+export interface SavedAt {
+  /** The run's `checkpoints.label`, if any. */
+  readonly label?: string;
+  readonly step: number;
+  readonly total: number;
+}
+
+/** Training runs in progress that keep their state, each asked to save after its current step. */
+const saveRequests = new Set<(saved: (at: SavedAt) => void) => void>();
+
+/**
+ * Asks every training run in progress that keeps its state (`checkpoints`) to save it after its
+ * current step, for a stop that loses no training (SIGINT, SIGTERM). Resolves with where each
+ * one saved, once all have or after `timeoutMs` with those that had.
+ */
+export function saveTrainingNow(timeoutMs = 5_000): Promise<SavedAt[]> {
+  const out: SavedAt[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const all = Promise.all([...saveRequests].map((ask) => new Promise<void>((r) => ask((at) => (out.push(at), r())))));
+  const late = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
+  return Promise.race([all, late]).then(() => {
+    clearTimeout(timer);
+    return out;
+  });
 }
 
 /** What a training run did. */
@@ -275,6 +304,8 @@ async function runLoop(
   const fingerprint = store ? fingerprintOf(job, opts, total, params) : "";
   const adam = new Adam(params, opts.weightDecay ?? 0);
   let replicas: Replicas | undefined;
+  const asked: ((at: SavedAt) => void)[] = [];
+  const ask = (saved: (at: SavedAt) => void) => asked.push(saved);
   try {
     const saved = store ? await store.load(fingerprint) : undefined;
     if (saved) {
@@ -288,6 +319,7 @@ async function runLoop(
     // Time limits and rates count the training time before a resume too.
     const t0 = performance.now() - (saved?.seconds ?? 0) * 1000;
     let lastSave = performance.now();
+    if (store) saveRequests.add(ask);
     // The epoch the next step belongs to, its batches done, and their loss sum.
     let at = { epoch: saved?.epoch ?? 0, batch: saved?.batch ?? 0, sum: saved?.epochLossSum ?? 0, count: saved?.epochSteps ?? 0 };
     const save = async (finished: boolean) => {
@@ -310,6 +342,7 @@ async function runLoop(
         adamV: a.v,
       });
       lastSave = performance.now();
+      for (const saved of asked.splice(0)) saved({ ...(store!.label ? { label: store!.label } : {}), step, total });
     };
     opts.onStart?.(total, step);
     const finished = saved?.finished ?? false;
@@ -343,9 +376,9 @@ async function runLoop(
         at = { epoch, batch: b + 1, sum: at.sum + loss, count: at.count + 1 };
         const secs = (performance.now() - t0) / 1000;
         opts.onProgress?.({ epoch, step, steps: total, loss, tokPerS: tokens / Math.max(secs, 1e-9) });
-        if (store && step < total && performance.now() - lastSave >= store.everySeconds * 1000) {
-          await save(false);
-        }
+        // Saved every `everySeconds`, and at once when asked (saveTrainingNow).
+        const due = store !== undefined && (asked.length > 0 || performance.now() - lastSave >= store.everySeconds * 1000);
+        if (due && step < total) await save(false);
         // Let other tasks in this process (actors, timers) run between steps.
         await new Promise((r) => setTimeout(r, 0));
       }
@@ -357,6 +390,7 @@ async function runLoop(
     if (store && !finished) await save(true);
     return { losses, tokens, seconds: (performance.now() - t0) / 1000, steps: step, skipped };
   } finally {
+    saveRequests.delete(ask);
     adam.dispose();
     replicas?.close();
   }

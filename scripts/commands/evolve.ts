@@ -3,7 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { choiceOption, CommandFailed, ExitCode, intOption, writeLine } from "../cli.ts";
 import { runEvolve } from "../../actors/coordinator.ts";
 import { applySettings, type ConfigOverrides, PRESETS, type PresetName, resolveConfig } from "../run/config.ts";
-import { createLocalServices, KILL_WORKER_NEEDS, type NatsOptions, runNameOf } from "../run/localServices.ts";
+import { createLocalServices, KILL_WORKER_NEEDS, type NatsOptions, runNameOf, stopTraining } from "../run/localServices.ts";
 import { stderrProgress } from "../run/progress.ts";
 import { formatTable } from "../run/summary.ts";
 import { join, resolve } from "node:path";
@@ -113,11 +113,12 @@ export async function evolve(f: EvolveFlags): Promise<number> {
   }
   const services = createLocalServices(nats ? { nats } : {});
   // Ctrl-C or a TERM stops the run where it is: the ledger and the checkpoints are written to
-  // survive a SIGKILL at any moment, so the message only says how to go on. With worker
-  // processes, the services' own handler stops them first and then exits.
+  // survive a SIGKILL at any moment, so the message only says how to go on; a training run in
+  // progress first saves its state (stopTraining). With worker processes, the services' own
+  // handler does that, stops them, and then exits.
   const onInterrupt = (sig: "SIGINT" | "SIGTERM") => () => {
     console.error(`\ninterrupted (${sig}): finished work is in ${runDir}; continue with: rstar evolve --resume --run ${runDir}`);
-    if ((nats?.workers ?? 0) === 0) Deno.exit(sig === "SIGINT" ? 130 : 143);
+    if ((nats?.workers ?? 0) === 0) void stopTraining().finally(() => Deno.exit(sig === "SIGINT" ? 130 : 143));
   };
   const interrupts = (["SIGINT", "SIGTERM"] as const).map((sig) => ({ sig, fn: onInterrupt(sig) }));
   for (const h of interrupts) Deno.addSignalListener(h.sig, h.fn);

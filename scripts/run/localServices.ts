@@ -17,7 +17,7 @@ import { PRESETS, TinyPolicy } from "../../models/policy.ts";
 import { ThreadedPolicy } from "../../models/parallelPropose.ts";
 import { TinyScorer } from "../../models/ppm.ts";
 import { Tokenizer } from "../../models/tokenizer.ts";
-import { type TrainOptions, trainPolicy, trainScorer } from "../../models/train.ts";
+import { saveTrainingNow, type TrainOptions, trainPolicy, trainScorer } from "../../models/train.ts";
 import { trainStateFile } from "./trainStateFile.ts";
 import { answersEqual } from "../../math/grade.ts";
 import { loadDataset } from "../../math/datasets.ts";
@@ -215,7 +215,8 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
   /** Workers SIGKILLed by chaos (their exit is expected; reaped at close). */
   const killed: WorkerProcess[] = [];
   const onSignal = (sig: Deno.Signal) => () => {
-    void Promise.all([...workers, ...killed].map((w) => stopWorker(w, 5_000))).finally(() => Deno.exit(sig === "SIGINT" ? 130 : 143));
+    const stops = [stopTraining(), ...[...workers, ...killed].map((w) => stopWorker(w, 5_000))];
+    void Promise.all(stops).finally(() => Deno.exit(sig === "SIGINT" ? 130 : 143));
   };
   const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => ({ sig, fn: onSignal(sig) }));
   let blobs: BlobStore;
@@ -416,6 +417,11 @@ function trainingRun(
     end: () => bar?.done(),
     removeState: () => state.remove(),
   };
+}
+
+/** Has a training run in progress save its state after its current step, and says where it saved (SIGINT, SIGTERM). */
+export async function stopTraining(): Promise<void> {
+  for (const at of await saveTrainingNow()) console.error(`${at.label ?? "training"}: state saved at step ${at.step}/${at.total}`);
 }
 
 /** At most `max` pairs, the widest Q margins first (ties keep the recorded order). */

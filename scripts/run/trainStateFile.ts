@@ -23,6 +23,7 @@ export function trainStateFile(
 ): TrainCheckpoints & { remove(): void } {
   return {
     everySeconds,
+    label,
     load(fingerprint: string): Promise<TrainState | undefined> {
       let bytes: Uint8Array;
       try {

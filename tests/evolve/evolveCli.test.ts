@@ -211,6 +211,46 @@ describe("rstar evolve --preset smoke", () => {
     assert.deepEqual(trained(dir).steps, trained(whole).steps);
   }, 240_000);
 
+  it("Ctrl-C while the policy trains saves the training state first, and --resume continues from that step to the uninterrupted run's models", async () => {
+    const args = [
+      "--preset", "smoke", "--rounds", "1", "--set", "sft.batchSize=2", "--set", "sft.firstRoundEpochs=40",
+      "--set", "trainStateSeconds=3600",
+    ];
+    const whole = join(Deno.makeTempDirSync(), "run");
+    const plain = await run(["evolve", ...args, "--run", whole]);
+    assert.equal(plain.code, 0, plain.stderr);
+    const dir = join(Deno.makeTempDirSync(), "run");
+    const child = rstar(["evolve", ...args, "--run", dir]);
+    const stdout = child.stdout.pipeTo(new WritableStream());
+    // Read stderr until training has started, send SIGINT a moment later, then read the rest.
+    let err = "";
+    const dec = new TextDecoder();
+    let sent = false;
+    for await (const chunk of child.stderr) {
+      err += dec.decode(chunk, { stream: true });
+      if (!sent && err.includes("round 1 SFT: start")) {
+        sent = true;
+        setTimeout(() => child.kill("SIGINT"), 300);
+      }
+    }
+    const { code } = await child.status;
+    await stdout;
+    assert.isTrue(sent, err);
+    assert.equal(code, 130, err);
+    const saved = /round 1 SFT: state saved at step (\d+)\/(\d+)/.exec(err);
+    assert.isNotNull(saved, err);
+    const [step, total] = [Number(saved![1]), Number(saved![2])];
+    assert.isAbove(step, 0);
+    assert.isBelow(step, total, "SIGINT came after training ended; lengthen training");
+    const r = await run(["evolve", "--resume", "--run", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.include(r.stderr, `round 1 SFT: resuming at step ${step}/${total}`);
+    for (const model of ["policy", "ppm"]) {
+      const file = (root: string) => Deno.readFileSync(join(root, "checkpoints", "round-1", model, "model.safetensors"));
+      assert.isTrue(equalBytes(file(dir), file(whole)), `${model} weights differ from the uninterrupted run's`);
+    }
+  }, 240_000);
+
   it("Ctrl-C (SIGINT) stops the run with exit 130 and a line saying how to resume, and --resume completes it with nothing lost", async () => {
     const dir = join(Deno.makeTempDirSync(), "run");
     const stopped = await signalWhen(["evolve", "--preset", "smoke", "--run", dir], dir, (es) =>

@@ -7,6 +7,8 @@ import { TinyScorer } from "../../models/ppm.ts";
 import { Tokenizer } from "../../models/tokenizer.ts";
 import {
   type PairExample,
+  type SavedAt,
+  saveTrainingNow,
   type SftExample,
   type TrainCheckpoints,
   type TrainOptions,
@@ -158,6 +160,27 @@ describe("resumable training", () => {
     assert.equal(store.loadedFrom, 11);
     assert.deepEqual(resumed.losses, whole.losses);
     assert.deepEqual(resumed.weights, whole.weights);
+  });
+
+  it("saveTrainingNow has a run in progress save after its current step and says where", async () => {
+    assert.deepEqual(await saveTrainingNow(), [], "nothing trains, nothing to save");
+    const store = Object.assign(new MemoryStore(3600), { label: "round 1 SFT" });
+    let asked: Promise<SavedAt[]> | undefined;
+    const policy = TinyPolicy.create(config, tok, 1);
+    try {
+      await trainPolicy(policy, sft, {
+        ...opts,
+        checkpoints: store,
+        onProgress: (p) => {
+          if (p.step === 5) asked = saveTrainingNow();
+        },
+      });
+    } finally {
+      policy.dispose();
+    }
+    assert.deepEqual(await asked, [{ label: "round 1 SFT", step: 5, total: 18 }]);
+    // The asked save, then the end of the run.
+    assert.equal(store.saves, 2);
   });
 
   it("a damaged state file is an error naming the file and what is wrong", async () => {
