@@ -27,6 +27,7 @@ import { accuracyByLevel, chooserAccuracy, sampleScored } from "./choosers.ts";
 import { join } from "node:path";
 import type { EvolveConfig } from "../run/config.ts";
 import { openRunDirectory, pathExists } from "../run/runDirectory.ts";
+import { trainStateFile } from "../run/trainStateFile.ts";
 
 const NAMES = ["Ava", "Ben", "Cleo", "Dan", "Eli", "Fay"];
 const ITEMS = ["apples", "pencils", "stickers", "marbles", "books", "coins"];
@@ -53,6 +54,39 @@ function time(f: () => void): number {
   const t0 = performance.now();
   f();
   return (performance.now() - t0) / 1000;
+}
+
+/**
+ * Median milliseconds to save a training run's state (weights and Adam's moments, encoded and
+ * written with an fsync, as `rstar evolve` does; scripts/run/trainStateFile.ts), saving after
+ * every step of a short run.
+ */
+async function trainStateSaveMs(policy: TinyPolicy, examples: readonly { problem: string; steps: Step[] }[]): Promise<BenchFigure> {
+  const dir = Deno.makeTempDirSync();
+  const path = join(dir, "policy-training.safetensors");
+  const file = trainStateFile(path, 0, "bench", () => {});
+  const ms: number[] = [];
+  try {
+    await trainPolicy(policy, examples, {
+      epochs: 1,
+      batchSize: 32,
+      lr: 1e-3,
+      seed: 3,
+      checkpoints: {
+        ...file,
+        async save(state) {
+          const t0 = performance.now();
+          await file.save(state);
+          ms.push(performance.now() - t0);
+        },
+      },
+    });
+    const bytes = Deno.statSync(path).size;
+    ms.sort((a, b) => a - b);
+    return { name: "policy.train_state_save_ms", value: ms[ms.length >> 1]!, unit: "ms", detail: { bytes, saves: ms.length, maxMs: ms[ms.length - 1]! } };
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 }
 
 /** Peak GFLOP/s of the backend on a large square matmul. */
@@ -95,6 +129,7 @@ export async function benchModels(opts: BenchOptions): Promise<BenchFigure[]> {
     const tokS = res.tokens / res.seconds;
     figures.push({ name: "policy.train_tok_s", value: tokS, unit: "tok/s", detail: { preset: "quick", params: nParams, meanLen } });
     figures.push({ name: "policy.train_mfu", value: flops / res.seconds / 1e9 / peak, unit: "ratio", detail: { gflops: flops / res.seconds / 1e9 } });
+    figures.push(await trainStateSaveMs(policy, examples.slice(0, opts.quick ? 128 : 256)));
 
     for (const b of [1, 16, 64]) {
       const reqs = examples.slice(0, b).map((e, i) => ({
