@@ -120,6 +120,14 @@ export interface EvalRequest {
   readonly seed: number;
 }
 
+/** One problem's evaluation: the chosen answer (if any) and the policy samples and tokens it took. */
+export interface ProblemEvaluation {
+  readonly problemId: string;
+  readonly answer?: string;
+  readonly samples: number;
+  readonly tokens: number;
+}
+
 /** Chosen answers of an evaluation, one per problem (missing answer = none). */
 export interface EvalOutcome {
   readonly answers: ReadonlyMap<string, string | undefined>;
@@ -150,8 +158,11 @@ export interface EvolveServices {
   ): Promise<void | SearchFaults>;
   /** Trains the policy (SFT) and the PPM, writing both checkpoints. */
   train(req: TrainRequest, ctx: ServiceContext): Promise<TrainOutcome>;
-  /** Runs one strategy on the test problems. */
-  evaluate(req: EvalRequest, ctx: ServiceContext): Promise<EvalOutcome>;
+  /**
+   * Runs one strategy on the test problems; with `onResult`, awaits it for each problem as it is
+   * answered (the coordinator records it, so an interrupted evaluation resumes after it).
+   */
+  evaluate(req: EvalRequest, ctx: ServiceContext, onResult?: (r: ProblemEvaluation) => Promise<void>): Promise<EvalOutcome>;
   /** Grades a predicted answer against a reference. */
   answersEqual(pred: string, gold: string): boolean;
   /** Releases models, workers and connections. */
@@ -564,12 +575,15 @@ async function runOpened(
       const needsScorer = strategy === "bon-ppm" || strategy === "mcts";
       if (needsScorer && !scorer) continue;
       options.onPhase?.(round, `eval-${strategy}`);
+      // Problems an interrupted session evaluated are recorded; only the others are evaluated.
+      const key = `${round}:${strategy}`;
+      const prior = Math.max(0, ...[...(state.problemsEvaluated.get(key)?.values() ?? [])].map((e) => e.elapsedMs));
       const t0 = now();
       const out = await services.evaluate(
         {
           round,
           strategy,
-          problems: blindTest,
+          problems: blindTest.filter((p) => !state.problemsEvaluated.get(key)?.has(p.id)),
           policy,
           ...(needsScorer && scorer ? { scorer } : {}),
           samples: strategy === "greedy" ? 1 : config.eval.samples,
@@ -579,31 +593,43 @@ async function runOpened(
           seed: deriveSeed(config.seed, "eval", round, strategy.startsWith("bon-") ? "bon" : strategy),
         },
         ctx,
+        (r) => {
+          append({ type: "problem-evaluated", round, strategy, ...r, elapsedMs: prior + now() - t0 });
+          return Promise.resolve();
+        },
       );
+      const records = state.problemsEvaluated.get(key) ?? new Map();
+      const missing = test.find((p) => !records.has(p.id));
+      if (missing !== undefined) throw new Error(`The evaluation service did not report test problem ${missing.id} (${key})`);
       const byLevel: Record<string, { n: number; correct: number }> = {};
       let correct = 0;
+      let samples = 0;
+      let tokens = 0;
       for (const p of test) {
-        const pred = out.answers.get(p.id);
+        const r = records.get(p.id)!;
+        const pred = r.answer;
+        samples += r.samples;
+        tokens += r.tokens;
         const ok = pred !== undefined && services.answersEqual(pred, p.answer);
-        const key = String(p.level);
-        const t = byLevel[key] ?? { n: 0, correct: 0 };
+        const level = String(p.level);
+        const t = byLevel[level] ?? { n: 0, correct: 0 };
         t.n++;
         if (ok) {
           t.correct++;
           correct++;
         }
-        byLevel[key] = t;
+        byLevel[level] = t;
       }
       const accuracy = test.length === 0 ? 0 : correct / test.length;
       append({
         type: "evaluation-done",
         round,
         strategy,
-        samples: out.samples,
+        samples: test.length === 0 ? 0 : samples / test.length,
         byLevel,
         accuracy,
-        tokens: out.tokens,
-        wallMs: now() - t0,
+        tokens,
+        wallMs: prior + now() - t0,
         versions: out.versions,
       });
       progress.event(`round ${round} eval ${strategy}: ${(100 * accuracy).toFixed(1)}% (${correct}/${test.length})`);

@@ -93,6 +93,18 @@ export type LedgerEvent =
     readonly files: readonly string[];
   }
   | {
+    /** One test problem evaluated by one strategy (an interrupted evaluation resumes after it). */
+    readonly type: "problem-evaluated";
+    readonly round: number;
+    readonly strategy: string;
+    readonly problemId: string;
+    readonly answer?: string;
+    readonly samples: number;
+    readonly tokens: number;
+    /** Milliseconds of this (round, strategy)'s evaluation so far, every session's share summed. */
+    readonly elapsedMs: number;
+  }
+  | {
     readonly type: "evaluation-done";
     readonly round: number;
     readonly strategy: string;
@@ -127,6 +139,7 @@ export const EVENT_TYPES = [
   "data-persisted",
   "round-trained",
   "data-exported",
+  "problem-evaluated",
   "evaluation-done",
   "faults-recorded",
   "search-done",
@@ -174,6 +187,10 @@ function validate(value: unknown): string | undefined {
   const round = (value as { round?: unknown }).round;
   if (type !== "run-started" && type !== "run-finished" && !Number.isInteger(round)) {
     return `event "${type}" has no integer round`;
+  }
+  if (type === "problem-evaluated") {
+    const v = value as { problemId?: unknown; strategy?: unknown };
+    if (typeof v.problemId !== "string" || typeof v.strategy !== "string") return "problem-evaluated event has no problemId or strategy";
   }
   if (type === "problem-searched") {
     const v = value as { problemId?: unknown; phase?: unknown };
@@ -281,6 +298,8 @@ export interface RunState {
   readonly exported: Map<number, Extract<LedgerEvent, { type: "data-exported" }>>;
   /** Evaluations keyed by `${round}:${strategy}`. */
   readonly evaluated: Map<string, Extract<LedgerEvent, { type: "evaluation-done" }>>;
+  /** First record of each evaluated problem, by `${round}:${strategy}` and then problem id. */
+  readonly problemsEvaluated: Map<string, Map<string, Extract<LedgerEvent, { type: "problem-evaluated" }>>>;
   readonly roundsFinished: Set<number>;
   readonly finished: boolean;
   readonly starts: number;
@@ -299,6 +318,7 @@ export function replay(events: readonly LedgerEvent[]): RunState {
     trained: new Map(),
     exported: new Map(),
     evaluated: new Map(),
+    problemsEvaluated: new Map(),
     roundsFinished: new Set(),
     finished: false,
     starts: 0,
@@ -335,6 +355,13 @@ export function foldEvent(state: RunState, e: LedgerEvent): RunState {
     case "data-exported":
       if (!s.exported.has(e.round)) s.exported.set(e.round, e);
       break;
+    case "problem-evaluated": {
+      const key = `${e.round}:${e.strategy}`;
+      const done = s.problemsEvaluated.get(key) ?? new Map();
+      if (!done.has(e.problemId)) done.set(e.problemId, e);
+      s.problemsEvaluated.set(key, done);
+      break;
+    }
     case "evaluation-done": {
       const key = `${e.round}:${e.strategy}`;
       if (!s.evaluated.has(key)) s.evaluated.set(key, e);

@@ -27,6 +27,7 @@ import type {
   EvalRequest,
   EvolveServices,
   ModelRef,
+  ProblemEvaluation,
   SearchOutcome,
   SearchRequest,
   ServiceContext,
@@ -771,7 +772,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       };
     },
 
-    async evaluate(req: EvalRequest, ctx: ServiceContext): Promise<EvalOutcome> {
+    async evaluate(req: EvalRequest, ctx: ServiceContext, onResult?: (r: ProblemEvaluation) => Promise<void>): Promise<EvalOutcome> {
       const batching = new BatchingProposer(await policyOf(req.policy));
       // Best-of-N by vote and by the PPM sample the same N solutions (same seeds): the second one
       // to run reuses the first one's samples (a paired comparison, and half the generation).
@@ -787,6 +788,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       const answers = new Map<string, string | undefined>();
       let samples = 0;
       let tokens = 0;
+      let chain = Promise.resolve();
       const bar = ctx.progress.phase(`round ${req.round} eval ${req.strategy}`, req.problems.length, "problems");
       await mapConcurrent(req.problems, 16, async (p) => {
         const problem = { id: p.id, problem: p.problem };
@@ -825,6 +827,10 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         answers.set(p.id, r.answer);
         samples += r.samples;
         tokens += r.tokens;
+        // Results are handed over one at a time, in completion order.
+        const result = { problemId: p.id, ...(r.answer === undefined ? {} : { answer: r.answer }), samples: r.samples, tokens: r.tokens };
+        chain = chain.then(() => onResult?.(result));
+        await chain;
         bar.tick(1);
       });
       bar.done();

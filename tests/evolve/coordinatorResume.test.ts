@@ -56,7 +56,7 @@ describe("runEvolve with fake services", () => {
     assert.equal(r.summary.faults.duplicateRecords, 0);
   });
 
-  it("a run killed between any two ledger events resumes to the uninterrupted summary", async () => {
+  it("a run killed between any two ledger events resumes to the uninterrupted summary, redoing no recorded search, training or evaluated problem", async () => {
     const base = Deno.makeTempDirSync();
     const reference = await done(runEvolve({ runDir: join(base, "ref"), resume: false, config }, fakeServices()));
     const total = Deno.readTextFileSync(join(base, "ref", "ledger.jsonl")).trimEnd().split("\n").length;
@@ -79,7 +79,7 @@ describe("runEvolve with fake services", () => {
       }
       assert.instanceOf(err, Killed, `kill at event ${killAt}`);
       const recorded = Deno.readTextFileSync(join(root, "ledger.jsonl")).trimEnd().split("\n").map((l) => JSON.parse(l));
-      const resumeCounters: FakeCounters = { searched: [], trained: [], evaluated: [] };
+      const resumeCounters: FakeCounters = { searched: [], trained: [], evaluated: [], evaluatedProblems: [] };
       const resumed = await done(runEvolve({ runDir: root, resume: true }, fakeServices({ counters: resumeCounters })));
       assert.deepEqual(comparable(resumed.summary), comparable(reference.summary), `kill at event ${killAt}`);
       assert.equal(resumed.summary.lost, 0);
@@ -89,6 +89,9 @@ describe("runEvolve with fake services", () => {
         if (e.type === "problem-searched") assert.notInclude(resumeCounters.searched, `${e.round}:${e.phase}:${e.problemId}`);
         if (e.type === "round-trained") assert.notInclude(resumeCounters.trained, e.round);
         if (e.type === "evaluation-done") assert.notInclude(resumeCounters.evaluated, `${e.round}:${e.strategy}`);
+        if (e.type === "problem-evaluated") {
+          assert.notInclude(resumeCounters.evaluatedProblems!, `${e.round}:${e.strategy}:${e.problemId}`, `kill at event ${killAt}`);
+        }
       }
     }
   });

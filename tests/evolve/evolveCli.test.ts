@@ -96,9 +96,17 @@ function assertComplete(dir: string, rounds: number, perRound: number): void {
     if (e.type === "problem-searched") key = `s:${e.round}:${e.phase}:${e.problemId}`;
     if (e.type === "round-trained") key = `t:${e.round}`;
     if (e.type === "evaluation-done") key = `e:${e.round}:${e.strategy}`;
+    if (e.type === "problem-evaluated") key = `p:${e.round}:${e.strategy}:${e.problemId}`;
     if (key === undefined) continue;
     assert.isFalse(seen.has(key), `recorded twice: ${key}`);
     seen.add(key);
+  }
+  // Every evaluation is recorded problem by problem, every test problem once.
+  for (const r of summary.rounds) {
+    for (const [strategy, ev] of Object.entries(r.evaluation as Record<string, { byLevel: Record<string, { n: number }> }>)) {
+      const n = Object.values(ev.byLevel).reduce((a, l) => a + l.n, 0);
+      assert.equal([...seen].filter((k) => k.startsWith(`p:${r.round}:${strategy}:`)).length, n, `round ${r.round} ${strategy}`);
+    }
   }
 }
 
@@ -134,29 +142,38 @@ describe("rstar evolve --preset smoke", () => {
     assert.equal(ledger(dir).length, before);
   }, 240_000);
 
-  it("SIGKILLed during search, training and evaluation, it resumes each time to a complete, duplicate-free summary with the uninterrupted run's models and results", async () => {
+  it("SIGKILLed during search, training and evaluation (between strategies and within one), it resumes each time to a complete, duplicate-free summary with the uninterrupted run's models and results", async () => {
     const dir = join(Deno.makeTempDirSync(), "run");
     const whole = join(Deno.makeTempDirSync(), "run");
-    const plain = await run(["evolve", "--preset", "smoke", "--run", whole]);
+    // 40 test problems: an evaluation runs 16 at a time, so a kill can land inside one.
+    const args = ["evolve", "--preset", "smoke", "--set", "test.problems=40"];
+    const plain = await run([...args, "--run", whole]);
     assert.equal(plain.code, 0, plain.stderr);
     const last = (events: Event[]) => events[events.length - 1];
     // 1. During the search of round 1.
-    let events = await killWhen(["evolve", "--preset", "smoke", "--run", dir], dir, (es) =>
+    let events = await killWhen([...args, "--run", dir], dir, (es) =>
       es.filter((e) => e.type === "problem-searched").length >= 3);
     assert.notInclude(events.map((e) => e.type), "data-persisted");
     // 2. During training (round data persisted, checkpoints not yet recorded).
     events = await killWhen(["evolve", "--resume", "--run", dir], dir, (es) =>
       last(es)?.type === "data-persisted");
     assert.equal(last(events)?.type, "data-persisted");
-    // 3. During evaluation.
+    // 3. During evaluation, between two strategies.
     events = await killWhen(["evolve", "--resume", "--run", dir], dir, (es) =>
       last(es)?.type === "evaluation-done");
     assert.equal(last(events)?.type, "evaluation-done");
+    // 4. Part-way through one strategy's evaluation.
+    const recorded = (es: Event[], e: Event | undefined, type: string) =>
+      es.filter((x) => x.type === type && x.round === e?.round && x.strategy === e?.strategy).length;
+    events = await killWhen(["evolve", "--resume", "--run", dir], dir, (es) =>
+      last(es)?.type === "problem-evaluated" && last(es)?.strategy === "bon-vote" && recorded(es, last(es), "problem-evaluated") >= 2);
+    const cut = events.findLast((e) => e.type === "problem-evaluated");
+    assert.equal(recorded(events, cut, "evaluation-done"), 0, "the kill landed after the strategy's evaluation ended");
     const r = await run(["evolve", "--resume", "--run", dir]);
     assert.equal(r.code, 0, r.stderr);
     assertComplete(dir, 3, 10);
     const summary = JSON.parse(Deno.readTextFileSync(join(dir, "summary.json")));
-    assert.equal(summary.faults.resumes, 3);
+    assert.equal(summary.faults.resumes, 4);
     // Three crashes change nothing: the same seed trains the same weights and gets the same figures.
     const reference = JSON.parse(Deno.readTextFileSync(join(whole, "summary.json")));
     const figures = (s: typeof summary) =>

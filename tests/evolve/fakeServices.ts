@@ -18,6 +18,8 @@ export interface FakeCounters {
   searched: string[];
   trained: number[];
   evaluated: string[];
+  /** `${round}:${strategy}:${problemId}` of every problem evaluated, when given. */
+  evaluatedProblems?: string[];
 }
 
 /** Builds fake services; `duplicateResults` makes search report every problem twice. */
@@ -76,7 +78,7 @@ export function fakeServices(opts: { duplicateResults?: boolean; counters?: Fake
         tokens: 100 * req.sft.length,
       });
     },
-    evaluate(req) {
+    async evaluate(req, _ctx, onResult) {
       counters?.evaluated.push(`${req.round}:${req.strategy}`);
       const answers = new Map<string, string | undefined>();
       const bonus = { greedy: 0, "bon-vote": 0.1, "bon-ppm": 0.15, mcts: 0.2 }[req.strategy];
@@ -85,8 +87,10 @@ export function fakeServices(opts: { duplicateResults?: boolean; counters?: Fake
         const i = Number(p.id.split("-").pop());
         const ok = h(req.seed, p.id) < 0.2 * req.round + bonus - 0.05 * p.level;
         answers.set(p.id, ok ? String(i + 1) : "wrong");
+        counters?.evaluatedProblems?.push(`${req.round}:${req.strategy}:${p.id}`);
+        await onResult?.({ problemId: p.id, answer: answers.get(p.id)!, samples: req.samples, tokens: req.samples });
       }
-      return Promise.resolve({ answers, samples: req.samples, tokens: req.samples * req.problems.length, versions: { policy: req.policy.kind === "checkpoint" ? req.policy.version : "bootstrap" } });
+      return { answers, samples: req.samples, tokens: req.samples * req.problems.length, versions: { policy: req.policy.kind === "checkpoint" ? req.policy.version : "bootstrap" } };
     },
     answersEqual: (a, b) => a.trim() === b.trim(),
     close: () => Promise.resolve(),
