@@ -48,6 +48,18 @@ export class TrainStateError extends Error {
   }
 }
 
+const NUMBER_FIELDS = [
+  "step",
+  "total",
+  "epoch",
+  "batch",
+  "epochLossSum",
+  "epochSteps",
+  "tokens",
+  "seconds",
+  "adamSteps",
+] as const;
+
 const GROUPS = [["param", "params"], ["adam_m", "adamM"], ["adam_v", "adamV"]] as const;
 
 /** The state as one safetensors blob. */
@@ -78,19 +90,7 @@ export function trainStateFromBytes(bytes: Uint8Array, file = "<bytes>"): TrainS
   if (rest.format !== TRAIN_STATE_FORMAT) {
     fail(`format is ${JSON.stringify(rest.format)}, expected ${TRAIN_STATE_FORMAT}`);
   }
-  for (
-    const k of [
-      "step",
-      "total",
-      "epoch",
-      "batch",
-      "epochLossSum",
-      "epochSteps",
-      "tokens",
-      "seconds",
-      "adamSteps",
-    ]
-  ) {
+  for (const k of NUMBER_FIELDS) {
     if (typeof rest[k] !== "number" || !Number.isFinite(rest[k])) fail(`${k} is not a number`);
   }
   if (
