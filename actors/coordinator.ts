@@ -577,7 +577,9 @@ async function runOpened(
       options.onPhase?.(round, `eval-${strategy}`);
       // Problems an interrupted session evaluated are recorded; only the others are evaluated.
       const key = `${round}:${strategy}`;
-      const prior = Math.max(0, ...[...(state.problemsEvaluated.get(key)?.values() ?? [])].map((e) => e.elapsedMs));
+      const recorded = [...(state.problemsEvaluated.get(key)?.values() ?? [])];
+      const prior = Math.max(0, ...recorded.map((e) => e.elapsedMs));
+      if (recorded.length > 0) progress.event(`round ${round} eval ${strategy}: resuming, ${recorded.length} of ${test.length} test problems recorded`);
       const t0 = now();
       const out = await services.evaluate(
         {

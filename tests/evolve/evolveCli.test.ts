@@ -171,6 +171,7 @@ describe("rstar evolve --preset smoke", () => {
     assert.equal(recorded(events, cut, "evaluation-done"), 0, "the kill landed after the strategy's evaluation ended");
     const r = await run(["evolve", "--resume", "--run", dir]);
     assert.equal(r.code, 0, r.stderr);
+    assert.include(r.stderr, `round ${cut!.round} eval bon-vote: resuming, ${recorded(events, cut, "problem-evaluated")} of 40 test problems recorded`);
     assertComplete(dir, 3, 10);
     const summary = JSON.parse(Deno.readTextFileSync(join(dir, "summary.json")));
     assert.equal(summary.faults.resumes, 4);
