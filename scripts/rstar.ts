@@ -1,5 +1,5 @@
 /**
- * The `rstar` command line: one entry, nine subcommands. Each subcommand lives in
+ * The `rstar` command line: one entry, ten subcommands. Each subcommand lives in
  * `scripts/commands/<name>.ts` and exports a `command()` that builds its commander `Command`.
  *
  * Usage errors (unknown command or flag, bad value) print one line and exit 2.
@@ -15,6 +15,7 @@ import * as exec from "./commands/exec.ts";
 import * as worker from "./commands/worker.ts";
 import * as ctl from "./commands/ctl.ts";
 import * as bench from "./commands/bench.ts";
+import * as status from "./commands/status.ts";
 
 /** Builds the whole program (exported so tests can drive it without a process). */
 export function buildProgram(): Command {
@@ -23,7 +24,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError(false)
     .exitOverride();
-  for (const mod of [evolve, solve, evalCmd, gen, grade, exec, worker, ctl, bench]) {
+  for (const mod of [evolve, solve, evalCmd, status, gen, grade, exec, worker, ctl, bench]) {
     const cmd = mod.command();
     cmd.exitOverride();
     program.addCommand(cmd);

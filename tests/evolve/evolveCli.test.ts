@@ -212,6 +212,21 @@ describe("rstar evolve --preset smoke", () => {
     const killedAt = savedStep();
     const total = JSON.parse(Deno.readTextFileSync(join(whole, "summary.json"))).rounds[0].trainSteps.policy;
     assert.isBelow(killedAt, total, "the run was killed before its training ended");
+    // `rstar status` reads where the killed run stands without touching it.
+    const ledgerBefore = Deno.readFileSync(join(dir, "ledger.jsonl"));
+    const st = await run(["status", "--run", dir, "--json"]);
+    assert.isTrue(equalBytes(Deno.readFileSync(join(dir, "ledger.jsonl")), ledgerBefore), "status left the ledger as it was");
+    assert.isFalse(pathExists(join(dir, "summary.json")), "status writes no summary");
+    assert.equal(st.code, 0, st.stderr);
+    const status = JSON.parse(st.stdout);
+    assert.isFalse(status.finished);
+    assert.equal(status.current.round, 1);
+    assert.deepEqual(status.current.search, { recorded: 10, problems: 10 });
+    assert.deepEqual([status.current.training.sft.step, status.current.training.sft.total], [killedAt, total]);
+    assert.deepEqual(status.current.evaluation.greedy, { recorded: 0, problems: 10, done: false });
+    const human = await run(["status", "--run", dir]);
+    assert.include(human.stdout, `training: SFT saved at step ${killedAt}/${total}`);
+    assert.include(human.stdout, `continue with: rstar evolve --resume --run ${dir}`);
     const r = await run(["evolve", "--resume", "--run", dir]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`round 1 SFT: resuming at step (\\d+)/${total}`));
@@ -224,6 +239,9 @@ describe("rstar evolve --preset smoke", () => {
       assert.isTrue(equalBytes(file(dir), file(whole)), `${model} weights differ from the uninterrupted run's`);
       assert.isFalse(pathExists(join(dir, "checkpoints", "round-1", `${model}-training.safetensors`)), "training states are removed");
     }
+    const after = JSON.parse((await run(["status", "--run", dir, "--json"])).stdout);
+    assert.isTrue(after.finished);
+    assert.notProperty(after, "current");
     const trained = (root: string) => ledger(root).find((e) => e.type === "round-trained") as unknown as Record<string, unknown>;
     assert.deepEqual(trained(dir).losses, trained(whole).losses);
     assert.deepEqual(trained(dir).steps, trained(whole).steps);
@@ -330,7 +348,7 @@ describe("rstar evolve / eval / solve command lines", () => {
 
   it("a missing run directory is a clear error with exit 1", async () => {
     const missing = join(Deno.makeTempDirSync(), "nope");
-    for (const args of [["eval", "--run", missing], ["solve", "2 plus 3", "--run", missing], ["evolve", "--resume", "--run", missing]]) {
+    for (const args of [["eval", "--run", missing], ["solve", "2 plus 3", "--run", missing], ["evolve", "--resume", "--run", missing], ["status", "--run", missing]]) {
       const r = await run(args);
       assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
       assert.include(r.stderr, "does not exist");
