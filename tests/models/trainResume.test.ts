@@ -89,9 +89,11 @@ describe("resumable training", () => {
       const whole = await policyRun(undefined, { workers });
       // Saves after every step; the 9th save dies, so the run resumes from step 8 (mid-epoch 2).
       const store = new MemoryStore(0, 9);
+      const tensors = tf.memory().numTensors;
       const killed = await policyRun(store, { workers }).then(() => undefined, (e: Error) => e);
       assert.equal(killed?.message, "killed");
       const resumed = await policyRun(store, { workers });
+      assert.equal(tf.memory().numTensors, tensors, "a killed and a resumed run leave no tensors behind");
       assert.equal(store.loadedFrom, 8);
       assert.deepEqual(resumed.started, [18, 8]);
       assert.deepEqual(resumed.steps, Array.from({ length: 10 }, (_, i) => 9 + i));
