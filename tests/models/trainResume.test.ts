@@ -93,7 +93,11 @@ describe("resumable training", () => {
       const killed = await policyRun(store, { workers }).then(() => undefined, (e: Error) => e);
       assert.equal(killed?.message, "killed");
       const resumed = await policyRun(store, { workers });
-      assert.equal(tf.memory().numTensors, tensors, "a killed and a resumed run leave no tensors behind");
+      assert.equal(
+        tf.memory().numTensors,
+        tensors,
+        "a killed and a resumed run leave no tensors behind",
+      );
       assert.equal(store.loadedFrom, 8);
       assert.deepEqual(resumed.started, [18, 8]);
       assert.deepEqual(resumed.steps, Array.from({ length: 10 }, (_, i) => 9 + i));
