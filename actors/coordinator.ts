@@ -163,6 +163,8 @@ export interface EvolveServices {
    * answered (the coordinator records it, so an interrupted evaluation resumes after it).
    */
   evaluate(req: EvalRequest, ctx: ServiceContext, onResult?: (r: ProblemEvaluation) => Promise<void>): Promise<EvalOutcome>;
+  /** Told the round and phase as the run moves on (`search-train`, `train`, `eval-greedy`, `finished`…). */
+  phase?(round: number, phase: string): void;
   /** Grades a predicted answer against a reference. */
   answersEqual(pred: string, gold: string): boolean;
   /** Releases models, workers and connections. */
@@ -381,6 +383,10 @@ async function runOpened(
     const summary = await writeOutputs(dir, ledger.events, services);
     return { _tag: "EvolveDone", summary, runDir: dir.paths.root, alreadyFinished: true };
   }
+  const phaseChanged = (round: number, phase: string) => {
+    options.onPhase?.(round, phase);
+    services.phase?.(round, phase);
+  };
   const append = (e: LedgerEvent) => {
     ledger.append(e);
     state = foldEvent(state, e);
@@ -419,7 +425,7 @@ async function runOpened(
         return true;
       });
       if (todo.length === 0) continue;
-      options.onPhase?.(round, `search-${phase}`);
+      phaseChanged(round, `search-${phase}`);
       const byId = new Map(todo.map((p) => [p.id, p]));
       const bar = progress.phase(`round ${round} search${phase === "retry" ? " (retry)" : ""}`, todo.length, "problems");
       let solvedCount = 0;
@@ -514,7 +520,7 @@ async function runOpened(
 
     // Train the policy and the PPM (skipped when this round's checkpoints are recorded).
     if (!state.trained.has(round)) {
-      options.onPhase?.(round, "train");
+      phaseChanged(round, "train");
       const sft: SftExample[] = [];
       const pairs: PairExample[] = [];
       for (let r = config.sft.accumulate ? 1 : round; r <= round; r++) {
@@ -574,7 +580,7 @@ async function runOpened(
       if (state.evaluated.has(`${round}:${strategy}`)) continue;
       const needsScorer = strategy === "bon-ppm" || strategy === "mcts";
       if (needsScorer && !scorer) continue;
-      options.onPhase?.(round, `eval-${strategy}`);
+      phaseChanged(round, `eval-${strategy}`);
       // Problems an interrupted session evaluated are recorded; only the others are evaluated.
       const key = `${round}:${strategy}`;
       const recorded = [...(state.problemsEvaluated.get(key)?.values() ?? [])];
@@ -639,7 +645,7 @@ async function runOpened(
     append({ type: "round-finished", round });
   }
   append({ type: "run-finished", ts: new Date(now()).toISOString() });
-  options.onPhase?.(config.rounds, "finished");
+  phaseChanged(config.rounds, "finished");
   const summary = await writeOutputs(dir, ledger.events, services);
   return { _tag: "EvolveDone", summary, runDir: dir.paths.root, alreadyFinished: false };
 }

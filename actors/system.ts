@@ -241,22 +241,26 @@ export function startSystem(options: SystemOptions): SystemHandle {
   };
 }
 
-/** Answers `.control.status|pause|resume|set|solve` from the ControlState, and `chaos` when given. */
-function serveControl(
-  options: SystemOptions,
+/**
+ * Answers `.control.status|pause|resume|set` from `control` on `bus` (queue group `control`):
+ * the verbs that read or change the run's state alone. `refresh` runs before each status reply.
+ */
+export function serveControlState(
+  bus: Bus,
+  run: string,
   control: ControlState,
-  refresh: () => number,
-  search: SearchService | undefined,
+  log: Logger,
+  clock: Clock = systemClock,
+  refresh: () => void = () => {},
 ): Subscription[] {
-  const s = runSubjects(options.run);
-  const log = options.log.child({ actor: "control", run: options.run });
+  const s = runSubjects(run);
   const opts = { queue: QueueGroups.control, log: (e: Record<string, unknown>) => log.warn(String(e.msg ?? "codec"), e) };
   const state = () => (control.paused ? "paused" as const : "running" as const);
   return [
-    serve(options.bus, s.control("status"), StatusRequest, (req): StatusReply => {
+    serve(bus, s.control("status"), StatusRequest, (req): StatusReply => {
       refresh();
       const snap = control.snapshot();
-      const now = (options.clock ?? systemClock).now();
+      const now = clock.now();
       return {
         v: PROTOCOL_VERSION,
         id: req.id,
@@ -277,21 +281,36 @@ function serveControl(
         knobs: { ...snap.knobs } as Record<string, number>,
       };
     }, { ...opts, replySchema: StatusReply }),
-    serve(options.bus, s.control("pause"), PauseRequest, (req): RunStateReply => {
+    serve(bus, s.control("pause"), PauseRequest, (req): RunStateReply => {
       control.setPaused(true);
       return { v: PROTOCOL_VERSION, id: req.id, state: state() };
     }, { ...opts, replySchema: PauseReply }),
-    serve(options.bus, s.control("resume"), ResumeRequest, (req): RunStateReply => {
+    serve(bus, s.control("resume"), ResumeRequest, (req): RunStateReply => {
       control.setPaused(false);
       return { v: PROTOCOL_VERSION, id: req.id, state: state() };
     }, { ...opts, replySchema: ResumeReply }),
-    serve(options.bus, s.control("set"), SetRequest, (req): SetReply | ProtocolError => {
+    serve(bus, s.control("set"), SetRequest, (req): SetReply | ProtocolError => {
       const knob = checkKnob(req.key, req.value);
       if ("_tag" in knob) return new ProtocolError({ code: "BadRequest", message: knob.message });
       const previous = control.knobs[knob.key] ?? Number.NaN;
       control.setKnob(knob.key, knob.value);
       return { v: PROTOCOL_VERSION, id: req.id, key: knob.key, value: knob.value, previous: Number.isFinite(previous) ? previous : -1 };
     }, { ...opts, replySchema: SetReply }),
+  ];
+}
+
+/** Answers `.control.status|pause|resume|set|solve` from the ControlState, and `chaos` when given. */
+function serveControl(
+  options: SystemOptions,
+  control: ControlState,
+  refresh: () => number,
+  search: SearchService | undefined,
+): Subscription[] {
+  const s = runSubjects(options.run);
+  const log = options.log.child({ actor: "control", run: options.run });
+  const opts = { queue: QueueGroups.control, log: (e: Record<string, unknown>) => log.warn(String(e.msg ?? "codec"), e) };
+  return [
+    ...serveControlState(options.bus, options.run, control, log, options.clock ?? systemClock, refresh),
     serve(options.bus, s.control("solve"), SolveRequest, async (req): Promise<SolveReply | ProtocolError> => {
       if (search === undefined) return new ProtocolError({ code: "Unavailable", message: "Ask a searcher: this system does not search" });
       let result: ProblemResult | undefined;

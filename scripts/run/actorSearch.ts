@@ -8,6 +8,7 @@ import type { Problem, StepExecutor, StepProposer, StepScorer } from "../../math
 import { answersEqual } from "../../math/grade.ts";
 import { matchesReference } from "../../math/reference.ts";
 import type { SearchOutcome, SearchRequest } from "../../actors/coordinator.ts";
+import type { ControlState } from "../../actors/controlState.ts";
 import type { CrashInjector } from "../../actors/crashInjector.ts";
 import { silentLogger } from "../../actors/log.ts";
 import { startSystem } from "../../actors/system.ts";
@@ -34,6 +35,8 @@ export interface ActorSearchOptions {
   readonly requestTimeoutMs: () => number;
   /** What `.control.chaos` changes; absent: not answered by this system. */
   readonly chaos?: ChaosControl;
+  /** The run's control state, when it outlives this search (absent: the search's own). */
+  readonly control?: ControlState;
 }
 
 /**
@@ -60,6 +63,7 @@ export async function searchWithActors(
     ...(options.crash ? { crash: options.crash } : {}),
     requestTimeoutMs: options.requestTimeoutMs,
     ...(options.chaos ? { chaos: options.chaos } : {}),
+    ...(options.control ? { control: options.control } : {}),
   });
   const byId = new Map(req.problems.map((p) => [p.id, p]));
   try {

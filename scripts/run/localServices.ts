@@ -48,6 +48,9 @@ import {
   parseChaosSpec,
 } from "../../protocols/chaosBus.ts";
 import { createCrashInjector, type CrashInjector } from "../../actors/crashInjector.ts";
+import { ControlState } from "../../actors/controlState.ts";
+import { silentLogger } from "../../actors/log.ts";
+import { serveControlState } from "../../actors/system.ts";
 import { Result } from "effect";
 import { BatchingProposer, BatchingScorer, mapConcurrent, MemoProposer } from "./batching.ts";
 import { outcomeOf, searchWithActors } from "./actorSearch.ts";
@@ -126,6 +129,12 @@ interface WorkerProcess {
 interface NatsLink {
   readonly bus: NatsBus;
   readonly run: string;
+  /**
+   * The run's control state for the whole run: `.control.status|pause|resume|set` are answered
+   * from it between searches too (training, evaluation), and every search's actors share it, so
+   * knobs set and a pause hold across search passes.
+   */
+  readonly control: ControlState;
   /** Stores a model version in the object store (once per process) and announces it on `.model`. */
   publishModel(name: "policy" | "ppm", model: TinyPolicy | TinyScorer, version: string): Promise<void>;
   /** Waits until every spawned worker's expander reports `version` as its policy. */
@@ -222,9 +231,13 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
   const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => ({ sig, fn: onSignal(sig) }));
   let blobs: BlobStore;
   const heard = new Map<number, { policy: string | undefined; at: number }>();
+  const control = new ControlState(run);
   const hbSub = listen(bus, runSubjects(run).heartbeat, Heartbeat, (hb) => {
     if (hb.role === "expander") heard.set(hb.pid, { policy: hb.versions.policy, at: Date.now() });
+    control.seeWorker({ id: hb.actor, role: hb.role, host: hb.host, pid: hb.pid, load: hb.load, lastSeen: Date.now() });
+    for (const [name, version] of Object.entries(hb.versions)) control.setModel(name, version);
   }, { log: () => {} });
+  const controlSubs = serveControlState(bus, run, control, silentLogger);
   const published = new Set<string>();
   const args = o.workerArgs ?? defaultWorkerArgs(o.url, run);
   // Chaos kill-worker: a clock that runs only while a search is under way.
@@ -296,6 +309,7 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
         }
       }
       hbSub.unsubscribe();
+      for (const sub of controlSubs) sub.unsubscribe();
       await bus.close();
     }
   };
@@ -328,6 +342,7 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
   return {
     bus,
     run,
+    control,
     async publishModel(name, model, version) {
       if (!published.has(`${name}/${version}`)) {
         const blob = await putModel(blobs, name, version, toBytes(model, { version }));
@@ -581,7 +596,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         // Asked at each send, so a spec set by `.control.chaos` shortens it for this search too.
         requestTimeoutMs,
         // In one process `.control.chaos` is answered here; over NATS the link answers it for the whole run.
-        ...(link ? {} : { chaos: runChaos }),
+        ...(link ? { control: link.control } : { chaos: runChaos }),
       }, onResult);
     // A bootstrap round in one process, free of faults, searches in lanes: one per generation thread.
     const lanes = !link && options.bus === undefined && spec === undefined && policy instanceof BootstrapPolicy
@@ -651,6 +666,10 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         await link.bus.flush();
         if (chaosSpec) link.setKillEvery(chaosSpec.killWorkerEveryMs, killSeed(chaosSpec));
       }
+    },
+
+    phase(round: number, phase: string) {
+      link?.control.setPhase(round, phase, { done: 0, total: 0 });
     },
 
     async trainProblems(config: EvolveConfig, round: number): Promise<Problem[]> {
