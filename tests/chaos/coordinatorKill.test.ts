@@ -110,7 +110,8 @@ describe("rstar evolve SIGKILLed at random moments", () => {
       // Kill moments: one ledger event count drawn in each of KILLS equal stretches of the run
       // (so the kills spread over search, training and evaluation), each plus a drawn delay.
       const rng = Prng.fromSeed(KILL_SEED);
-      const span = (total - 3) / KILLS;
+      // The last stretch ends well before the run does: a kill drawn there still lands mid-run.
+      const span = (total - 20) / KILLS;
       const plan = Array.from({ length: KILLS }, (_, i) => ({
         atEvents: rng.range(Math.floor(i * span) + 1, Math.floor((i + 1) * span)),
         delayMs: rng.int(250),
