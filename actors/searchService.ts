@@ -180,9 +180,9 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
   const counters = { problemsStarted: 0, problemsDone: 0, expandRequests: 0, scoreRequests: 0, retries: 0 };
 
   const isPaused = () => paused || (options.control?.paused ?? false);
-  options.control?.onChange(() => {
+  const wake = () => {
     if (!isPaused()) for (const w of waiters.splice(0)) w();
-  });
+  };
   const waitUnpaused = async () => {
     while (isPaused()) await new Promise<void>((r) => waiters.push(r));
   };
@@ -402,7 +402,13 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
           }
         }
       };
-      await Promise.all(Array.from({ length: Math.max(1, batch.concurrency ?? 8) }, slot));
+      // A control state may outlive this service (a whole evolve run): listen only while searching.
+      const unlisten = options.control?.onChange(wake);
+      try {
+        await Promise.all(Array.from({ length: Math.max(1, batch.concurrency ?? 8) }, slot));
+      } finally {
+        unlisten?.();
+      }
       if (failure !== undefined) throw failure;
     },
     pause() {
@@ -410,7 +416,7 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
     },
     resume() {
       paused = false;
-      if (!isPaused()) for (const w of waiters.splice(0)) w();
+      wake();
     },
     get paused() {
       return isPaused();
