@@ -18,7 +18,7 @@ import { ThreadedPolicy } from "../../models/parallelPropose.ts";
 import { TinyScorer } from "../../models/ppm.ts";
 import { Tokenizer } from "../../models/tokenizer.ts";
 import { saveTrainingNow, type TrainOptions, trainPolicy, trainScorer } from "../../models/train.ts";
-import { trainStateFile } from "./trainStateFile.ts";
+import { trainStateFile, trainStatePath } from "./trainStateFile.ts";
 import { answersEqual } from "../../math/grade.ts";
 import { loadDataset } from "../../math/datasets.ts";
 import { bestOfN, greedy, requestSeed, runMcts } from "../../search/strategies.ts";
@@ -753,13 +753,12 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       }
       // Each training run saves its state next to its checkpoint as it trains; a resumed round
       // continues from there. The states go once both checkpoints are written.
-      const states = { sft: `${req.policyDir}-training.safetensors`, ppm: `${req.ppmDir}-training.safetensors` };
       const stateSeconds = c.trainStateSeconds ?? DEFAULT_TRAIN_STATE_SECONDS;
       const sftRun = trainingRun(ctx, `round ${req.round} SFT`, c.sft, {
         epochs: req.round === 1 ? c.sft.firstRoundEpochs ?? c.sft.epochs : c.sft.epochs,
         seed: req.seed,
         workers: c.trainWorkers,
-        statePath: states.sft,
+        statePath: trainStatePath(req.policyDir),
         stateSeconds,
       });
       const pres = await trainPolicy(policy, req.sft, sftRun.options);
@@ -772,7 +771,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         epochs: c.ppm.epochs,
         seed: req.seed,
         workers: c.trainWorkers,
-        statePath: states.ppm,
+        statePath: trainStatePath(req.ppmDir),
         stateSeconds,
       });
       const sres = pairs.length === 0 ? { losses: [], tokens: 0, steps: 0 } : await trainScorer(ppm, pairs, ppmRun.options);

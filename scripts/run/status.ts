@@ -9,6 +9,7 @@ import type { EvolveConfig } from "./config.ts";
 import type { RunPaths } from "./runDirectory.ts";
 import { buildSummary, type RunSummary } from "./summary.ts";
 import { trainStateFromBytes } from "../../models/trainState.ts";
+import { trainStatePath } from "./trainStateFile.ts";
 
 /** A training run's last saved state. */
 export interface SavedTraining {
@@ -95,8 +96,8 @@ export function runStatus(
   const unsolved = ids.filter((_, i) => first[i] !== undefined && !first[i]!.solved);
   const cp = paths.checkpoints(round);
   const training: RoundStatus["training"] = state.trained.has(round) ? "done" : {
-    ...withDefined("sft", savedTraining(`${cp.policy}-training.safetensors`)),
-    ...withDefined("ppm", savedTraining(`${cp.ppm}-training.safetensors`)),
+    ...withDefined("sft", savedTraining(trainStatePath(cp.policy))),
+    ...withDefined("ppm", savedTraining(trainStatePath(cp.ppm))),
   };
   const evaluation: Record<string, { recorded: number; problems: number; done: boolean }> = {};
   for (const strategy of config.eval.strategies) {

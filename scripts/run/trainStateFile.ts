@@ -14,6 +14,11 @@ import {
 } from "../../models/trainState.ts";
 import { writeFileAtomic } from "./runDirectory.ts";
 
+/** Where the training run that writes checkpoint `dir` keeps its state: `DIR-training.safetensors`. */
+export function trainStatePath(dir: string): string {
+  return `${dir}-training.safetensors`;
+}
+
 /** The state file of one training run (`label` names it in the lines written to `say`). */
 export function trainStateFile(
   path: string,
