@@ -6,6 +6,7 @@
  */
 import { createActor } from "xstate";
 import type { ProposeRequest, StepExecutor, StepProposer } from "../math/contracts.ts";
+import { answersEqual } from "../math/grade.ts";
 import type { Bus } from "../protocols/bus.ts";
 import type { ChildExit } from "./childMachine.ts";
 import type { Clock } from "./clock.ts";
@@ -14,9 +15,11 @@ import type { ExpanderInput, ExpandOutcome } from "./expanderMachine.ts";
 import { expanderMachine } from "./expanderMachine.ts";
 import type { Logger } from "./log.ts";
 import { ReplyCache } from "./replyCache.ts";
+import type { Grader } from "./scorerMachine.ts";
+import { gradeJob } from "./scorerMachine.ts";
 import type { ServingHandle } from "./serving.ts";
 import { elapsedMs, retryLater, serveJobs, startJobActor } from "./serving.ts";
-import type { Candidate as WireCandidate } from "../protocols/messages.ts";
+import type { Candidate as WireCandidate, ExpandAsk } from "../protocols/messages.ts";
 import { ExpandReply, ExpandRequest, PROTOCOL_VERSION } from "../protocols/messages.ts";
 import { QueueGroups, runSubjects } from "../protocols/subjects.ts";
 import type { Candidate } from "../search/types.ts";
@@ -36,6 +39,8 @@ export interface ExpanderOptions {
   readonly crash: CrashInjector;
   /** Kept across restarts so a retry after a crash still hits the cache. */
   readonly cache: ReplyCache<ExpandReply>;
+  /** Grades terminal answers of requests that carry `grade` (default: `answersEqual`). */
+  readonly grade?: Grader;
   readonly maxBatch?: number;
   readonly maxWaitMs?: number;
   /** Reports each batch (for stats and benchmarks). */
@@ -86,6 +91,7 @@ export function startExpanderCore(
 /** Starts an Expander on the bus. */
 export function startExpander(options: ExpanderOptions): Promise<ExpanderHandle> {
   const s = runSubjects(options.run);
+  const grade = options.grade ?? answersEqual;
   const log = options.log.child({ actor: "expander", run: options.run, worker: options.id });
   let lastBeat = options.clock.now();
   const core = startExpanderCore({
@@ -109,13 +115,19 @@ export function startExpander(options: ExpanderOptions): Promise<ExpanderHandle>
       try {
         return await options.cache.getOrCreate(req.id, async () => {
           const t0 = performance.now();
-          const out = await core.submit({ problem: req.problem, steps: req.steps, k: req.k, temperature: req.temperature, topP: req.topP, seed: req.seed });
+          // Each ask is its own job, so the machine batches a wave's asks with other problems'.
+          const outs = await Promise.all(req.asks.map((a) =>
+            core.submit({ problem: req.problem, steps: a.steps, k: req.k, temperature: req.temperature, topP: req.topP, seed: a.seed })
+          ));
           const reply: ExpandReply = {
             v: PROTOCOL_VERSION,
             id: req.id,
-            candidates: out.candidates.map(toWire),
-            policyVersion: out.policyVersion,
-            tokens: out.tokens,
+            results: outs.map((out, i) => ({
+              candidates: out.candidates.map((c) => gradedWire(c, req, req.asks[i]!, grade)),
+              policyVersion: out.policyVersion,
+              tokens: out.tokens,
+            })),
+            batchSize: Math.max(...outs.map((o) => o.batchSize)),
             workMs: elapsedMs(t0),
           };
           return reply;
@@ -137,6 +149,19 @@ export function startExpander(options: ExpanderOptions): Promise<ExpanderHandle>
   });
   log.info("Expander started", { policyVersion: options.policy.version });
   return Promise.resolve(handle);
+}
+
+/** A candidate in its wire shape, graded when the request asks for grades and it has an answer. */
+function gradedWire(c: Candidate, req: ExpandRequest, ask: ExpandAsk, grade: Grader): WireCandidate {
+  const wire = toWire(c);
+  if (req.grade === undefined || !c.terminal || c.answer === undefined) return wire;
+  const checks = req.grade.checks;
+  const correct = gradeJob(grade, {
+    answer: c.answer,
+    reference: req.grade.reference,
+    ...(checks === undefined ? {} : { steps: [...ask.steps, c.step], checks }),
+  });
+  return { ...wire, correct };
 }
 
 /** A search candidate in its wire shape. */

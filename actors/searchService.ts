@@ -24,7 +24,6 @@ import { call, publish } from "../protocols/codec.ts";
 import {
   ExpandReply,
   ExpandRequest,
-  type GradeItem,
   NodeExpandedEvent,
   ProblemSolvedEvent,
   PROTOCOL_VERSION,
@@ -107,7 +106,7 @@ export interface CallTiming {
 /** One stage of a problem's search: requests sent together and awaited together. */
 export interface StageTiming {
   readonly problemId: string;
-  /** `expand`: a wave's ExpandRequests; `score`: its ScoreRequest; `final`: the test-time grade. */
+  /** `expand`: a wave's ExpandRequest; `score`: its ScoreRequest; `final`: the test-time grade. */
   readonly stage: "expand" | "score" | "final";
   readonly wave: number;
   /** Wall ms from the first request sent to the last reply decoded. */
@@ -251,60 +250,61 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
     const machine = searcherMachine.provide({
       actors: {
         expandWave: fromPromise<WaveReply[], { tree: SearchTree; asks: Ask[]; wave: number }>(({ input }) =>
-          stage(problem.id, "expand", input.wave, (calls) => Promise.all(input.asks.map(async (a) => {
+          stage(problem.id, "expand", input.wave, async (calls) => {
+            // One request for the wave's asks; in training it also grades their terminals.
             counters.expandRequests++;
+            const checks = train ? problem.checks : undefined;
             const req: ExpandRequest = {
               v: PROTOCOL_VERSION,
-              id: `${idPrefix}:${a.trialId}`,
+              id: `${idPrefix}:wave:${input.wave}`,
               run: options.run,
               problem: problem.problem,
-              steps: a.steps,
+              asks: input.asks.map((a) => ({ steps: a.steps, seed: requestSeed(seed, a.trialId) })),
               k: input.tree.config.k,
               temperature,
               topP,
-              seed: requestSeed(seed, a.trialId),
+              ...(train ? { grade: { reference: problem.answer, ...(checks ? { checks } : {}) } } : {}),
             };
-            const rep = await timed(calls, () => withRetry(s.expand, ExpandRequest, ExpandReply, req, requestSeed(seed, "retry", a.trialId), problem.id));
-            return { candidates: rep.candidates.map(fromWire), policyVersion: rep.policyVersion, tokens: rep.tokens };
-          })))
+            const rep = await timed(calls, () => withRetry(s.expand, ExpandRequest, ExpandReply, req, requestSeed(seed, "retry", input.wave), problem.id));
+            if (rep.results.length !== input.asks.length) throw new SearchFailed(problem.id, "expand reply does not match its request");
+            return rep.results.map((r) => ({
+              candidates: r.candidates.map((c) => {
+                if (train && c.terminal && c.answer !== undefined && c.correct === undefined) {
+                  throw new SearchFailed(problem.id, "expand reply left a terminal answer ungraded");
+                }
+                return fromWire(c, train);
+              }),
+              policyVersion: r.policyVersion,
+              tokens: r.tokens,
+            }));
+          })
         ),
         evaluateWave: fromPromise<Evaluated, { asks: Ask[]; replies: WaveReply[]; wave: number }>(async ({ input }) => {
-          // Grades (train) and PPM values, in one score request for this wave of expansions.
+          // PPM values of the wave's new steps, in one score request (grades came with the expansions).
           const items: ScoreRequest["items"][number][] = [];
-          const grades: GradeItem[] = [];
-          // Hidden variant checks (training only): the grader also runs the whole trajectory on them.
-          const checks = train ? problem.checks : undefined;
           input.replies.forEach((rep, i) => {
             for (const c of rep.candidates) {
               if (batch.usePpm && c.error === undefined) items.push({ problem: problem.problem, steps: input.asks[i]!.steps, candidate: c.step });
-              if (train && c.terminal && c.answer !== undefined) {
-                grades.push({
-                  answer: c.answer,
-                  reference: problem.answer,
-                  ...(checks ? { steps: [...input.asks[i]!.steps, c.step], checks } : {}),
-                });
-              }
             }
           });
           let scored: ScoreReply | undefined;
-          if (items.length > 0 || grades.length > 0) {
+          if (items.length > 0) {
             counters.scoreRequests++;
             const id = `${idPrefix}:score:${input.wave}`;
-            const req: ScoreRequest = { v: PROTOCOL_VERSION, id, items, grade: grades };
+            const req: ScoreRequest = { v: PROTOCOL_VERSION, id, items };
             scored = await stage(problem.id, "score", input.wave, (calls) =>
               timed(calls, () => withRetry(s.score, ScoreRequest, ScoreReply, req, requestSeed(seed, "score", input.wave), problem.id))
             );
-            if (scored.scores.length !== items.length || (scored.grades ?? []).length !== grades.length) {
+            if (scored.scores.length !== items.length) {
               throw new SearchFailed(problem.id, "score reply does not match its request");
             }
           }
           let vi = 0;
-          let gi = 0;
           const candidates = input.replies.map((rep, i) => {
             const out = rep.candidates.map((c): Candidate => {
               const value = batch.usePpm && c.error === undefined ? scored!.scores[vi++] : undefined;
-              const graded = train && c.terminal && c.answer !== undefined ? (scored!.grades![gi++] ? 1 : -1) : undefined;
-              const reward = graded ?? (c.terminal && c.answer !== undefined && value !== undefined ? value : undefined);
+              // A graded terminal (training) keeps its grade; at test time a terminal's reward is its value.
+              const reward = c.reward ?? (c.terminal && c.answer !== undefined && value !== undefined ? value : undefined);
               return { ...c, ...(reward === undefined ? {} : { reward }), ...(value === undefined ? {} : { value }) };
             });
             if (emit) {
@@ -435,8 +435,8 @@ function retryable(err: CallError): boolean {
   return false;
 }
 
-/** A wire candidate as a search candidate. */
-function fromWire(c: ExpandReply["candidates"][number]): Candidate {
+/** A wire candidate as a search candidate; a training search takes its grade as its reward. */
+function fromWire(c: ExpandReply["results"][number]["candidates"][number], graded: boolean): Candidate {
   return {
     step: { text: c.step.text, code: c.step.code },
     stdout: c.stdout,
@@ -444,5 +444,6 @@ function fromWire(c: ExpandReply["candidates"][number]): Candidate {
     terminal: c.terminal,
     ...(c.answer === undefined ? {} : { answer: c.answer }),
     logprob: c.logprob,
+    ...(graded && c.correct !== undefined ? { reward: c.correct ? 1 : -1 } : {}),
   };
 }

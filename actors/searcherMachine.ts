@@ -1,10 +1,11 @@
 /**
  * The Searcher's statechart for one problem, a thin shell over search/'s ask/tell: `asking`
- * (`ask` hands out up to `trialsPerTree` expansions) → `expanding` (one ExpandRequest per ask,
- * in parallel) → `evaluating` (one ScoreRequest for the wave: PPM values and, in training, grades
- * of terminal answers) → `telling` (each reply is told in trial order, so the tree depends only on
- * the seed and the models, not on which reply arrived first) → `asking` again, until nothing is
- * left to ask → `finishing` (choose and, at test time, grade the answer) → `done`.
+ * (`ask` hands out up to `trialsPerTree` expansions) → `expanding` (one ExpandRequest for the
+ * wave's asks; in training the Expander grades terminal answers too) → `evaluating` (one
+ * ScoreRequest for the wave's PPM values, when a PPM runs) → `telling` (each reply is told in
+ * trial order, so the tree depends only on the seed and the models, not on which reply arrived
+ * first) → `asking` again, until nothing is left to ask → `finishing` (choose and, at test time,
+ * grade the answer) → `done`.
  * The bus work is provided by the caller (`searchService.ts`) as named actor implementations.
  */
 import { assign, fromPromise, setup } from "xstate";

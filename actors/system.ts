@@ -129,6 +129,7 @@ export function startSystem(options: SystemOptions): SystemHandle {
             clock,
             crash,
             cache,
+            grade: options.grade,
             ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
             ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
             onBatch: (size) => {

@@ -24,32 +24,41 @@ const step = { text: "Add the two numbers", code: "total = 2 + 3" };
 
 const expandRequest: M.ExpandRequest = {
   v,
-  id: "demo/p17/n4/r2",
+  id: "demo:2:p17:wave:3",
   run: "demo",
   problem: "Ann has 2 apples and buys 3 more. How many apples does she have?",
-  steps: [step],
+  asks: [{ steps: [step], seed: 1234 }, { steps: [], seed: 1235 }],
   k: 2,
   temperature: 0.8,
   topP: 0.95,
-  seed: 1234,
   policyVersion: "policy-r2",
+  grade: { reference: "5" },
 };
 
 const expandReply: M.ExpandReply = {
   v,
-  id: "demo/p17/n4/r2",
-  candidates: [
-    { step: { text: "Print the total", code: "print(total)" }, stdout: "5\n", terminal: true, answer: "5", logprob: -0.41 },
+  id: "demo:2:p17:wave:3",
+  results: [
     {
-      step: { text: "Divide by the count", code: "x = total / count" },
-      stdout: "",
-      error: { kind: "NameError", message: "name 'count' is not defined", line: 1 },
-      terminal: false,
-      logprob: -2.3,
+      candidates: [
+        { step: { text: "Print the total", code: "print(total)" }, stdout: "5\n", terminal: true, answer: "5", logprob: -0.41, correct: true },
+        {
+          step: { text: "Divide by the count", code: "x = total / count" },
+          stdout: "",
+          error: { kind: "NameError", message: "name 'count' is not defined", line: 1 },
+          terminal: false,
+          logprob: -2.3,
+        },
+      ],
+      policyVersion: "policy-r2",
+      tokens: 21,
+    },
+    {
+      candidates: [{ step: { text: "Add the two numbers", code: "total = 2 + 3" }, stdout: "", terminal: false, logprob: -0.2 }],
+      policyVersion: "policy-r2",
+      tokens: 9,
     },
   ],
-  policyVersion: "policy-r2",
-  tokens: 21,
   worker: "expander-1",
   batchSize: 16,
 };
@@ -89,14 +98,15 @@ export const catalog: readonly CatalogEntry[] = [
   {
     subject: "rstar.<run>.expand",
     queue: "rstar-expanders",
-    summary: "A Searcher asks for k candidate next steps; an Expander samples them, runs their code and replies.",
+    summary:
+      "A Searcher asks for k candidate next steps after each node of a tree's wave; an Expander samples them, runs their code, grades terminal answers when the request carries a reference (training), and replies.",
     message: { name: "ExpandRequest", schema: M.ExpandRequest, example: expandRequest },
     reply: { name: "ExpandReply", schema: M.ExpandReply, example: expandReply },
   },
   {
     subject: "rstar.<run>.score",
     queue: "rstar-scorers",
-    summary: "A Searcher asks for PPM values of candidate steps and, in training rounds, grades of terminal answers.",
+    summary: "A Searcher asks for PPM values of candidate steps and, at test time, the grade of a search's chosen answer.",
     message: { name: "ScoreRequest", schema: M.ScoreRequest, example: scoreRequest },
     reply: { name: "ScoreReply", schema: M.ScoreReply, example: scoreReply },
   },
@@ -246,7 +256,7 @@ export const catalog: readonly CatalogEntry[] = [
       example: {
         v,
         id: "demo/p17/n4/r2",
-        error: { code: "VersionMismatch", message: "Speak protocol version 1: the payload has version 2, this peer speaks 1" },
+        error: { code: "VersionMismatch", message: "Speak protocol version 2: the payload has version 1, this peer speaks 2" },
       } satisfies M.ErrorReply,
     },
   },

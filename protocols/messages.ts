@@ -1,6 +1,6 @@
 /**
  * Every message of the protocol, defined once with Effect Schema. Each payload is a JSON object
- * carrying `v: 1` (the protocol version); the TypeScript types are derived from the schemas.
+ * carrying `v: 2` (the protocol version); the TypeScript types are derived from the schemas.
  * `docs/PROTOCOL.md` is generated from these schemas (`scripts/gen-protocol-doc.ts`).
  *
  * Extra keys are ignored on decode, so a newer peer may add optional fields without a version
@@ -9,7 +9,7 @@
 import { Schema } from "effect";
 
 /** The protocol version every payload carries in `v`. */
-export const PROTOCOL_VERSION = 1 as const;
+export const PROTOCOL_VERSION = 2 as const;
 
 /** Schema of the `v` field. */
 export const Version = Schema.Literal(PROTOCOL_VERSION).annotate({
@@ -59,6 +59,12 @@ export const ExecErrorSchema = Schema.Struct({
 /** An execution error on the wire. */
 export type ExecErrorMsg = typeof ExecErrorSchema.Type;
 
+/** The answer to one number-shifted variant of a problem (math/contracts.ts `AnswerCheck`). */
+export const AnswerCheckSchema = Schema.Struct({
+  numbers: Schema.Record(Schema.String, Schema.String).annotate({ description: "Each number of the problem text and its replacement" }),
+  answer: Schema.String,
+}).annotate({ title: "AnswerCheck" });
+
 /** A candidate next step with the result of running its code. */
 export const CandidateSchema = Schema.Struct({
   step: StepSchema,
@@ -67,6 +73,9 @@ export const CandidateSchema = Schema.Struct({
   terminal: Schema.Boolean.annotate({ description: "True when the step printed the final answer" }),
   answer: Schema.optionalKey(Schema.String),
   logprob: Schema.Finite,
+  correct: Schema.optionalKey(Schema.Boolean.annotate({
+    description: "The answer's grade against the request's reference: set on every terminal candidate with an answer when the request carries `grade`",
+  })),
 }).annotate({ title: "Candidate" });
 /** A candidate on the wire. */
 export type Candidate = typeof CandidateSchema.Type;
@@ -74,33 +83,59 @@ export type Candidate = typeof CandidateSchema.Type;
 // ---------------------------------------------------------------------------------------------
 // Expansion
 
-/** Asks an Expander for k candidate next steps after `steps`. Subject `rstar.<run>.expand`. */
+/** One node of a problem's tree to expand: the steps that lead to it and the seed of its sampling. */
+export const ExpandAskSchema = Schema.Struct({
+  steps: Schema.Array(StepSchema),
+  seed: Schema.Int,
+}).annotate({ title: "ExpandAsk" });
+/** An ask on the wire. */
+export type ExpandAsk = typeof ExpandAskSchema.Type;
+
+/** How to grade terminal candidates (training search only; a test-time search never sends it). */
+export const ExpandGradeSchema = Schema.Struct({
+  reference: Schema.String,
+  checks: Schema.optionalKey(Schema.Array(AnswerCheckSchema).annotate({
+    description: "Variant answers a terminal trajectory's code must also get (two thirds of them) to be graded correct",
+  })),
+}).annotate({ title: "ExpandGrade" });
+
+/**
+ * Asks an Expander for k candidate next steps after each ask's steps, all of one problem (a wave
+ * of a tree's expansions in one message). Subject `rstar.<run>.expand`.
+ */
 export const ExpandRequest = Schema.Struct({
   v: Version,
   id: Id,
   run: Schema.String,
   problem: Schema.String,
-  steps: Schema.Array(StepSchema),
+  asks: Schema.Array(ExpandAskSchema).check(Schema.isMinLength(1), Schema.isMaxLength(256)),
   k: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 256 })),
   temperature: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
   topP: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMinimum: true })),
-  seed: Schema.Int,
   policyVersion: Schema.optionalKey(Schema.String).annotate({
     description: "The policy version the caller expects; an Expander may answer with a newer one",
   }),
-}).annotate({ title: "ExpandRequest", description: "Ask for k candidate next steps" });
+  grade: Schema.optionalKey(ExpandGradeSchema.annotate({
+    description: "Grade every terminal candidate against this reference (sets `correct`), so a training search needs no ScoreRequest to grade",
+  })),
+}).annotate({ title: "ExpandRequest", description: "Ask for k candidate next steps after each of a wave's nodes" });
 /** An expansion request. */
 export type ExpandRequest = typeof ExpandRequest.Type;
 
-/** The candidates an Expander wrote and executed. */
+/** The candidates of one ask. */
+export const ExpandResultSchema = Schema.Struct({
+  candidates: Schema.Array(CandidateSchema),
+  policyVersion: Schema.String,
+  tokens: Count.annotate({ description: "Tokens generated for this ask" }),
+}).annotate({ title: "ExpandResult" });
+
+/** The candidates an Expander wrote and executed, one result per ask, in the asks' order. */
 export const ExpandReply = Schema.Struct({
   v: Version,
   id: Id,
-  candidates: Schema.Array(CandidateSchema),
-  policyVersion: Schema.String,
-  tokens: Count.annotate({ description: "Tokens generated for this request" }),
+  results: Schema.Array(ExpandResultSchema),
   worker: Schema.optionalKey(Schema.String.annotate({ description: "The answering worker's actor name" })),
-  batchSize: Schema.optionalKey(Count.annotate({ description: "Requests folded into the batch that served this one" })),
+  batchSize: Schema.optionalKey(Count.annotate({ description: "Asks folded into the largest batch that served this request" })),
   workMs: Schema.optionalKey(WorkMs),
 }).annotate({ title: "ExpandReply", description: "Candidate next steps, executed" });
 /** An expansion reply. */
@@ -115,12 +150,6 @@ export const ScoreItemSchema = Schema.Struct({
   steps: Schema.Array(StepSchema),
   candidate: StepSchema,
 }).annotate({ title: "ScoreItem" });
-
-/** The answer to one number-shifted variant of a problem (math/contracts.ts `AnswerCheck`). */
-export const AnswerCheckSchema = Schema.Struct({
-  numbers: Schema.Record(Schema.String, Schema.String).annotate({ description: "Each number of the problem text and its replacement" }),
-  answer: Schema.String,
-}).annotate({ title: "AnswerCheck" });
 
 /** One terminal answer to grade against its reference. */
 export const GradeItemSchema = Schema.Struct({

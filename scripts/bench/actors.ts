@@ -127,7 +127,16 @@ async function ratePerProcesses(
     let sent = 0;
     const expandOne = async (tag: string) => {
       const r = requests[sent % requests.length]!;
-      const req: ExpandRequest = { v: PROTOCOL_VERSION, id: `${run}-${processes}-${tag}-${sent++}`, run, ...r, steps: [...r.steps] };
+      const req: ExpandRequest = {
+        v: PROTOCOL_VERSION,
+        id: `${run}-${processes}-${tag}-${sent++}`,
+        run,
+        problem: r.problem,
+        asks: [{ steps: [...r.steps], seed: r.seed }],
+        k: r.k,
+        temperature: r.temperature,
+        topP: r.topP,
+      };
       const rep = await call(bus, runSubjects(run).expand, ExpandRequest, ExpandReply, req, { timeoutMs: 120_000 });
       if (Result.isFailure(rep)) throw new Error(`Cannot expand in the scaling benchmark: ${rep.failure.message}`);
     };

@@ -31,9 +31,11 @@ export async function measureRttUs(server: Bus, client: Bus, run: string, warmup
   const sub = serve(server, s.expand, ExpandRequest, (req): ExpandReply => ({
     v: PROTOCOL_VERSION,
     id: req.id,
-    candidates: [{ step: { text: "Print the sum", code: "print(a + b)" }, stdout: "5\n", terminal: true, answer: "5", logprob: -0.3 }],
-    policyVersion: "bench",
-    tokens: 12,
+    results: [{
+      candidates: [{ step: { text: "Print the sum", code: "print(a + b)" }, stdout: "5\n", terminal: true, answer: "5", logprob: -0.3 }],
+      policyVersion: "bench",
+      tokens: 12,
+    }],
   }), { queue: QueueGroups.expander, replySchema: ExpandReplySchema, log: () => {} });
   await server.flush();
   const times: number[] = [];
@@ -44,11 +46,10 @@ export async function measureRttUs(server: Bus, client: Bus, run: string, warmup
         id: `bench-${i}`,
         run,
         problem: "Ann has 2 apples and buys 3 more. How many apples does she have now?",
-        steps: [{ text: "Name the quantities", code: "a = 2\nb = 3" }],
+        asks: [{ steps: [{ text: "Name the quantities", code: "a = 2\nb = 3" }], seed: i }],
         k: 4,
         temperature: 0.8,
         topP: 0.95,
-        seed: i,
       };
       const t0 = performance.now();
       const r = await call(client, s.expand, ExpandRequest, ExpandReplySchema, req, { timeoutMs: 5000 });

@@ -67,7 +67,7 @@ async function crashUntilGivenUp(maxAttempts: number) {
   });
   let n = 0;
   const poke = setInterval(() => {
-    const r: ExpandRequest = { v: PROTOCOL_VERSION, id: `poke-${n++}`, run: "t", problem: "p", steps: [], k: 1, temperature: 1, topP: 1, seed: 1 };
+    const r: ExpandRequest = { v: PROTOCOL_VERSION, id: `poke-${n++}`, run: "t", problem: "p", asks: [{ steps: [], seed: 1 }], k: 1, temperature: 1, topP: 1 };
     void call(bus, runSubjects("t").expand, ExpandRequest, ExpandReply, r, { timeoutMs: 500 });
   }, 2);
   const failure = await sys.done;

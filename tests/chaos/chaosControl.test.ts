@@ -32,7 +32,7 @@ import { startScriptedSystem, toyProblems } from "../helpers/scriptedSystem.ts";
 const problems = toyProblems(3, "c");
 
 function sendChaos(bus: Bus, run: string, spec: string, id: string) {
-  return call(bus, runSubjects(run).control("chaos"), ChaosRequest, ChaosReply, { v: 1, id, spec }, { timeoutMs: 2000 });
+  return call(bus, runSubjects(run).control("chaos"), ChaosRequest, ChaosReply, { v: 2, id, spec }, { timeoutMs: 2000 });
 }
 
 describe(".control.chaos on a running system", () => {
@@ -83,7 +83,7 @@ describe("rstar evolve --nats under .control.chaos", () => {
     const evolve = startEvolve(["--preset", "smoke", "--rounds", "1", "--nats", url, "--workers", "1", "--run", runDir]);
     try {
       // The run answers `.control.chaos` from the moment its workers have joined.
-      const spec = "dup=0.5@expand,delay=0-20ms@score,crash=expander:0.05,kill-worker=300ms";
+      const spec = "dup=0.5@expand,delay=0-20ms@expand,crash=expander:0.05,kill-worker=300ms";
       let reply: ChaosReply | undefined;
       for (let i = 0; i < 1500 && reply === undefined; i++) {
         const r = await sendChaos(nats, run, spec, `e${i}`);
@@ -91,7 +91,7 @@ describe("rstar evolve --nats under .control.chaos", () => {
         else if (r.failure instanceof BusError && r.failure.reason === "NoResponders") await new Promise((res) => setTimeout(res, 20));
         else return assert.fail(`unexpected reply: ${r.failure.message}`);
       }
-      assert.equal(reply?.spec, "dup=0.5@rstar.*.expand,delay=0-20ms@rstar.*.score,crash=expander:0.05,kill-worker=300ms");
+      assert.equal(reply?.spec, "dup=0.5@rstar.*.expand,delay=0-20ms@rstar.*.expand,crash=expander:0.05,kill-worker=300ms");
 
       const bad = await sendChaos(nats, run, "dup=0.5,boom=1", "bad");
       if (Result.isSuccess(bad)) return assert.fail("a bad spec must be refused");

@@ -76,16 +76,18 @@ async function until(cond: () => boolean, ms = 3000): Promise<void> {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function expandRequest(id: string, run: string): ExpandRequest {
-  return { v: PROTOCOL_VERSION, id, run, problem: "What is 2 + 3?", steps: [], k: 2, temperature: 1, topP: 0.95, seed: 7 };
+  return { v: PROTOCOL_VERSION, id, run, problem: "What is 2 + 3?", asks: [{ steps: [], seed: 7 }], k: 2, temperature: 1, topP: 0.95 };
 }
 
 function expandReply(req: ExpandRequest): ExpandReply {
   return {
     v: PROTOCOL_VERSION,
     id: req.id,
-    candidates: [{ step: { text: "add", code: "print(2 + 3)" }, stdout: "5\n", terminal: true, answer: "5", logprob: -0.5 }],
-    policyVersion: "scripted",
-    tokens: 9,
+    results: [{
+      candidates: [{ step: { text: "add", code: "print(2 + 3)" }, stdout: "5\n", terminal: true, answer: "5", logprob: -0.5 }],
+      policyVersion: "scripted",
+      tokens: 9,
+    }],
   };
 }
 
@@ -273,23 +275,23 @@ for (const transport of [inproc, natsTransport()]) {
       assert.match(bad.reply.error.message, /JSON/);
       assert.equal(bad.header, "BadRequest");
 
-      const wrongShape = await ask(enc.encode(JSON.stringify({ v: 1, id: "w1", run: s.run, problem: "p", steps: "none", k: 0 })));
+      const wrongShape = await ask(enc.encode(JSON.stringify({ v: 2, id: "w1", run: s.run, problem: "p", asks: "none", k: 0 })));
       assert.equal(wrongShape.reply.error.code, "BadRequest");
       assert.equal(wrongShape.reply.id, "w1");
       assert.match(wrongShape.reply.error.message, /ExpandRequest/);
-      assert.match(wrongShape.reply.error.message, /steps/);
+      assert.match(wrongShape.reply.error.message, /asks/);
 
-      const wrongVersion = await ask(enc.encode(JSON.stringify({ ...expandRequest("w2", s.run), v: 2 })));
+      const wrongVersion = await ask(enc.encode(JSON.stringify({ ...expandRequest("w2", s.run), v: 1 })));
       assert.equal(wrongVersion.reply.error.code, "VersionMismatch");
-      assert.match(wrongVersion.reply.error.message, /version 2/);
-      assert.match(wrongVersion.reply.error.message, /1/);
+      assert.match(wrongVersion.reply.error.message, /version 1/);
+      assert.match(wrongVersion.reply.error.message, /speaks 2/);
 
       const huge = await ask(enc.encode(JSON.stringify({ ...expandRequest("w3", s.run), problem: "x".repeat(100_000) })));
       assert.equal(huge.reply.error.code, "TooLarge");
 
       const good = await call(bus, s.expand, ExpandRequest, ExpandReply, expandRequest("ok-1", s.run), { timeoutMs: 2000 });
       if (Result.isFailure(good)) return assert.fail(good.failure.message);
-      assert.equal(good.success.candidates[0]!.answer, "5");
+      assert.equal(good.success.results[0]!.candidates[0]!.answer, "5");
       assert.equal(served.stats.rejected, 4);
       assert.equal(served.stats.served, 1);
     });

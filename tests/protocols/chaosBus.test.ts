@@ -248,12 +248,12 @@ describe("chaosControlHandler", () => {
     const chaos = new ChaosBus(inner, NO_CHAOS);
     const s = runSubjects("ctl");
     serve(inner, s.control("chaos"), ChaosRequest, chaosControlHandler(chaos), { replySchema: ChaosReply, log: () => {} });
-    const ok = await call(inner, s.control("chaos"), ChaosRequest, ChaosReply, { v: 1, id: "c1", spec: "drop=0.25, dup=0.5@expand" }, {
+    const ok = await call(inner, s.control("chaos"), ChaosRequest, ChaosReply, { v: 2, id: "c1", spec: "drop=0.25, dup=0.5@expand" }, {
       timeoutMs: 500,
     });
     assert.equal(Result.getOrThrow(ok).spec, "dup=0.5@rstar.*.expand,drop=0.25");
     assert.deepEqual(chaos.getSpec(), spec("drop=0.25,dup=0.5@expand"));
-    const bad = await call(inner, s.control("chaos"), ChaosRequest, ChaosReply, { v: 1, id: "c2", spec: "boom=1" }, { timeoutMs: 500 });
+    const bad = await call(inner, s.control("chaos"), ChaosRequest, ChaosReply, { v: 2, id: "c2", spec: "boom=1" }, { timeoutMs: 500 });
     if (Result.isSuccess(bad)) return assert.fail("expected a refusal");
     assert.match(bad.failure.message, /unknown key "boom"/);
     assert.deepEqual(chaos.getSpec(), spec("drop=0.25,dup=0.5@expand"));

@@ -16,7 +16,7 @@ function codeOf(r: Result.Result<unknown, ProtocolError>): string {
 }
 
 const scoreRequest = (id: string): ScoreRequest => ({
-  v: 1,
+  v: 2,
   id,
   items: [{ problem: "1+1?", steps: [], candidate: { text: "add", code: "print(1 + 1)" } }],
 });
@@ -28,11 +28,11 @@ describe("decode", () => {
       [new Uint8Array([0xff, 0xfe, 0x7b]), "BadRequest", /UTF-8/],
       [enc.encode("[1,2]"), "BadRequest", /an array/],
       [enc.encode("null"), "BadRequest", /null/],
-      [enc.encode(JSON.stringify({ ...scoreRequest("a"), v: 3 })), "VersionMismatch", /version 3.*speaks 1/],
-      [enc.encode(JSON.stringify({ v: 1, id: "a", items: [{ problem: 1 }] })), "BadRequest", /ScoreRequest.*items/],
+      [enc.encode(JSON.stringify({ ...scoreRequest("a"), v: 3 })), "VersionMismatch", /version 3.*speaks 2/],
+      [enc.encode(JSON.stringify({ v: 2, id: "a", items: [{ problem: 1 }] })), "BadRequest", /ScoreRequest.*items/],
       [enc.encode(JSON.stringify({ id: "a", items: [] })), "BadRequest", /\["v"\]/],
       [
-        enc.encode(JSON.stringify({ v: 1, id: "a", items: [], grade: [{ answer: "1", reference: "1", checks: [{ numbers: {}, answer: "1" }] }] })),
+        enc.encode(JSON.stringify({ v: 2, id: "a", items: [], grade: [{ answer: "1", reference: "1", checks: [{ numbers: {}, answer: "1" }] }] })),
         "BadRequest",
         /checks needs the trajectory's steps/,
       ],
@@ -65,7 +65,7 @@ describe("serve", () => {
     const s = runSubjects("dl");
     const letters: DeadLetter[] = [];
     bus.subscribe(s.deadletter, (m) => void letters.push(Result.getOrThrow(decode(DeadLetter, m.data))));
-    const served = serve(bus, s.score, ScoreRequest, () => ({ v: 1 as const, id: "x", scores: [], scorerVersion: "t" }), {
+    const served = serve(bus, s.score, ScoreRequest, () => ({ v: 2 as const, id: "x", scores: [], scorerVersion: "t" }), {
       replySchema: ScoreReply,
       log: quiet,
     });
@@ -96,7 +96,7 @@ describe("serve", () => {
   it("answers Internal when the handler returns a reply that breaks its schema", async () => {
     const bus = new InProcessBus();
     const s = runSubjects("badreply");
-    serve(bus, s.score, ScoreRequest, () => ({ v: 1 as const, id: "x", scores: [7], scorerVersion: "t" }), {
+    serve(bus, s.score, ScoreRequest, () => ({ v: 2 as const, id: "x", scores: [7], scorerVersion: "t" }), {
       replySchema: ScoreReply,
       log: quiet,
     });
@@ -111,7 +111,7 @@ describe("serve", () => {
     let handled = 0;
     serve(bus, s.score, ScoreRequest, () => {
       handled++;
-      return { v: 1 as const, id: "x", scores: [0], scorerVersion: "t" };
+      return { v: 2 as const, id: "x", scores: [0], scorerVersion: "t" };
     }, { replySchema: ScoreReply, log: quiet });
     // A caller's bug: the item's problem is a number. `call` sends it as it is; the responder checks it.
     const bad = { ...scoreRequest("q1"), items: [{ problem: 3, steps: [], candidate: { text: "t", code: "x = 1" } }] } as unknown as ScoreRequest;
@@ -130,7 +130,7 @@ describe("serve under load", () => {
     const s = runSubjects("shed");
     const gates: (() => void)[] = [];
     const served = serve(bus, s.score, ScoreRequest, (req) =>
-      new Promise<ScoreReply>((resolve) => gates.push(() => resolve({ v: 1, id: req.id, scores: [0], scorerVersion: "t" }))), {
+      new Promise<ScoreReply>((resolve) => gates.push(() => resolve({ v: 2, id: req.id, scores: [0], scorerVersion: "t" }))), {
       replySchema: ScoreReply,
       maxInFlight: 2,
       log: quiet,
@@ -162,9 +162,9 @@ describe("listen", () => {
       beats.push(hb);
     }, { log: quiet });
     listen(bus, s.deadletter, DeadLetter, (d) => void letters.push(d), { log: quiet });
-    const hb = (actor: string): Heartbeat => ({ v: 1, actor, role: "expander", pid: 1, host: "h", load: 0, versions: {} });
+    const hb = (actor: string): Heartbeat => ({ v: 2, actor, role: "expander", pid: 1, host: "h", load: 0, versions: {} });
     publish(bus, s.heartbeat, Heartbeat, hb("bad-handler"));
-    bus.publish(s.heartbeat, enc.encode(JSON.stringify({ v: 1, actor: "no-role" })));
+    bus.publish(s.heartbeat, enc.encode(JSON.stringify({ v: 2, actor: "no-role" })));
     publish(bus, s.heartbeat, Heartbeat, hb("expander-1"));
     for (let i = 0; i < 20 && letters.length < 1; i++) await settle();
     assert.deepEqual(beats.map((b) => b.actor), ["expander-1"]);
@@ -183,7 +183,7 @@ describe("call", () => {
     bus.subscribe(s.score, (m) => {
       ids.push(m.headers["Rstar-Request-Id"]!);
       if (++n < 3) return; // the first two attempts get no answer
-      m.respond(encode(ScoreReply, { v: 1, id: "r1", scores: [0.5], scorerVersion: "t" }));
+      m.respond(encode(ScoreReply, { v: 2, id: "r1", scores: [0.5], scorerVersion: "t" }));
     });
     const waits: number[] = [];
     const r = await call(bus, s.score, ScoreRequest, ScoreReply, scoreRequest("r1"), {
@@ -218,7 +218,7 @@ describe("call", () => {
     let seen = 0;
     bus.subscribe(s.score, (m) => {
       seen++;
-      m.respond(enc.encode(JSON.stringify({ v: 1, id: "x", error: { code: "BadRequest", message: "Fix it: wrong" } })));
+      m.respond(enc.encode(JSON.stringify({ v: 2, id: "x", error: { code: "BadRequest", message: "Fix it: wrong" } })));
     });
     const r = await call(bus, s.score, ScoreRequest, ScoreReply, scoreRequest("n1"), { timeoutMs: 200, retries: 3 });
     assert.isTrue(Result.isFailure(r));
@@ -233,7 +233,7 @@ describe("callEffect", () => {
     serve(bus, s.score, ScoreRequest, (req) =>
       req.id === "bad"
         ? new ProtocolError({ code: "BadRequest", message: "Send fewer items: too many" })
-        : { v: 1 as const, id: req.id, scores: [0.25], scorerVersion: "t" }, { replySchema: ScoreReply, log: quiet });
+        : { v: 2 as const, id: req.id, scores: [0.25], scorerVersion: "t" }, { replySchema: ScoreReply, log: quiet });
     const ok = await Effect.runPromise(callEffect(bus, s.score, ScoreRequest, ScoreReply, scoreRequest("good"), { timeoutMs: 500 }));
     assert.deepEqual(ok.scores, [0.25]);
     const exit = await Effect.runPromiseExit(callEffect(bus, s.score, ScoreRequest, ScoreReply, scoreRequest("bad"), { timeoutMs: 500 }));
@@ -247,7 +247,7 @@ describe("publishEvent", () => {
     const bus = new InProcessBus();
     const got: [string, Event][] = [];
     listen(bus, runSubjects("ev").eventsAll, Event, (e, m) => void got.push([m.subject, e]), { log: quiet });
-    const e: Event = { v: 1, run: "ev", kind: "round-phase", round: 2, phase: "train-ppm" };
+    const e: Event = { v: 2, run: "ev", kind: "round-phase", round: 2, phase: "train-ppm" };
     publishEvent(bus, e);
     for (let i = 0; i < 10 && got.length < 1; i++) await settle();
     assert.deepEqual(got, [["rstar.ev.events.round-phase", e]]);

@@ -31,15 +31,13 @@ describe("NatsBus across a server restart", () => {
     buses.push(worker, caller);
     const s = runSubjects("restart");
     serve(worker, s.expand, ExpandRequest, (req): ExpandReply => ({
-      v: 1,
+      v: 2,
       id: req.id,
-      candidates: [],
-      policyVersion: "p",
-      tokens: 0,
+      results: [{ candidates: [], policyVersion: "p", tokens: 0 }],
     }), { queue: QueueGroups.expander, replySchema: ExpandReplySchema, log: () => {} });
     await worker.flush();
     const req = (id: string): ExpandRequest => ({
-      v: 1, id, run: s.run, problem: "p", steps: [], k: 1, temperature: 0, topP: 1, seed: 0,
+      v: 2, id, run: s.run, problem: "p", asks: [{ steps: [], seed: 0 }], k: 1, temperature: 0, topP: 1,
     });
     assert.isTrue(Result.isSuccess(await call(caller, s.expand, ExpandRequest, ExpandReplySchema, req("before"), { timeoutMs: 2000 })));
 

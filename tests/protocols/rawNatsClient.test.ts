@@ -22,11 +22,9 @@ describe("a worker facing a raw NATS client", () => {
   beforeAll(async () => {
     worker = await connectNatsBus(NATS_URL, { name: "raw-test-worker", log: () => {} });
     served = serve(worker, s.expand, ExpandRequest, (req): ExpandReply => ({
-      v: 1,
+      v: 2,
       id: req.id,
-      candidates: [],
-      policyVersion: "scripted",
-      tokens: req.k,
+      results: [{ candidates: [], policyVersion: "scripted", tokens: req.k }],
     }), { queue: QueueGroups.expander, replySchema: ExpandReplySchema, maxBytes: 32 * 1024, log: () => {} });
     await worker.flush();
     raw = await connect({ servers: NATS_URL, name: "raw-test-client" });
@@ -45,7 +43,7 @@ describe("a worker facing a raw NATS client", () => {
     return { ...r.success.error, ...(header ? { header } : {}) };
   }
 
-  const good = (id: string) => JSON.stringify({ v: 1, id, run: s.run, problem: "1+1", steps: [], k: 3, temperature: 1, topP: 1, seed: 1 });
+  const good = (id: string) => JSON.stringify({ v: 2, id, run: s.run, problem: "1+1", asks: [{ steps: [], seed: 1 }], k: 3, temperature: 1, topP: 1 });
 
   it("answers malformed JSON with BadRequest", async () => {
     const e = await errorFor("{\"v\":1,");
@@ -54,7 +52,7 @@ describe("a worker facing a raw NATS client", () => {
   });
 
   it("answers a wrong schema with BadRequest naming the field", async () => {
-    const e = await errorFor(JSON.stringify({ v: 1, id: "x", run: s.run, problem: 5 }));
+    const e = await errorFor(JSON.stringify({ v: 2, id: "x", run: s.run, problem: 5 }));
     assert.equal(e.code, "BadRequest");
     assert.match(e.message, /problem/);
   });
@@ -102,7 +100,7 @@ describe("a worker facing a raw NATS client", () => {
     const ok = await raw.request(s.expand, good("after-flood"), { timeout: 3000 });
     const reply = JSON.parse(new TextDecoder().decode(ok.data));
     assert.equal(reply.id, "after-flood");
-    assert.equal(reply.tokens, 3);
+    assert.equal(reply.results[0].tokens, 3);
     assert.equal(ok.headers?.get(Headers.requestId), "after-flood");
   });
 });
