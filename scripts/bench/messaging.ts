@@ -8,8 +8,8 @@
  * carries the responder's own time (`workMs`: from its decoded request to its reply, batching wait
  * included), and the searcher times each request from sending to the decoded reply.
  *
- * A problem's search is a sequence of stages (a wave of ExpandRequests sent together and awaited
- * together, then the wave's ScoreRequest, and so on); stages of one problem never overlap, and
+ * A problem's search is a sequence of stages (a wave's ExpandRequest, then the wave's
+ * ScoreRequest when a PPM runs, and so on); stages of one problem never overlap, and
  * problems run side by side. A stage's messaging time is what the stage would lose if messaging
  * were free: its wall time minus the longest `workMs` among its requests. Summing the requests'
  * (round trip − work) instead would count overlapping waits several times. The figure is

@@ -123,6 +123,40 @@ describe("startSystem", () => {
     assert.deepStrictEqual(Object.values(none), problems.map(() => false));
   });
 
+  it("a training search sends one ExpandRequest a wave, graded by the Expander, and asks a Scorer only for PPM values", async () => {
+    const counts = async (usePpm: boolean) => {
+      const policy = new RecordingPolicy();
+      const bus = new InProcessBus();
+      const sys = startScriptedSystem({ bus, blobs, run: "t", roles: ["expander", "scorer", "searcher"], policy, maxWaitMs: 2 });
+      const results: ProblemResult[] = [];
+      await sys.search!.run(
+        { round: 1, mode: "train", problems, config: { rollouts: 6, k: 3, maxDepth: 4 }, usePpm, seed: 11, concurrency: 3 },
+        (r) => {
+          results.push(r);
+          return Promise.resolve();
+        },
+      );
+      await sys.stop();
+      const terminals = results.flatMap((r) => r.tree.nodes.filter((n) => n.terminal && n.answer !== undefined));
+      return { stats: sys.search!.stats(), asks: policy.seen.length, results, terminals };
+    };
+    const plain = await counts(false);
+    assert.strictEqual(plain.stats.scoreRequests, 0, "no ScoreRequest without a PPM");
+    assert.isBelow(plain.stats.expandRequests, plain.asks, "a request carries several asks");
+    // Every terminal answer was graded: +1 where it equals the reference, -1 elsewhere.
+    const reference = new Map(problems.map((p) => [p.id, p.answer]));
+    for (const r of plain.results) {
+      for (const n of r.tree.nodes.filter((n) => n.terminal && n.answer !== undefined)) {
+        assert.strictEqual(n.reward, n.answer === reference.get(r.problemId) ? 1 : -1);
+      }
+    }
+    assert.isTrue(plain.terminals.some((n) => n.reward === 1) && plain.terminals.some((n) => n.reward === -1));
+    const ppm = await counts(true);
+    assert.isAbove(ppm.stats.scoreRequests, 0);
+    assert.isAtMost(ppm.stats.scoreRequests, ppm.stats.expandRequests, "at most one ScoreRequest a wave");
+    assert.isTrue(ppm.terminals.every((n) => n.reward === 1 || n.reward === -1), "a training terminal's reward is its grade, not a value");
+  });
+
   it("the same seed yields identical trees", async () => {
     const a = system();
     const b = system();
