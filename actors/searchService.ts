@@ -24,6 +24,7 @@ import { call, publish } from "../protocols/codec.ts";
 import {
   ExpandReply,
   ExpandRequest,
+  type GradeItem,
   NodeExpandedEvent,
   ProblemSolvedEvent,
   PROTOCOL_VERSION,
@@ -242,6 +243,8 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
     const seed = requestSeed(batch.seed, batch.round, problem.id);
     const idPrefix = `${options.run}:${batch.round}${batch.pass === undefined ? "" : `/${batch.pass}`}:${problem.id}`;
     const train = batch.mode === "train";
+    /** A training terminal with an answer that its Expander did not grade. */
+    const ungraded = (c: Candidate) => train && c.terminal && c.answer !== undefined && c.reward === undefined;
     const tree = createTree(
       { id: problem.id, problem: problem.problem, ...(train ? { answer: problem.answer } : {}) },
       config,
@@ -268,43 +271,50 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
             const rep = await timed(calls, () => withRetry(s.expand, ExpandRequest, ExpandReply, req, requestSeed(seed, "retry", input.wave), problem.id));
             if (rep.results.length !== input.asks.length) throw new SearchFailed(problem.id, "expand reply does not match its request");
             return rep.results.map((r) => ({
-              candidates: r.candidates.map((c) => {
-                if (train && c.terminal && c.answer !== undefined && c.correct === undefined) {
-                  throw new SearchFailed(problem.id, "expand reply left a terminal answer ungraded");
-                }
-                return fromWire(c, train);
-              }),
+              candidates: r.candidates.map((c) => fromWire(c, train)),
               policyVersion: r.policyVersion,
               tokens: r.tokens,
             }));
           })
         ),
         evaluateWave: fromPromise<Evaluated, { asks: Ask[]; replies: WaveReply[]; wave: number }>(async ({ input }) => {
-          // PPM values of the wave's new steps, in one score request (grades came with the expansions).
+          // PPM values of the wave's new steps, in one score request. Our Expanders grade training
+          // terminals; one that left some ungraded (a worker that ignores `grade`) has them graded here.
           const items: ScoreRequest["items"][number][] = [];
+          const grades: GradeItem[] = [];
+          const checks = train ? problem.checks : undefined;
           input.replies.forEach((rep, i) => {
             for (const c of rep.candidates) {
               if (batch.usePpm && c.error === undefined) items.push({ problem: problem.problem, steps: input.asks[i]!.steps, candidate: c.step });
+              if (ungraded(c)) {
+                grades.push({
+                  answer: c.answer!,
+                  reference: problem.answer,
+                  ...(checks ? { steps: [...input.asks[i]!.steps, c.step], checks } : {}),
+                });
+              }
             }
           });
           let scored: ScoreReply | undefined;
-          if (items.length > 0) {
+          if (items.length > 0 || grades.length > 0) {
             counters.scoreRequests++;
             const id = `${idPrefix}:score:${input.wave}`;
-            const req: ScoreRequest = { v: PROTOCOL_VERSION, id, items };
+            const req: ScoreRequest = { v: PROTOCOL_VERSION, id, items, ...(grades.length > 0 ? { grade: grades } : {}) };
             scored = await stage(problem.id, "score", input.wave, (calls) =>
               timed(calls, () => withRetry(s.score, ScoreRequest, ScoreReply, req, requestSeed(seed, "score", input.wave), problem.id))
             );
-            if (scored.scores.length !== items.length) {
+            if (scored.scores.length !== items.length || (scored.grades ?? []).length !== grades.length) {
               throw new SearchFailed(problem.id, "score reply does not match its request");
             }
           }
           let vi = 0;
+          let gi = 0;
           const candidates = input.replies.map((rep, i) => {
             const out = rep.candidates.map((c): Candidate => {
               const value = batch.usePpm && c.error === undefined ? scored!.scores[vi++] : undefined;
-              // A graded terminal (training) keeps its grade; at test time a terminal's reward is its value.
-              const reward = c.reward ?? (c.terminal && c.answer !== undefined && value !== undefined ? value : undefined);
+              const graded = ungraded(c) ? (scored!.grades![gi++] ? 1 : -1) : c.reward;
+              // A training terminal's reward is its grade; at test time a terminal's reward is its value.
+              const reward = graded ?? (c.terminal && c.answer !== undefined && value !== undefined ? value : undefined);
               return { ...c, ...(reward === undefined ? {} : { reward }), ...(value === undefined ? {} : { value }) };
             });
             if (emit) {

@@ -106,7 +106,8 @@ export const catalog: readonly CatalogEntry[] = [
   {
     subject: "rstar.<run>.score",
     queue: "rstar-scorers",
-    summary: "A Searcher asks for PPM values of candidate steps and, at test time, the grade of a search's chosen answer.",
+    summary:
+      "A Searcher asks for PPM values of candidate steps, the test-time grade of a search's chosen answer, and grades of training terminals an Expander left ungraded.",
     message: { name: "ScoreRequest", schema: M.ScoreRequest, example: scoreRequest },
     reply: { name: "ScoreReply", schema: M.ScoreReply, example: scoreReply },
   },

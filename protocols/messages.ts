@@ -74,7 +74,8 @@ export const CandidateSchema = Schema.Struct({
   answer: Schema.optionalKey(Schema.String),
   logprob: Schema.Finite,
   correct: Schema.optionalKey(Schema.Boolean.annotate({
-    description: "The answer's grade against the request's reference: set on every terminal candidate with an answer when the request carries `grade`",
+    description:
+      "The answer's grade against the request's reference, on terminal candidates with an answer when the request carries `grade`; where it is missing, the Searcher has a Scorer grade the answer",
   })),
 }).annotate({ title: "Candidate" });
 /** A candidate on the wire. */
@@ -116,7 +117,8 @@ export const ExpandRequest = Schema.Struct({
     description: "The policy version the caller expects; an Expander may answer with a newer one",
   }),
   grade: Schema.optionalKey(ExpandGradeSchema.annotate({
-    description: "Grade every terminal candidate against this reference (sets `correct`), so a training search needs no ScoreRequest to grade",
+    description:
+      "Grade every terminal candidate against this reference (sets `correct`), so a training search needs no ScoreRequest to grade (an Expander may leave it to a Scorer)",
   })),
 }).annotate({ title: "ExpandRequest", description: "Ask for k candidate next steps after each of a wave's nodes" });
 /** An expansion request. */

@@ -147,9 +147,11 @@ async def main(run="demo"):
                    "message": f"Speak protocol version ${PROTOCOL_VERSION}: the payload has version {req.get('v')}"}}
             await msg.respond(json.dumps(err).encode())
             return
-        candidates = my_model_sample(req["problem"], req["steps"], req["k"], req["temperature"], req["seed"])
-        await msg.respond(json.dumps({"v": ${PROTOCOL_VERSION}, "id": req["id"], "candidates": candidates,
-                                      "policyVersion": "my-model-1", "tokens": 0}).encode())
+        # One result per ask, in the asks' order. Candidates without \`correct\` are fine: when the
+        # request carries \`grade\` (a training search), the Searcher has a Scorer grade them.
+        results = [{"candidates": my_model_sample(req["problem"], ask["steps"], req["k"], req["temperature"], ask["seed"]),
+                    "policyVersion": "my-model-1", "tokens": 0} for ask in req["asks"]]
+        await msg.respond(json.dumps({"v": ${PROTOCOL_VERSION}, "id": req["id"], "results": results}).encode())
 
     await nc.subscribe(f"rstar.{run}.expand", queue="${QueueGroups.expander}", cb=expand)
     await asyncio.Event().wait()

@@ -5,9 +5,12 @@ import { createCrashInjector } from "../../actors/crashInjector.ts";
 import type { ProblemResult } from "../../actors/searchService.ts";
 import { Result } from "effect";
 import type { MessageSchema } from "../../protocols/codec.ts";
-import { call } from "../../protocols/codec.ts";
+import { call, serve } from "../../protocols/codec.ts";
 import { ControlMessages, ExpandReply, ExpandRequest, PROTOCOL_VERSION } from "../../protocols/messages.ts";
-import { runSubjects } from "../../protocols/subjects.ts";
+import { QueueGroups, runSubjects } from "../../protocols/subjects.ts";
+import { SafeExecutor } from "../../math/interpreter.ts";
+import { expandBatch } from "../../actors/expanderMachine.ts";
+import { toWire } from "../../actors/expander.ts";
 import { InMemoryBlobStore, InProcessBus } from "../../protocols/inProcessBus.ts";
 import { startScriptedSystem, toyProblems } from "../helpers/scriptedSystem.ts";
 
@@ -155,6 +158,38 @@ describe("startSystem", () => {
     assert.isAbove(ppm.stats.scoreRequests, 0);
     assert.isAtMost(ppm.stats.scoreRequests, ppm.stats.expandRequests, "at most one ScoreRequest a wave");
     assert.isTrue(ppm.terminals.every((n) => n.reward === 1 || n.reward === -1), "a training terminal's reward is its grade, not a value");
+  });
+
+  it("a training search has a Scorer grade the terminals an Expander left ungraded (a worker that ignores `grade`)", async () => {
+    const trees = async (foreign: boolean) => {
+      const bus = new InProcessBus();
+      const policy = new ScriptedPolicy();
+      const executor = new SafeExecutor();
+      // A worker written against the wire alone: samples and executes, never grades.
+      const served = foreign
+        ? serve(bus, runSubjects("t").expand, ExpandRequest, async (req): Promise<ExpandReply> => {
+          const out = await expandBatch(policy, executor, req.asks.map((a) => ({ problem: req.problem, steps: a.steps, k: req.k, temperature: req.temperature, topP: req.topP, seed: a.seed })));
+          return { v: PROTOCOL_VERSION, id: req.id, results: out.map((r) => ({ candidates: r.candidates.map(toWire), policyVersion: policy.version, tokens: r.tokens })) };
+        }, { queue: QueueGroups.expander, replySchema: ExpandReply, log: () => {} })
+        : undefined;
+      const sys = startScriptedSystem({ bus, blobs, run: "t", roles: foreign ? ["scorer", "searcher"] : ["expander", "scorer", "searcher"] });
+      const results: ProblemResult[] = [];
+      await sys.search!.run(
+        { round: 1, mode: "train", problems, config: { rollouts: 6, k: 3, maxDepth: 4 }, usePpm: false, seed: 11, concurrency: 3 },
+        (r) => {
+          results.push(r);
+          return Promise.resolve();
+        },
+      );
+      await sys.stop();
+      await served?.drain();
+      return { byId: Object.fromEntries(results.map((r) => [r.problemId, JSON.stringify(r.tree)])), scoreRequests: sys.search!.stats().scoreRequests };
+    };
+    const native = await trees(false);
+    const foreign = await trees(true);
+    assert.strictEqual(native.scoreRequests, 0);
+    assert.isAbove(foreign.scoreRequests, 0, "the Scorer graded what the worker did not");
+    assert.deepStrictEqual(foreign.byId, native.byId, "the same trees, graded the same");
   });
 
   it("the same seed yields identical trees", async () => {
