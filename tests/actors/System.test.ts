@@ -3,6 +3,7 @@ import type { AnswerCheck, ProposeRequest } from "../../math/contracts.ts";
 import { ScriptedPolicy } from "../../actors/scriptedPolicy.ts";
 import { createCrashInjector } from "../../actors/crashInjector.ts";
 import type { ProblemResult } from "../../actors/searchService.ts";
+import type { SystemHandle } from "../../actors/system.ts";
 import { Result } from "effect";
 import type { MessageSchema } from "../../protocols/codec.ts";
 import { call, serve } from "../../protocols/codec.ts";
@@ -44,7 +45,7 @@ function system(crashRate = 0, seed = 7) {
   return { bus, sys, crash };
 }
 
-async function search(sys: ReturnType<typeof system>["sys"], usePpm = false): Promise<ProblemResult[]> {
+async function search(sys: SystemHandle, usePpm = false): Promise<ProblemResult[]> {
   const results: ProblemResult[] = [];
   await sys.search!.run(
     { round: 1, mode: "train", problems, config: { rollouts: 6, k: 3, maxDepth: 4 }, usePpm, seed: 11, concurrency: 3 },
@@ -131,14 +132,7 @@ describe("startSystem", () => {
       const policy = new RecordingPolicy();
       const bus = new InProcessBus();
       const sys = startScriptedSystem({ bus, blobs, run: "t", roles: ["expander", "scorer", "searcher"], policy, maxWaitMs: 2 });
-      const results: ProblemResult[] = [];
-      await sys.search!.run(
-        { round: 1, mode: "train", problems, config: { rollouts: 6, k: 3, maxDepth: 4 }, usePpm, seed: 11, concurrency: 3 },
-        (r) => {
-          results.push(r);
-          return Promise.resolve();
-        },
-      );
+      const results = await search(sys, usePpm);
       await sys.stop();
       const terminals = results.flatMap((r) => r.tree.nodes.filter((n) => n.terminal && n.answer !== undefined));
       return { stats: sys.search!.stats(), asks: policy.seen.length, results, terminals };
@@ -173,14 +167,7 @@ describe("startSystem", () => {
         }, { queue: QueueGroups.expander, replySchema: ExpandReply, log: () => {} })
         : undefined;
       const sys = startScriptedSystem({ bus, blobs, run: "t", roles: foreign ? ["scorer", "searcher"] : ["expander", "scorer", "searcher"] });
-      const results: ProblemResult[] = [];
-      await sys.search!.run(
-        { round: 1, mode: "train", problems, config: { rollouts: 6, k: 3, maxDepth: 4 }, usePpm: false, seed: 11, concurrency: 3 },
-        (r) => {
-          results.push(r);
-          return Promise.resolve();
-        },
-      );
+      const results = await search(sys);
       await sys.stop();
       await served?.drain();
       return { byId: Object.fromEntries(results.map((r) => [r.problemId, JSON.stringify(r.tree)])), scoreRequests: sys.search!.stats().scoreRequests };
