@@ -243,6 +243,8 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
     const seed = requestSeed(batch.seed, batch.round, problem.id);
     const idPrefix = `${options.run}:${batch.round}${batch.pass === undefined ? "" : `/${batch.pass}`}:${problem.id}`;
     const train = batch.mode === "train";
+    // Hidden variant checks (training only): a grader also runs the whole trajectory on them.
+    const checks = train ? problem.checks : undefined;
     /** A training terminal with an answer that its Expander did not grade. */
     const ungraded = (c: Candidate) => train && c.terminal && c.answer !== undefined && c.reward === undefined;
     const tree = createTree(
@@ -256,7 +258,6 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
           stage(problem.id, "expand", input.wave, async (calls) => {
             // One request for the wave's asks; in training it also grades their terminals.
             counters.expandRequests++;
-            const checks = train ? problem.checks : undefined;
             const req: ExpandRequest = {
               v: PROTOCOL_VERSION,
               id: `${idPrefix}:wave:${input.wave}`,
@@ -282,7 +283,6 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
           // terminals; one that left some ungraded (a worker that ignores `grade`) has them graded here.
           const items: ScoreRequest["items"][number][] = [];
           const grades: GradeItem[] = [];
-          const checks = train ? problem.checks : undefined;
           input.replies.forEach((rep, i) => {
             for (const c of rep.candidates) {
               if (batch.usePpm && c.error === undefined) items.push({ problem: problem.problem, steps: input.asks[i]!.steps, candidate: c.step });
