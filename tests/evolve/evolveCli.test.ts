@@ -78,6 +78,16 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+/** Every round's policy and PPM checkpoints in `dir` equal `reference`'s byte for byte. */
+function assertSameModels(dir: string, reference: string, rounds: number, what: string): void {
+  for (let round = 1; round <= rounds; round++) {
+    for (const model of ["policy", "ppm"]) {
+      const file = (root: string) => Deno.readFileSync(join(root, "checkpoints", `round-${round}`, model, "model.safetensors"));
+      assert.isTrue(equalBytes(file(dir), file(reference)), `round ${round} ${model} weights differ from the ${what}'s`);
+    }
+  }
+}
+
 function assertComplete(dir: string, rounds: number, perRound: number): void {
   const summary = JSON.parse(Deno.readTextFileSync(join(dir, "summary.json")));
   assert.equal(summary.lost, 0);
@@ -183,12 +193,7 @@ describe("rstar evolve --preset smoke", () => {
         return { ...rest, evaluation: Object.fromEntries(Object.entries(evaluation).map(([k, v]) => [k, { ...v, wallMs: 0 }])) };
       });
     assert.deepEqual(figures(summary), figures(reference));
-    for (const round of [1, 2, 3]) {
-      for (const model of ["policy", "ppm"]) {
-        const file = (root: string) => Deno.readFileSync(join(root, "checkpoints", `round-${round}`, model, "model.safetensors"));
-        assert.isTrue(equalBytes(file(dir), file(whole)), `round ${round} ${model} weights differ from the uninterrupted run's`);
-      }
-    }
+    assertSameModels(dir, whole, 3, "uninterrupted run");
   }, 420_000);
 
   it("SIGKILLed part-way through training, --resume continues training from its last saved step to the uninterrupted run's models", async () => {
@@ -234,9 +239,8 @@ describe("rstar evolve --preset smoke", () => {
     assert.isAtLeast(resumedAt, killedAt);
     assert.match(r.stderr, new RegExp(`round 1 SFT: done ${total - resumedAt}/${total - resumedAt}`));
     assertComplete(dir, 1, 10);
+    assertSameModels(dir, whole, 1, "uninterrupted run");
     for (const model of ["policy", "ppm"]) {
-      const file = (root: string) => Deno.readFileSync(join(root, "checkpoints", "round-1", model, "model.safetensors"));
-      assert.isTrue(equalBytes(file(dir), file(whole)), `${model} weights differ from the uninterrupted run's`);
       assert.isFalse(pathExists(join(dir, "checkpoints", "round-1", `${model}-training.safetensors`)), "training states are removed");
     }
     const after = JSON.parse((await run(["status", "--run", dir, "--json"])).stdout);
@@ -281,10 +285,7 @@ describe("rstar evolve --preset smoke", () => {
     const r = await run(["evolve", "--resume", "--run", dir]);
     assert.equal(r.code, 0, r.stderr);
     assert.include(r.stderr, `round 1 SFT: resuming at step ${step}/${total}`);
-    for (const model of ["policy", "ppm"]) {
-      const file = (root: string) => Deno.readFileSync(join(root, "checkpoints", "round-1", model, "model.safetensors"));
-      assert.isTrue(equalBytes(file(dir), file(whole)), `${model} weights differ from the uninterrupted run's`);
-    }
+    assertSameModels(dir, whole, 1, "uninterrupted run");
   }, 240_000);
 
   it("Ctrl-C (SIGINT) stops the run with exit 130 and a line saying how to resume, and --resume completes it with nothing lost", async () => {
@@ -322,10 +323,7 @@ describe("rstar evolve --preset smoke", () => {
         }),
       );
     assert.deepEqual(records(dir), records(oneLane));
-    for (const model of ["policy", "ppm"]) {
-      const file = (root: string) => Deno.readFileSync(join(root, "checkpoints", "round-1", model, "model.safetensors"));
-      assert.isTrue(equalBytes(file(dir), file(oneLane)), `round 1 ${model} weights differ from the one-lane run's`);
-    }
+    assertSameModels(dir, oneLane, 1, "one-lane run");
   }, 240_000);
 });
 
