@@ -342,7 +342,7 @@ async function runLoop(
         adamV: a.v,
       });
       lastSave = performance.now();
-      for (const saved of asked.splice(0)) saved({ ...(store!.label ? { label: store!.label } : {}), step, total });
+      for (const reply of asked.splice(0)) reply({ ...(store!.label ? { label: store!.label } : {}), step, total });
     };
     opts.onStart?.(total, step);
     const finished = saved?.finished ?? false;
