@@ -47,6 +47,12 @@ export type ModelRef =
   | { readonly kind: "remote"; readonly url: string; readonly model: string; readonly version: string };
 
 /** A batch of training problems to search. */
+/** A policy and, when there is one, a PPM. */
+export interface ModelRefs {
+  readonly policy: ModelRef;
+  readonly scorer?: ModelRef;
+}
+
 export interface SearchRequest {
   readonly round: number;
   readonly phase: "train" | "retry";
@@ -163,8 +169,12 @@ export interface EvolveServices {
    * answered (the coordinator records it, so an interrupted evaluation resumes after it).
    */
   evaluate(req: EvalRequest, ctx: ServiceContext, onResult?: (r: ProblemEvaluation) => Promise<void>): Promise<EvalOutcome>;
-  /** Told the round and phase as the run moves on (`search-train`, `train`, `eval-greedy`, `finished`…). */
-  phase?(round: number, phase: string): void;
+  /**
+   * Told the round and phase as the run moves on (`search-train`, `train`, `eval-greedy`,
+   * `finished`…), with the run's newest models then: the last trained round's policy and PPM, or
+   * round 1's search policy before any round is trained.
+   */
+  phase?(round: number, phase: string, newest: ModelRefs): void;
   /** Grades a predicted answer against a reference. */
   answersEqual(pred: string, gold: string): boolean;
   /** Releases models, workers and connections. */
@@ -235,10 +245,7 @@ function problemIdsOf(problems: readonly Problem[]): string[] {
   return problems.map((p) => p.id);
 }
 
-function searchVersionRefs(config: EvolveConfig, round: number, state: RunState, dir: RunDirectory<EvolveConfig>): {
-  policy: ModelRef;
-  scorer?: ModelRef;
-} {
+function searchVersionRefs(config: EvolveConfig, round: number, state: RunState, dir: RunDirectory<EvolveConfig>): ModelRefs {
   if (config.model.policy === "openai") {
     // Round 1 samples the configured server; later rounds the server recorded as serving the
     // model trained on the previous round's data.
@@ -257,6 +264,22 @@ function searchVersionRefs(config: EvolveConfig, round: number, state: RunState,
     return { policy, scorer: { kind: "checkpoint", dir: cp.ppm, version: prev.versions.scorer } };
   }
   return { policy };
+}
+
+/** The models trained in `round` (which must be recorded as trained). */
+function trainedModels(state: RunState, dir: RunDirectory<EvolveConfig>, round: number): ModelRefs {
+  const trained = state.trained.get(round)!;
+  const cp = dir.paths.checkpoints(round);
+  const policy: ModelRef = trained.remote
+    ? { kind: "remote", ...trained.remote, version: trained.versions.policy }
+    : { kind: "checkpoint", dir: cp.policy, version: trained.versions.policy };
+  return trained.versions.scorer ? { policy, scorer: { kind: "checkpoint", dir: cp.ppm, version: trained.versions.scorer } } : { policy };
+}
+
+/** The run's newest models: the last trained round's, or round 1's search policy before any. */
+function newestModels(config: EvolveConfig, state: RunState, dir: RunDirectory<EvolveConfig>): ModelRefs {
+  const last = Math.max(0, ...state.trained.keys());
+  return last === 0 ? searchVersionRefs(config, 1, state, dir) : trainedModels(state, dir, last);
 }
 
 /** Writes the round's training data in the documented export formats; returns the file paths. */
@@ -385,7 +408,7 @@ async function runOpened(
   }
   const phaseChanged = (round: number, phase: string) => {
     options.onPhase?.(round, phase);
-    services.phase?.(round, phase);
+    services.phase?.(round, phase, newestModels(config, state, dir));
   };
   const append = (e: LedgerEvent) => {
     ledger.append(e);
@@ -568,14 +591,7 @@ async function runOpened(
     }
 
     // Evaluate every strategy on the held-out test split, without references.
-    const trained = state.trained.get(round)!;
-    const cp = dir.paths.checkpoints(round);
-    const policy: ModelRef = trained.remote
-      ? { kind: "remote", ...trained.remote, version: trained.versions.policy }
-      : { kind: "checkpoint", dir: cp.policy, version: trained.versions.policy };
-    const scorer: ModelRef | undefined = trained.versions.scorer
-      ? { kind: "checkpoint", dir: cp.ppm, version: trained.versions.scorer }
-      : undefined;
+    const { policy, scorer } = trainedModels(state, dir, round);
     for (const strategy of config.eval.strategies) {
       if (state.evaluated.has(`${round}:${strategy}`)) continue;
       const needsScorer = strategy === "bon-ppm" || strategy === "mcts";

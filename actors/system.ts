@@ -21,7 +21,9 @@ import { startScorer } from "./scorer.ts";
 import { startTrainer } from "./trainer.ts";
 import type { ProblemResult, SearchService } from "./searchService.ts";
 import { hashString } from "../math/prng.ts";
-import { pathIds, pathSteps, q } from "../search/SearchTree.ts";
+import { pathIds } from "../search/SearchTree.ts";
+import { bestTerminal } from "../search/extract.ts";
+import type { SearchTree } from "../search/types.ts";
 import { createSearchService } from "./searchService.ts";
 import type { Supervisor, SupervisorFailed } from "./supervisorMachine.ts";
 import { startSupervisor } from "./supervisorMachine.ts";
@@ -75,6 +77,11 @@ export interface SystemOptions {
   readonly control?: ControlState;
   /** Answer `.control.*` (default: when the searcher role runs here). */
   readonly serveControl?: boolean;
+  /**
+   * Answer `.control.solve` with this system's searcher (default true); false where another
+   * responder answers it for the whole run, as `rstar evolve --nats` does.
+   */
+  readonly serveSolve?: boolean;
   /** What `.control.chaos` changes (a `ChaosBus`, say); without it that verb is not answered here. */
   readonly chaos?: ChaosControl;
   /** Deadline of one expand or score request (default 30 s); a function is asked at each send. */
@@ -312,39 +319,45 @@ function serveControl(
   const opts = { queue: QueueGroups.control, log: (e: Record<string, unknown>) => log.warn(String(e.msg ?? "codec"), e) };
   return [
     ...serveControlState(options.bus, options.run, control, log, options.clock ?? systemClock, refresh),
-    serve(options.bus, s.control("solve"), SolveRequest, async (req): Promise<SolveReply | ProtocolError> => {
-      if (search === undefined) return new ProtocolError({ code: "Unavailable", message: "Ask a searcher: this system does not search" });
-      let result: ProblemResult | undefined;
-      const id = `solve-${hashString(req.id)[0]}`;
-      await search.run({
-        round: 0,
-        mode: "test",
-        problems: [{ id, family: "external", level: 0, problem: req.problem, answer: "" }],
-        config: req.rollouts === undefined ? {} : { rollouts: req.rollouts },
-        usePpm: options.scorer !== undefined,
-        seed: hashString(req.problem)[0],
-        concurrency: 1,
-      }, (r) => {
-        result = r;
-        return Promise.resolve();
-      });
-      const tree = result!.tree;
-      const best = tree.nodes.filter((n) => n.terminal && n.answer === result!.answer)
-        .sort((a, b) => q(b) - q(a) || a.id - b.id)[0];
-      const versions: Record<string, string> = { policy: result!.policyVersion };
-      if (result!.scorerVersion !== undefined) versions.ppm = result!.scorerVersion;
-      return {
-        v: PROTOCOL_VERSION,
-        id: req.id,
-        answer: result!.answer ?? "",
-        steps: best === undefined ? [] : pathSteps(tree, best.id),
-        outputs: best === undefined ? [] : pathIds(tree, best.id).map((i) => tree.nodes[i]!.stdout.trimEnd()),
-        ...(best?.value === undefined ? {} : { value: best.value }),
-        versions,
-      };
-    }, { ...opts, replySchema: SolveReply }),
+    ...(options.serveSolve === false ? [] : [
+      serve(options.bus, s.control("solve"), SolveRequest, async (req): Promise<SolveReply | ProtocolError> => {
+        if (search === undefined) return new ProtocolError({ code: "Unavailable", message: "Ask a searcher: this system does not search" });
+        let result: ProblemResult | undefined;
+        const id = `solve-${hashString(req.id)[0]}`;
+        await search.run({
+          round: 0,
+          mode: "test",
+          problems: [{ id, family: "external", level: 0, problem: req.problem, answer: "" }],
+          config: req.rollouts === undefined ? {} : { rollouts: req.rollouts },
+          usePpm: options.scorer !== undefined,
+          seed: hashString(req.problem)[0],
+          concurrency: 1,
+        }, (r) => {
+          result = r;
+          return Promise.resolve();
+        });
+        const versions: Record<string, string> = { policy: result!.policyVersion };
+        if (result!.scorerVersion !== undefined) versions.ppm = result!.scorerVersion;
+        return solveReply(req.id, result!.tree, result!.answer, versions);
+      }, { ...opts, replySchema: SolveReply }),
+    ]),
     ...(options.chaos === undefined
       ? []
       : [serve(options.bus, s.control("chaos"), ChaosRequest, chaosControlHandler(options.chaos), { ...opts, replySchema: ChaosReply })]),
   ];
+}
+
+/** The `.control.solve` reply for a searched problem: its answer and the path of steps that gave it. */
+export function solveReply(id: string, tree: SearchTree, answer: string | undefined, versions: Record<string, string>): SolveReply {
+  const best = bestTerminal(tree, answer);
+  const path = best === undefined ? [] : pathIds(tree, best.id);
+  return {
+    v: PROTOCOL_VERSION,
+    id,
+    answer: answer ?? "",
+    steps: path.map((i) => tree.nodes[i]!.step),
+    outputs: path.map((i) => tree.nodes[i]!.stdout.trimEnd()),
+    ...(best?.value === undefined ? {} : { value: best.value }),
+    versions,
+  };
 }

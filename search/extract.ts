@@ -110,6 +110,19 @@ export function preferencePairs(tree: SearchTree, options: PairOptions = {}): Pr
 }
 
 /**
+ * The answered terminal giving `answer` that ranks first by Q (then visits, then lower id): the
+ * end of the path shown for that answer. Undefined when no terminal gives it.
+ */
+export function bestTerminal(tree: SearchTree, answer: string | undefined): SearchNode | undefined {
+  let best: SearchNode | undefined;
+  for (const n of tree.nodes) {
+    if (!n.terminal || n.answer === undefined || n.error !== undefined || n.answer !== answer) continue;
+    if (best === undefined || betterByQ(n, best)) best = n;
+  }
+  return best;
+}
+
+/**
  * The tree's final answer at test time: `q` = the answered terminal with the highest Q;
  * `vote` = the answer given by most answered terminals (ties by summed Q); `ppm` = the answered
  * terminal with the highest PPM value (falling back to Q where no value was given).

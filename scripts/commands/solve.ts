@@ -12,9 +12,7 @@ import { CommandFailed, intOption, writeLine } from "../cli.ts";
 import { createLocalServices, runNameOf } from "../run/localServices.ts";
 import { roundModels } from "../run/runModels.ts";
 import { pathIds, q, stats } from "../../search/SearchTree.ts";
-import { chooseAnswer } from "../../search/extract.ts";
-import { answersEqual } from "../../math/grade.ts";
-import { runMcts } from "../../search/strategies.ts";
+import { solveProblem } from "../run/solver.ts";
 import { defaultRunDir } from "./evolve.ts";
 
 /** What `rstar solve --json` prints. */
@@ -104,22 +102,11 @@ export async function solve(text: string, runDir: string, seed = 0, rollouts?: n
   const services = createLocalServices();
   try {
     await services.start(config);
-    const { proposer, scorer } = await services.models(models.policy, models.scorer);
-    const result = await runMcts(
-      { id: "solve", problem: text },
-      { proposer, executor: services.executor(config), ...(scorer ? { scorer } : {}), answersEqual },
-      { rollouts: rollouts ?? config.search.policy.rollouts, k: config.eval.k, maxDepth: config.search.policy.maxDepth, ppmSeed: scorer !== undefined },
+    const loaded = await services.models(models.policy, models.scorer);
+    const { tree, answer, best } = await solveProblem(text, loaded, services.executor(config), config, {
       seed,
-      { temperature: config.eval.temperature, choose: "q", usePpm: scorer !== undefined },
-    );
-    const tree = result.tree;
-    const answer = chooseAnswer(tree, "q");
-    // The path to the best terminal that gave the chosen answer.
-    let best: number | undefined;
-    for (const n of tree.nodes) {
-      if (!n.terminal || n.answer === undefined || n.error !== undefined || n.answer !== answer) continue;
-      if (best === undefined || q(n) > q(tree.nodes[best]!)) best = n.id;
-    }
+      ...(rollouts === undefined ? {} : { rollouts }),
+    });
     const answers: Record<string, number> = {};
     for (const n of tree.nodes) {
       if (n.terminal && n.answer !== undefined && n.error === undefined) answers[n.answer] = (answers[n.answer] ?? 0) + 1;
@@ -128,7 +115,7 @@ export async function solve(text: string, runDir: string, seed = 0, rollouts?: n
     return {
       problem: text,
       ...(answer !== undefined ? { answer } : {}),
-      steps: best === undefined ? [] : pathIds(tree, best).map((id) => {
+      steps: best === undefined ? [] : pathIds(tree, best.id).map((id) => {
         const n = tree.nodes[id]!;
         return { text: n.step.text, code: n.step.code, output: n.stdout.trimEnd(), q: q(n), n: n.N };
       }),

@@ -37,6 +37,8 @@ export interface ActorSearchOptions {
   readonly chaos?: ChaosControl;
   /** The run's control state, when it outlives this search (absent: the search's own). */
   readonly control?: ControlState;
+  /** Answer `.control.solve` with this search's actors (default true; false where the run answers it). */
+  readonly serveSolve?: boolean;
 }
 
 /**
@@ -64,6 +66,7 @@ export async function searchWithActors(
     requestTimeoutMs: options.requestTimeoutMs,
     ...(options.chaos ? { chaos: options.chaos } : {}),
     ...(options.control ? { control: options.control } : {}),
+    ...(options.serveSolve === undefined ? {} : { serveSolve: options.serveSolve }),
   });
   const byId = new Map(req.problems.map((p) => [p.id, p]));
   try {

@@ -27,6 +27,7 @@ import type {
   EvalRequest,
   EvolveServices,
   ModelRef,
+  ModelRefs,
   ProblemEvaluation,
   SearchOutcome,
   SearchRequest,
@@ -60,7 +61,8 @@ import type { BlobStore, Subscription } from "../../protocols/bus.ts";
 import { connectNatsBus, type NatsBus, natsBlobStore } from "../../protocols/natsBus.ts";
 import { QueueGroups, runSubjects, validateRunName } from "../../protocols/subjects.ts";
 import { listen, publish, serve } from "../../protocols/codec.ts";
-import { ChaosReply, ChaosRequest, Heartbeat, ModelPublished, PROTOCOL_VERSION } from "../../protocols/messages.ts";
+import { ChaosReply, ChaosRequest, Heartbeat, ModelPublished, PROTOCOL_VERSION, SolveReply, SolveRequest } from "../../protocols/messages.ts";
+import { type LoadedSolveModels, RunSolver } from "./solver.ts";
 import { putModel } from "../../actors/modelStore.ts";
 import { toBytes } from "../../models/checkpoint.ts";
 import { CommandFailed } from "../cli.ts";
@@ -474,6 +476,9 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
   let chaosSpec: ChaosSpec | undefined;
   let searchChaos: { bus: ChaosBus; crash: CrashInjector } | undefined;
   let chaosSub: Subscription | undefined;
+  // Over NATS, `.control.solve` is answered for the whole run with its newest models.
+  let solver: RunSolver | undefined;
+  let solveSub: Subscription | undefined;
   /**
    * Deadline of one search request before it is sent again: `search.requestTimeoutMs` when set;
    * with a chaos spec in force, the longest injected round trip (request and reply delays) plus
@@ -550,6 +555,31 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     return s;
   };
 
+  /**
+   * Models for `.control.solve`: checkpoints are loaded for it alone, since searches and training
+   * free the shared ones whenever they start.
+   */
+  const loadForSolve = async (refs: ModelRefs): Promise<LoadedSolveModels> => {
+    const own: (TinyPolicy | TinyScorer)[] = [];
+    let proposer: StepProposer;
+    if (refs.policy.kind === "checkpoint") {
+      await backend();
+      const p = await loadPolicy(refs.policy.dir);
+      p.version = refs.policy.version;
+      own.push(p);
+      proposer = p;
+    } else {
+      proposer = await policyOf(refs.policy);
+    }
+    let scorer: TinyScorer | undefined;
+    if (refs.scorer?.kind === "checkpoint") {
+      scorer = await loadScorer(refs.scorer.dir);
+      scorer.version = refs.scorer.version;
+      own.push(scorer);
+    }
+    return { proposer, ...(scorer ? { scorer } : {}), dispose: () => own.forEach((m) => m.dispose()) };
+  };
+
   /** Frees models of older rounds (keeps the ones named in `keep`). */
   const release = (keep: readonly string[]) => {
     for (const [dir, m] of loaded) {
@@ -596,7 +626,8 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         // Asked at each send, so a spec set by `.control.chaos` shortens it for this search too.
         requestTimeoutMs,
         // In one process `.control.chaos` is answered here; over NATS the link answers it for the whole run.
-        ...(link ? { control: link.control } : { chaos: runChaos }),
+        // Over NATS the link answers `.control.solve` for the whole run, with its own models.
+        ...(link ? { control: link.control, serveSolve: false } : { chaos: runChaos }),
       }, onResult);
     // A bootstrap round in one process, free of faults, searches in lanes: one per generation thread.
     const lanes = !link && options.bus === undefined && spec === undefined && policy instanceof BootstrapPolicy
@@ -663,13 +694,21 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
           replySchema: ChaosReply,
           log: () => {},
         });
+        solver = new RunSolver(loadForSolve, () => getExecutor(config), () => runConfig);
+        const s = solver;
+        solveSub = serve(link.bus, runSubjects(link.run).control("solve"), SolveRequest, (req) => s.solve(req), {
+          queue: QueueGroups.control,
+          replySchema: SolveReply,
+          log: () => {},
+        });
         await link.bus.flush();
         if (chaosSpec) link.setKillEvery(chaosSpec.killWorkerEveryMs, killSeed(chaosSpec));
       }
     },
 
-    phase(round: number, phase: string) {
+    phase(round: number, phase: string, models: ModelRefs) {
       link?.control.setPhase(round, phase, { done: 0, total: 0 });
+      solver?.use(models);
     },
 
     async trainProblems(config: EvolveConfig, round: number): Promise<Problem[]> {
@@ -865,9 +904,13 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     async close() {
       try {
         chaosSub?.unsubscribe();
+        solveSub?.unsubscribe();
+        await solver?.close();
         await link?.close();
       } finally {
         chaosSub = undefined;
+        solveSub = undefined;
+        solver = undefined;
         link = undefined;
         bonMemo = undefined;
         release([]);

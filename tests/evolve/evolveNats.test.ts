@@ -7,6 +7,7 @@
 import { assert, describe, it } from "vitest";
 import { join } from "node:path";
 import { resolveConfig } from "../../scripts/run/config.ts";
+import { solve, solveOverNats } from "../../scripts/commands/solve.ts";
 import { deno, env, ledgerEvents, natsUrl as url, removeRunStore, startEvolve, workerPids } from "../helpers/evolveProcess.ts";
 
 /** Runs `rstar ctl VERB ARGS` against the run; returns its exit code and JSON reply. */
@@ -81,4 +82,45 @@ describe("rstar evolve --nats --workers", () => {
       await Deno.remove(root, { recursive: true }).catch(() => {});
     }
   }, 180_000);
+
+  it("answers rstar solve --nats while it trains, with its newest models: what rstar solve --run DIR answers from the same round", async () => {
+    const root = await Deno.makeTempDir({ prefix: "rstar-evolve-solve-" });
+    const run = `solve-${Deno.pid}`;
+    const runDir = join(root, run);
+    const text = "Ann buys 4 pens at 3 dollars each. How much does she pay?";
+    try {
+      // Both rounds train long enough (hundreds of steps of the smoke model) to be asked while they do.
+      const evolve = startEvolve([
+        "--preset", "smoke", "--rounds", "2", "--nats", url, "--run", runDir,
+        "--set", "sft.batchSize=2", "--set", "sft.firstRoundEpochs=100", "--set", "sft.epochs=100", "--set", "eval.strategies=greedy",
+      ]);
+      // Before any round is trained, the newest policy is round 1's search policy.
+      await evolve.waitForLine(/round 1 SFT: start/);
+      const first = await solveOverNats(text, { url, run, rollouts: 4, timeoutMs: 60_000 });
+      assert.deepEqual(first.models, { policy: "bootstrap" });
+      assert.isDefined(first.answer, "the bootstrap policy answers a one-step purchase");
+      assert.isAbove(first.steps.length, 0);
+      // While round 2 trains, the newest models are round 1's, and the answer is the one the run
+      // directory's round-1 models give in this process.
+      await evolve.waitForLine(/round 2 SFT: start/, 120_000);
+      // A level-1 problem round 1 learned from (the smoke policy solves little else).
+      const learned = (await ledgerEvents(runDir)).find((e) =>
+        e.type === "problem-searched" && e.round === 1 && e.level === 1 && (e.sft as unknown[]).length > 0
+      );
+      const seen = (learned!.sft as { problem: string }[])[0]!.problem;
+      const remote = await solveOverNats(seen, { url, run, rollouts: 4, timeoutMs: 60_000 });
+      assert.deepEqual(remote.models, { policy: "policy-r1", ppm: "ppm-r1" });
+      const local = await solve(seen, runDir, 0, 4);
+      assert.deepInclude(local.models, { round: 1, policy: "policy-r1", scorer: "ppm-r1" });
+      assert.isDefined(remote.answer);
+      assert.strictEqual(remote.answer, local.answer);
+      assert.deepEqual(remote.steps, local.steps.map((st) => ({ text: st.text, code: st.code, output: st.output })));
+      evolve.child.kill("SIGINT");
+      const end = await evolve.finished();
+      assert.equal(end.code, 130, end.stderr.slice(-2000));
+    } finally {
+      await removeRunStore(run).catch(() => {});
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  }, 240_000);
 });
