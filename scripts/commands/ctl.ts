@@ -28,6 +28,9 @@ interface CtlOptions {
 
 /** Builds the request body of a verb from its arguments (usage errors throw `InvalidArgumentError`). */
 export function controlBody(verb: string, args: readonly string[]): { verb: Verb; body: Record<string, unknown> } {
+  if (verb === "solve") {
+    throw new InvalidArgumentError('Ask with rstar solve --nats URL --run NAME "PROBLEM": it prints the steps and the answer');
+  }
   if (!(verbs as readonly string[]).includes(verb)) {
     throw new InvalidArgumentError(`Choose a verb: expected one of ${verbs.join("|")}, got "${verb}"`);
   }

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "vitest";
 import { connectNatsBus } from "../../protocols/natsBus.ts";
 import { main } from "../../scripts/rstar.ts";
+import { controlBody } from "../../scripts/commands/ctl.ts";
 import { startScriptedSystem } from "../helpers/scriptedSystem.ts";
 
 const NATS = "nats://127.0.0.1:4222";
@@ -44,5 +45,11 @@ describe("rstar ctl", () => {
       await sys.stop();
       await bus.close();
     }
+  });
+
+  it("points a solve to rstar solve --nats, with a usage error before connecting", async () => {
+    assert.throws(() => controlBody("solve", ["What is 2 + 2?"]), /rstar solve --nats URL --run NAME/);
+    assert.throws(() => controlBody("stop", []), /expected one of status\|pause\|resume\|set\|chaos, got "stop"/);
+    assert.strictEqual(await main(["ctl", "solve", "What is 2 + 2?", "--nats", "nats://127.0.0.1:1"]), 2);
   });
 });
