@@ -46,13 +46,13 @@ export type ModelRef =
   /** A policy served by an OpenAI-compatible server (`--policy openai`). */
   | { readonly kind: "remote"; readonly url: string; readonly model: string; readonly version: string };
 
-/** A batch of training problems to search. */
 /** A policy and, when there is one, a PPM. */
 export interface ModelRefs {
   readonly policy: ModelRef;
   readonly scorer?: ModelRef;
 }
 
+/** A batch of training problems to search. */
 export interface SearchRequest {
   readonly round: number;
   readonly phase: "train" | "retry";

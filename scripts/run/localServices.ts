@@ -81,7 +81,10 @@ export interface LocalServicesOptions {
   readonly bus?: () => Bus;
   /** Run the actor path over NATS (with worker processes) instead of an in-process bus. */
   readonly nats?: NatsOptions;
-  /** Where a warning goes (a search lane that failed and was searched again here); default stderr. */
+  /**
+   * Where a warning goes (a search lane that failed and was searched again here, a bad or failed
+   * `.control.solve` request); default stderr.
+   */
   readonly warn?: (message: string) => void;
 }
 
@@ -625,8 +628,8 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         crash,
         // Asked at each send, so a spec set by `.control.chaos` shortens it for this search too.
         requestTimeoutMs,
-        // In one process `.control.chaos` is answered here; over NATS the link answers it for the whole run.
-        // Over NATS the link answers `.control.solve` for the whole run, with its own models.
+        // In one process `.control.chaos` is answered here; over NATS the link answers it, and
+        // `.control.solve`, for the whole run.
         ...(link ? { control: link.control, serveSolve: false } : { chaos: runChaos }),
       }, onResult);
     // A bootstrap round in one process, free of faults, searches in lanes: one per generation thread.
@@ -699,7 +702,8 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         solveSub = serve(link.bus, runSubjects(link.run).control("solve"), SolveRequest, (req) => s.solve(req), {
           queue: QueueGroups.control,
           replySchema: SolveReply,
-          log: () => {},
+          // A bad or failed solve request gets an error reply, and a line here.
+          log: (e) => (options.warn ?? console.error)(`solve request ${e.id ?? "(no id)"}: ${e.msg}: ${e.error ?? ""}`),
         });
         await link.bus.flush();
         if (chaosSpec) link.setKillEvery(chaosSpec.killWorkerEveryMs, killSeed(chaosSpec));

@@ -8,6 +8,9 @@ import { assert, describe, it } from "vitest";
 import { join } from "node:path";
 import { resolveConfig } from "../../scripts/run/config.ts";
 import { solve, solveOverNats } from "../../scripts/commands/solve.ts";
+import { connectNatsBus } from "../../protocols/natsBus.ts";
+import { PROTOCOL_VERSION } from "../../protocols/messages.ts";
+import { runSubjects } from "../../protocols/subjects.ts";
 import { deno, env, ledgerEvents, natsUrl as url, removeRunStore, startEvolve, workerPids } from "../helpers/evolveProcess.ts";
 
 /** Runs `rstar ctl VERB ARGS` against the run; returns its exit code and JSON reply. */
@@ -96,6 +99,16 @@ describe("rstar evolve --nats --workers", () => {
       ]);
       // Before any round is trained, the newest policy is round 1's search policy.
       await evolve.waitForLine(/round 1 SFT: start/);
+      // A malformed request gets an error reply and a warning line; the run goes on answering.
+      const bus = await connectNatsBus(url, { log: () => {} });
+      try {
+        const raw = new TextEncoder().encode(JSON.stringify({ v: PROTOCOL_VERSION, id: "bad-solve", rollouts: 0 }));
+        const bad = await bus.request(runSubjects(run).control("solve"), raw, { timeoutMs: 10_000 });
+        assert.strictEqual(bad.headers["Rstar-Error"], "BadRequest");
+      } finally {
+        await bus.close();
+      }
+      await evolve.waitForLine(/solve request bad-solve: Rejected bad request/);
       const first = await solveOverNats(text, { url, run, rollouts: 4, timeoutMs: 60_000 });
       assert.deepEqual(first.models, { policy: "bootstrap" });
       assert.isDefined(first.answer, "the bootstrap policy answers a one-step purchase");
