@@ -1,7 +1,8 @@
 /**
  * `rstar worker --role expander|scorer --nats URL [--run NAME]`: joins a run over NATS, loads the
- * latest published weights from the run's object store, serves until SIGINT/SIGTERM, then drains
- * in-flight work and exits 0. Logs are JSON lines on stderr.
+ * latest published weights from the run's object store, serves until SIGINT/SIGTERM (or, with
+ * `--exit-with-parent`, until the process that started it exits), then drains in-flight work and
+ * exits 0. Logs are JSON lines on stderr.
  *
  * Test hook: `RSTAR_TEST_POLICY=scripted` serves the scripted policy and constant scorer
  * (actors/scriptedPolicy.ts) instead of published weights, so tests get repeatable searches.
@@ -24,7 +25,11 @@ interface WorkerOptions {
   maxBatch: number;
   maxWaitMs: number;
   id?: string;
+  exitWithParent?: boolean;
 }
+
+/** How often a worker started with `--exit-with-parent` looks whether its parent is still there. */
+const PARENT_POLL_MS = 500;
 
 /** Parses a run name option. */
 export function runOption(value: string): string {
@@ -43,6 +48,10 @@ export function command(): Command {
     .option("--max-batch <n>", "largest expansion batch", intOption("--max-batch", 1), 64)
     .option("--max-wait-ms <n>", "longest wait to fill a batch", intOption("--max-wait-ms", 0), 5)
     .option("--id <id>", "worker id in logs and replies (default role-pid)")
+    .option(
+      "--exit-with-parent",
+      "drain and exit when the process that started this one exits (rstar evolve --workers starts its workers so: none outlives a crash)",
+    )
     .action(async (opts: WorkerOptions) => {
       await runWorker(opts);
     });
@@ -81,9 +90,11 @@ async function runWorker(opts: WorkerOptions): Promise<void> {
   const stopSignal = new Promise<string>((resolve) => {
     for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => resolve(sig));
   });
-  const outcome = await Promise.race([stopSignal, system.done.then((f) => f)]);
+  const stops = [stopSignal, system.done.then((f) => f)];
+  if (opts.exitWithParent) stops.push(parentExit());
+  const outcome = await Promise.race(stops);
   if (typeof outcome === "string") {
-    log.info("Draining", { signal: outcome });
+    log.info("Draining", { reason: outcome });
     await system.stop();
     await bus.drain();
     log.info("Worker stopped");
@@ -91,4 +102,20 @@ async function runWorker(opts: WorkerOptions): Promise<void> {
   }
   await bus.close();
   if (outcome !== undefined) throw new CommandFailed(outcome.message);
+}
+
+/**
+ * Resolves once the process that started this one has exited (this one is then re-parented, so
+ * its parent pid changes). The check does not keep the process alive.
+ */
+function parentExit(): Promise<string> {
+  const parent = Deno.ppid;
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (Deno.ppid === parent) return;
+      clearInterval(timer);
+      resolve(`parent process ${parent} exited`);
+    }, PARENT_POLL_MS);
+    Deno.unrefTimer(timer);
+  });
 }

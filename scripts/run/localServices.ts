@@ -163,7 +163,11 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function defaultWorkerArgs(url: string, run: string): (i: number) => string[] {
   const main = new URL("../rstar.ts", import.meta.url).pathname;
-  return (i) => ["run", "-A", "--quiet", main, "worker", "--role", "expander", "--nats", url, "--run", run, "--id", `${run}-w${i}`];
+  return (i) => [
+    "run", "-A", "--quiet", main, "worker", "--role", "expander", "--nats", url, "--run", run, "--id", `${run}-w${i}`,
+    // A worker whose evolve process is killed (SIGKILL leaves it no time to stop them) goes too.
+    "--exit-with-parent",
+  ];
 }
 
 function spawnWorker(args: string[]): WorkerProcess {

@@ -136,4 +136,27 @@ describe("rstar evolve --nats --workers", () => {
       await Deno.remove(root, { recursive: true }).catch(() => {});
     }
   }, 240_000);
+
+  it("leaves no worker process behind when it is SIGKILLed: its workers see it exit and stop", async () => {
+    const root = await Deno.makeTempDir({ prefix: "rstar-evolve-orphans-" });
+    const run = `orphans-${Deno.pid}`;
+    try {
+      const evolve = startEvolve([
+        "--preset", "smoke", "--rounds", "1", "--nats", url, "--workers", "2", "--run", join(root, run),
+        "--set", "sft.batchSize=2", "--set", "sft.firstRoundEpochs=100",
+      ]);
+      await evolve.waitForLine(/2 workers joined run /);
+      const pids = await workerPids(run);
+      assert.equal(pids.length, 2);
+      evolve.child.kill("SIGKILL");
+      await evolve.finished();
+      const t0 = Date.now();
+      while ((await workerPids(run)).length > 0 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(await workerPids(run), [], `no worker outlives the evolve process (${pids.join(", ")})`);
+    } finally {
+      for (const pid of await workerPids(run)) Deno.kill(pid, "SIGKILL");
+      await removeRunStore(run).catch(() => {});
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  }, 120_000);
 });
