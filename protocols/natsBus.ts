@@ -300,6 +300,22 @@ export class NatsBus implements Bus {
     for (const w of ws) w();
   }
 
+  /** Whether the connection is up now (not lost and reconnecting, not closed). */
+  isConnected(): boolean {
+    return this.connected && this.state === "open" && !this.nc.isClosed();
+  }
+
+  /**
+   * Resolves true once the connection is up (at once when it is), false after `ms` without it or
+   * once the connection is closed for good.
+   */
+  async whenConnected(ms: number): Promise<boolean> {
+    if (this.state !== "open" || this.nc.isClosed()) return false;
+    if (this.connected) return true;
+    await this.waitConnected(ms);
+    return this.isConnected();
+  }
+
   /** Resolves true once connected (or closed), false after `ms`. */
   private waitConnected(ms: number): Promise<boolean> {
     return new Promise((resolve) => {

@@ -99,6 +99,13 @@ export interface NatsOptions {
   readonly workerArgs?: (i: number) => string[];
   /** Longest wait for the workers to be heard, or to report a new policy version (default 120 s). */
   readonly readyTimeoutMs?: number;
+  /**
+   * Longest wait for a lost NATS connection to come back before a step that needs it (publishing
+   * weights for a search) gives up with an error that says to resume (default 10 minutes). The
+   * connection itself is retried for as long as the run goes on: an outage while the run trains
+   * or evaluates costs nothing.
+   */
+  readonly outageLimitMs?: number;
   /** Progress lines (default: none). */
   readonly note?: (line: string) => void;
 }
@@ -226,7 +233,18 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
   const timeoutMs = o.readyTimeoutMs ?? 120_000;
   let bus: NatsBus;
   try {
-    bus = await connectNatsBus(o.url, { name: `rstar-evolve-${run}`, maxReconnectAttempts: 10, log: () => {} });
+    let lostAt = 0;
+    bus = await connectNatsBus(o.url, {
+      name: `rstar-evolve-${run}`,
+      log: (e) => {
+        if (e.msg === "NATS disconnected") {
+          lostAt = Date.now();
+          o.note?.(`NATS connection to ${o.url} lost; reconnecting (the run goes on; a search waits for it)`);
+        } else if (e.msg === "NATS reconnected") {
+          o.note?.(`NATS connection to ${o.url} back after ${((Date.now() - lostAt) / 1000).toFixed(1)} s`);
+        }
+      },
+    });
   } catch (err) {
     throw new CommandFailed(`Cannot connect to NATS at ${o.url}: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -326,6 +344,21 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     const dead = workers.find((w) => w.exited);
     if (dead) throw new CommandFailed(`Cannot run over NATS: worker ${dead.pid} exited: ${dead.tail.trim().split("\n").slice(-3).join(" | ")}`);
   };
+  /** Waits for a lost connection to come back, saying so every 30 s, up to `outageLimitMs`. */
+  const connected = async (what: string) => {
+    const t0 = Date.now();
+    const limitMs = o.outageLimitMs ?? 600_000;
+    if (!bus.isConnected()) o.note?.(`waiting for the NATS server at ${o.url} to come back before ${what}`);
+    while (!(await bus.whenConnected(Math.min(30_000, Math.max(1, limitMs - (Date.now() - t0)))))) {
+      const s = Math.round((Date.now() - t0) / 1000);
+      if (Date.now() - t0 >= limitMs) {
+        throw new CommandFailed(
+          `Cannot run over NATS: the server at ${o.url} has been unreachable for ${s} s (waiting to start ${what}); start it, then continue the run with rstar evolve --resume`,
+        );
+      }
+      o.note?.(`still waiting for the NATS server at ${o.url} (${s} s)`);
+    }
+  };
   const until = async (what: string, ok: () => boolean) => {
     const t0 = Date.now();
     while (!ok()) {
@@ -354,10 +387,19 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     control,
     async publishModel(name, model, version) {
       if (!published.has(`${name}/${version}`)) {
-        const blob = await putModel(blobs, name, version, toBytes(model, { version }));
-        publish(bus, runSubjects(run).model, ModelPublished, { v: PROTOCOL_VERSION, name, version, blob });
+        await connected(`publishing ${name} ${version}`);
+        try {
+          const blob = await putModel(blobs, name, version, toBytes(model, { version }));
+          publish(bus, runSubjects(run).model, ModelPublished, { v: PROTOCOL_VERSION, name, version, blob });
+          await bus.flush();
+        } catch (err) {
+          throw new CommandFailed(
+            `Cannot publish ${name} ${version} to the object store rstar-${run} at ${o.url}: ${
+              err instanceof Error ? err.message : String(err)
+            }; continue the run with rstar evolve --resume once NATS is back`,
+          );
+        }
         published.add(`${name}/${version}`);
-        await bus.flush();
       }
     },
     async waitForPolicy(version) {

@@ -45,11 +45,16 @@ describe("NatsBus requests across a server restart", () => {
     await killHard(server);
     server = undefined;
     assert.equal(await inFlight, "Disconnected", "the waiting request fails with the connection, not at its 30 s deadline");
+    assert.isFalse(caller.isConnected());
+    assert.isFalse(await caller.whenConnected(200), "no connection while the server is down");
+    const back = caller.whenConnected(20_000);
 
     const during = caller.request("rq.echo", enc.encode("b"), { timeoutMs: 20_000 });
     await new Promise((r) => setTimeout(r, 500));
     server = await startNatsServer(port, join(root, "store"));
     assert.equal(dec.decode((await during).data), "echo b", "the request made while reconnecting was sent and answered");
+    assert.isTrue(await back, "a wait for the connection ends when it is back");
+    assert.isTrue(caller.isConnected());
     assert.deepEqual(caller.connectionStats(), { disconnects: 1, reconnects: 1, requestsFailedByDisconnect: 1 });
   });
 });

@@ -1,7 +1,9 @@
 /**
  * Reliability: the NATS server is SIGKILLed while `rstar evolve --nats --workers 2` searches and
  * restarted on the same port within 5 s. The evolve process and its workers reconnect, the
- * requests in flight are sent again, and the run finishes with every problem recorded once.
+ * requests in flight are sent again, and the run finishes with every problem recorded once. And
+ * a server down for longer, while the run trains, costs the run nothing: it reconnects whenever
+ * the server is back (a search waits for it), and its next search goes through the same workers.
  * Runs a private `nats-server` (own port, own store directory), stopped by pid.
  */
 import { assert, describe, it } from "vitest";
@@ -50,4 +52,36 @@ describe("rstar evolve over NATS across a server restart", () => {
       await Deno.remove(root, { recursive: true }).catch(() => {});
     }
   }, 90_000);
+
+  it("rides out a server that is down for 30 s from the start of its training: it reconnects, its worker too, and the next round searches", async () => {
+    const root = await Deno.makeTempDir({ prefix: "rstar-nats-outage-" });
+    const port = freePort();
+    const store = join(root, "nats");
+    const run = `outage-${Deno.pid}`;
+    const runDir = join(root, run);
+    let server: Deno.ChildProcess | undefined = await startNatsServer(port, store);
+    // Round 1 trains for about as long as the outage (thousands of steps of the smoke model); a
+    // search that comes first waits for the connection.
+    const evolve = startEvolve([
+      "--preset", "smoke", "--rounds", "2", "--nats", `nats://127.0.0.1:${port}`, "--workers", "1", "--run", runDir,
+      "--set", "sft.batchSize=2", "--set", "sft.firstRoundEpochs=1000", "--set", "eval.strategies=greedy",
+    ]);
+    try {
+      await evolve.waitForLine(/round 1 SFT: start/);
+      await killHard(server);
+      server = undefined;
+      await evolve.waitForLine(/NATS connection to \S+ lost; reconnecting/);
+      await new Promise((r) => setTimeout(r, 30_000));
+      server = await startNatsServer(port, store);
+      await evolve.waitForLine(/NATS connection to \S+ back after/);
+      const { summary, stderr } = await finishedWithNothingLost(evolve, runDir);
+      assert.equal(summary.rounds.length, 2);
+      assert.match(stderr, /round 2 search: done 10\/10/);
+      assert.deepEqual(await workerPids(run), [], "no worker process is left");
+    } finally {
+      await stopEvolve(evolve, run);
+      if (server) await killHard(server);
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  }, 120_000);
 });
