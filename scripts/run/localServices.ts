@@ -351,6 +351,7 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     if (!bus.isConnected()) o.note?.(`waiting for the NATS server at ${o.url} to come back before ${what}`);
     while (!(await bus.whenConnected(Math.min(30_000, Math.max(1, limitMs - (Date.now() - t0)))))) {
       const s = Math.round((Date.now() - t0) / 1000);
+      if (bus.nc.isClosed()) throw new CommandFailed(`Cannot run over NATS: the connection to ${o.url} is closed (before ${what})`);
       if (Date.now() - t0 >= limitMs) {
         throw new CommandFailed(
           `Cannot run over NATS: the server at ${o.url} has been unreachable for ${s} s (waiting to start ${what}); start it, then continue the run with rstar evolve --resume`,
