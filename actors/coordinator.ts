@@ -30,6 +30,7 @@ import { type Progress, silentProgress } from "../scripts/run/progress.ts";
 import { renderReport, type SampleTree, sampleTreeFromJson } from "../scripts/run/report.ts";
 import {
   createRunDirectory,
+  lockRunDirectory,
   openRunDirectory,
   pathExists,
   type RunDirectory,
@@ -380,12 +381,19 @@ export async function runEvolve(
     dir = createRunDirectory(options.runDir, options.config.seed, options.config);
   }
   if (dir._tag !== "RunDirectory") return dir;
-  const ledger = Ledger.open(dir.paths.ledger);
-  if (!(ledger instanceof Ledger)) return ledger;
+  // One process runs a run at a time.
+  const lock = lockRunDirectory(dir.paths);
+  if ("_tag" in lock) return lock;
   try {
-    return await runOpened(dir, ledger, options, services, progress, now);
+    const ledger = Ledger.open(dir.paths.ledger);
+    if (!(ledger instanceof Ledger)) return ledger;
+    try {
+      return await runOpened(dir, ledger, options, services, progress, now);
+    } finally {
+      ledger.close();
+    }
   } finally {
-    ledger.close();
+    lock.release();
   }
 }
 

@@ -45,15 +45,14 @@ export function command(): Command {
       const s = await statusOf(opts.run);
       if (opts.json) return await writeLine(JSON.stringify(s));
       const rounds = `${s.rounds} round${s.rounds === 1 ? "" : "s"}`;
+      const running = s.running && `running in process ${s.running.pid} on ${s.running.host} since ${s.running.since}`;
       await writeLine(
-        `run ${s.run}: ${s.preset} preset, seed ${s.seed}, ${rounds}; ${
-          s.finished ? "finished" : "not finished"
-        }`,
+        `run ${s.run}: ${s.preset} preset, seed ${s.seed}, ${rounds}; ${s.finished ? "finished" : running ?? "not finished"}`,
       );
       if (s.summary.rounds.length > 0) await writeLine(formatTable(s.summary));
       if (s.current) {
         await writeLine(formatRoundStatus(s.current));
-        await writeLine(`continue with: rstar evolve --resume --run ${s.run}`);
+        if (!s.running) await writeLine(`continue with: rstar evolve --resume --run ${s.run}`);
       }
     });
 }

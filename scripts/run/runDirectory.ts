@@ -8,6 +8,7 @@
  *   round-K/                      exports: sft.jsonl, ppm_pairs.jsonl, sample-tree.json
  *   summary.json                  built from the ledger (scripts/run/summary.ts)
  *   report.html                   self-contained report (scripts/run/report.ts)
+ *   run.lock                      while a process runs the run: its pid, host and start
  *
  * See docs/RUN_DIRECTORY.md for the formats.
  */
@@ -23,6 +24,8 @@ export interface RunPaths {
   readonly ledger: string;
   readonly summary: string;
   readonly report: string;
+  /** Held by the process that runs the run (`lockRunDirectory`). */
+  readonly lock: string;
   /** Checkpoint folders of round K. */
   checkpoints(round: number): { readonly policy: string; readonly ppm: string };
   /** Export folder of round K. */
@@ -37,6 +40,7 @@ export function runPaths(root: string): RunPaths {
     ledger: join(root, "ledger.jsonl"),
     summary: join(root, "summary.json"),
     report: join(root, "report.html"),
+    lock: join(root, "run.lock"),
     checkpoints: (round) => ({
       policy: join(root, "checkpoints", `round-${round}`, "policy"),
       ppm: join(root, "checkpoints", `round-${round}`, "ppm"),
@@ -65,7 +69,8 @@ export type RunDirError =
     readonly expected: number;
     readonly message: string;
   }
-  | { readonly _tag: "RunDirCorrupt"; readonly file: string; readonly message: string };
+  | { readonly _tag: "RunDirCorrupt"; readonly file: string; readonly message: string }
+  | { readonly _tag: "RunDirLocked"; readonly file: string; readonly holder: LockHolder; readonly message: string };
 
 /** An opened run directory. */
 export interface RunDirectory<C> {
@@ -187,4 +192,111 @@ export function openRunDirectory<C>(
 /** True when `path` exists. */
 export function pathExists(path: string): boolean {
   return exists(path);
+}
+
+/** Who holds a run directory's lock. */
+export interface LockHolder {
+  readonly pid: number;
+  readonly host: string;
+  /** When the holder took the lock (ISO time). */
+  readonly since: string;
+  /** The holder's start time in clock ticks since boot (Linux), which a reused pid does not share. */
+  readonly started?: string;
+}
+
+/** A held run-directory lock. */
+export interface RunLock {
+  /** Removes the lock file (if it is still this lock). */
+  release(): void;
+}
+
+/** This process's start time from `/proc` (Linux), or undefined where there is none. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the command name (which may hold spaces) start after the last ")".
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the lock's holder still runs: a live process with that pid and start time (Linux). */
+function holderAlive(h: LockHolder): boolean {
+  if (h.host !== Deno.hostname()) return true; // another machine's process: cannot tell, so held
+  if (!exists("/proc/self/stat")) return true; // no /proc: cannot tell, so held
+  const started = processStart(h.pid);
+  return started !== undefined && (h.started === undefined || h.started === started);
+}
+
+/** The holder recorded in a lock file, or undefined when it cannot be read (a torn write). */
+export function readLockHolder(path: string): LockHolder | undefined {
+  try {
+    const h = JSON.parse(Deno.readTextFileSync(path)) as Partial<LockHolder>;
+    if (typeof h.pid !== "number" || typeof h.host !== "string" || typeof h.since !== "string") return undefined;
+    return h as LockHolder;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Who runs the run at `paths` now: the lock's holder when it is alive, else undefined. */
+export function runningHolder(paths: RunPaths): LockHolder | undefined {
+  const h = readLockHolder(paths.lock);
+  return h !== undefined && holderAlive(h) ? h : undefined;
+}
+
+/**
+ * Takes the run directory's lock for this process, so that no second process runs the same run
+ * (two would record every problem twice and write the same checkpoints). A lock left by a process
+ * that is gone (killed, crashed) is taken over; one held by a live process is a `RunDirLocked`
+ * error naming it.
+ */
+export function lockRunDirectory(paths: RunPaths): RunLock | RunDirError {
+  const me: LockHolder = {
+    pid: Deno.pid,
+    host: Deno.hostname(),
+    since: new Date().toISOString(),
+    ...(processStart(Deno.pid) === undefined ? {} : { started: processStart(Deno.pid)! }),
+  };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const f = Deno.openSync(paths.lock, { write: true, createNew: true });
+      try {
+        f.writeSync(new TextEncoder().encode(JSON.stringify(me) + "\n"));
+      } finally {
+        f.close();
+      }
+      return {
+        release() {
+          const h = readLockHolder(paths.lock);
+          if (h?.pid === me.pid && h.since === me.since) Deno.removeSync(paths.lock);
+        },
+      };
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    }
+    const holder = readLockHolder(paths.lock);
+    if (holder !== undefined && holderAlive(holder)) {
+      return {
+        _tag: "RunDirLocked",
+        file: paths.lock,
+        holder,
+        message: `Cannot run ${paths.root}: process ${holder.pid} on ${holder.host} has been running it since ${holder.since} (${paths.lock}); stop it first, or delete that file if no such process runs`,
+      };
+    }
+    // The holder is gone (or its lock was torn as it was written): take the lock over.
+    try {
+      Deno.removeSync(paths.lock);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+  const holder = readLockHolder(paths.lock) ?? { pid: -1, host: "?", since: "?" };
+  return {
+    _tag: "RunDirLocked",
+    file: paths.lock,
+    holder,
+    message: `Cannot run ${paths.root}: another process took ${paths.lock} at the same moment`,
+  };
 }

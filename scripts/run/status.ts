@@ -6,7 +6,7 @@
 import type { LedgerEvent } from "./ledger.ts";
 import { replay, searchKey } from "./ledger.ts";
 import type { EvolveConfig } from "./config.ts";
-import type { RunPaths } from "./runDirectory.ts";
+import { type LockHolder, type RunPaths, runningHolder } from "./runDirectory.ts";
 import { buildSummary, type RunSummary } from "./summary.ts";
 import { trainStateFromBytes } from "../../models/trainState.ts";
 import { trainStatePath } from "./trainStateFile.ts";
@@ -44,6 +44,8 @@ export interface RunStatus {
   readonly finished: boolean;
   /** Processes that worked on the run (the first start and every resume). */
   readonly starts: number;
+  /** The process running the run now (it holds `run.lock`); absent when none does. */
+  readonly running?: LockHolder;
   /** The first unfinished round; absent once the run is finished. */
   readonly current?: RoundStatus;
   readonly summary: RunSummary;
@@ -87,6 +89,7 @@ export function runStatus(
     rounds: config.rounds,
     finished: state.finished,
     starts: state.starts,
+    ...withDefined("running", runningHolder(paths)),
   };
   let round = 1;
   while (round <= config.rounds && state.roundsFinished.has(round)) round++;

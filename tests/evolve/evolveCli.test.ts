@@ -225,6 +225,7 @@ describe("rstar evolve --preset smoke", () => {
     assert.equal(st.code, 0, st.stderr);
     const status = JSON.parse(st.stdout);
     assert.isFalse(status.finished);
+    assert.notProperty(status, "running", "the killed process's lock names no live process");
     assert.equal(status.current.round, 1);
     assert.deepEqual(status.current.search, { recorded: 10, problems: 10 });
     assert.deepEqual([status.current.training.sft.step, status.current.training.sft.total], [killedAt, total]);
@@ -298,6 +299,25 @@ describe("rstar evolve --preset smoke", () => {
     const r = await run(["evolve", "--resume", "--run", dir]);
     assert.equal(r.code, 0, r.stderr);
     assertComplete(dir, 3, 10);
+  }, 240_000);
+
+  it("a second evolve on a run directory that a live process runs exits 1 naming that process, and changes nothing", async () => {
+    const dir = join(Deno.makeTempDirSync(), "run");
+    // Round 1 trains long enough (thousands of smoke steps) for two more processes to start meanwhile.
+    const first = rstar(["evolve", "--preset", "smoke", "--rounds", "1", "--run", dir, "--set", "sft.batchSize=2", "--set", "sft.firstRoundEpochs=300"]);
+    while (!ledger(dir).some((e) => e.type === "data-persisted")) await new Promise((r) => setTimeout(r, 50));
+    const before = Deno.readTextFileSync(join(dir, "ledger.jsonl"));
+    const second = await run(["evolve", "--resume", "--run", dir]);
+    assert.equal(second.code, 1, second.stderr);
+    assert.include(second.stderr, `Cannot run ${dir}: process ${first.pid} on ${Deno.hostname()} has been running it since`);
+    assert.isTrue(Deno.readTextFileSync(join(dir, "ledger.jsonl")).startsWith(before), "the second process wrote nothing");
+    const st = await run(["status", "--run", dir]);
+    assert.include(st.stdout, `; running in process ${first.pid} on ${Deno.hostname()} since`);
+    assert.notInclude(st.stdout, "continue with:");
+    const out = await first.output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assertComplete(dir, 1, 10);
+    assert.isFalse(pathExists(join(dir, "run.lock")), "the lock goes with the run");
   }, 240_000);
 
   it("SIGKILLed while round 1 searches in two lanes, it resumes to the records and models of a one-lane run", async () => {
