@@ -354,7 +354,7 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
       if (bus.nc.isClosed()) throw new CommandFailed(`Cannot run over NATS: the connection to ${o.url} is closed (before ${what})`);
       if (Date.now() - t0 >= limitMs) {
         throw new CommandFailed(
-          `Cannot run over NATS: the server at ${o.url} has been unreachable for ${s} s (waiting to start ${what}); start it, then continue the run with rstar evolve --resume`,
+          `Cannot run over NATS: the server at ${o.url} has been unreachable for ${s} s (waiting before ${what}); start it, then continue the run with rstar evolve --resume`,
         );
       }
       o.note?.(`still waiting for the NATS server at ${o.url} (${s} s)`);
@@ -388,7 +388,7 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     control,
     async publishModel(name, model, version) {
       if (!published.has(`${name}/${version}`)) {
-        await connected(`publishing ${name} ${version}`);
+        await connected(`publishing ${version}`);
         try {
           const blob = await putModel(blobs, name, version, toBytes(model, { version }));
           publish(bus, runSubjects(run).model, ModelPublished, { v: PROTOCOL_VERSION, name, version, blob });
