@@ -147,6 +147,12 @@ export interface EvalOutcome {
 /** Progress callbacks a service may use for long phases. */
 export interface ServiceContext {
   readonly progress: Progress;
+  /**
+   * A search call's fault counters so far (totals since the call began), which the coordinator
+   * records at once, so a crash later in the call does not take them with it. The totals the call
+   * returns are recorded the same way: only what they add to the last report.
+   */
+  readonly faults?: (totals: Readonly<Record<string, number>>) => void;
 }
 
 /** The work the coordinator delegates: problems, search, training, evaluation, grading. */
@@ -461,6 +467,15 @@ async function runOpened(
       const bar = progress.phase(`round ${round} search${phase === "retry" ? " (retry)" : ""}`, todo.length, "problems");
       let solvedCount = 0;
       const searchStart = now();
+      // Counters are recorded as reported, each event holding what was new since the last one.
+      let reported: Readonly<Record<string, number>> = {};
+      const recordFaults = (totals: Readonly<Record<string, number>>) => {
+        const added = Object.fromEntries(
+          Object.entries(totals).map(([k, v]) => [k, v - (reported[k] ?? 0)] as const).filter(([, d]) => d > 0),
+        );
+        reported = { ...reported, ...totals };
+        if (Object.keys(added).length > 0) append({ type: "faults-recorded", round, phase, counters: added });
+      };
       const searchFaults = await services.search(
         {
           round,
@@ -501,13 +516,11 @@ async function runOpened(
           bar.tick(1, `solved ${solvedCount}`);
           return Promise.resolve();
         },
-        ctx,
+        { ...ctx, faults: recordFaults },
       );
       bar.done(`solved ${solvedCount}/${todo.length}`);
       append({ type: "search-done", round, phase, wallMs: now() - searchStart });
-      if (searchFaults && Object.keys(searchFaults.faults).length > 0) {
-        append({ type: "faults-recorded", round, phase, counters: searchFaults.faults });
-      }
+      if (searchFaults) recordFaults(searchFaults.faults);
       const missing = todo.filter((p) => !state.searched.has(searchKey(round, phase, p.id)));
       if (missing.length > 0) {
         throw new Error(`Search of round ${round} (${phase}) returned no result for ${missing.map((p) => p.id).join(", ")}`);

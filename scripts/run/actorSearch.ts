@@ -39,6 +39,8 @@ export interface ActorSearchOptions {
   readonly control?: ControlState;
   /** Answer `.control.solve` with this search's actors (default true; false where the run answers it). */
   readonly serveSolve?: boolean;
+  /** Given, once the actors are up, a getter of the requests retried so far. */
+  readonly retriesSoFar?: (get: () => number) => void;
 }
 
 /**
@@ -69,6 +71,7 @@ export async function searchWithActors(
     ...(options.serveSolve === undefined ? {} : { serveSolve: options.serveSolve }),
   });
   const byId = new Map(req.problems.map((p) => [p.id, p]));
+  options.retriesSoFar?.(() => system.search!.stats().retries);
   try {
     await system.search!.run({
       round: req.round,

@@ -163,10 +163,15 @@ interface NatsLink {
   searchStarted(busy?: () => boolean): void;
   /** Stops the kill clock; returns the workers killed and replacements spawned since `searchStarted`. */
   searchEnded(): { workerKills: number; workerRestarts: number };
+  /** The workers killed and replacements spawned since `searchStarted`, so far. */
+  killCounts(): { workerKills: number; workerRestarts: number };
   close(): Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** How often a search reports its fault counters to the coordinator (which records them). */
+const FAULT_REPORT_MS = 5_000;
 
 function defaultWorkerArgs(url: string, run: string): (i: number) => string[] {
   const main = new URL("../rstar.ts", import.meta.url).pathname;
@@ -427,6 +432,9 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
       killer.busy = undefined;
       return { workerKills: killer.kills, workerRestarts: killer.restarts };
     },
+    killCounts() {
+      return { workerKills: killer.kills, workerRestarts: killer.restarts };
+    },
     close,
   };
 }
@@ -641,7 +649,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
   };
 
   /** Searches through the actor system: one Searcher, Expander and Scorer on a bus for this batch. */
-  const actorSearch = async (req: SearchRequest, onResult: (r: SearchOutcome) => Promise<void>) => {
+  const actorSearch = async (req: SearchRequest, onResult: (r: SearchOutcome) => Promise<void>, ctx: ServiceContext) => {
     const policy = await policyOf(req.policy);
     const scorer = await scorerOf(req.scorer);
     if (link) {
@@ -678,39 +686,52 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         // In one process `.control.chaos` is answered here; over NATS the link answers it, and
         // `.control.solve`, for the whole run.
         ...(link ? { control: link.control, serveSolve: false } : { chaos: runChaos }),
+        retriesSoFar: (get) => (liveRetries = get),
       }, onResult);
     // A bootstrap round in one process, free of faults, searches in lanes: one per generation thread.
     const lanes = !link && options.bus === undefined && spec === undefined && policy instanceof BootstrapPolicy
       ? runConfig?.generateThreads ?? 1
       : 1;
     const linkBefore = link?.bus.connectionStats();
+    let liveRetries = () => 0;
+    /** This search's fault counters so far (undefined while there are none to record). */
+    const faultsNow = (retries: number, laneFailures: number): Record<string, number> | undefined => {
+      let faults: Record<string, number> | undefined;
+      if (chaosSpec !== undefined) {
+        // What was injected, and what the system did about it: retried requests.
+        const crashes = Object.values(crash.counts()).reduce((a, b) => a + b, 0);
+        faults = { ...bus.stats(), crashes, retries };
+      } else if (retries > 0) faults = { retries };
+      if (laneFailures > 0) faults = { ...faults, laneFailures };
+      if (link) {
+        // Faults of the transport itself (a NATS server that went away and came back), and
+        // worker processes killed by chaos and replaced.
+        const reconnects = link.bus.connectionStats().reconnects - linkBefore!.reconnects;
+        if (reconnects > 0) faults = { ...faults, reconnects };
+        const k = link.killCounts();
+        if (k.workerKills > 0 || k.workerRestarts > 0) faults = { ...faults, ...k };
+      }
+      return faults;
+    };
+    // Reported as the search goes, so a crash of this process keeps what was counted before it.
+    const reporter = ctx.faults === undefined ? undefined : setInterval(() => {
+      const f = faultsNow(liveRetries(), 0);
+      if (f !== undefined) ctx.faults!(f);
+    }, FAULT_REPORT_MS);
     let faults: Record<string, number> | undefined;
     link?.searchStarted(() => bus.inFlight() > 0);
     try {
       const done = lanes > 1
         ? await searchInLanes(req, lanes, { run, requestTimeoutMs: requestTimeoutMs() }, here, onResult)
         : { ...(await here(req)), failures: [] };
-      const retries = done.retries;
       for (const why of done.failures) {
         (options.warn ?? console.error)(
           `round ${req.round} search (${req.phase}): a search lane failed (${why}); its problems were searched on the main thread`,
         );
       }
-      if (chaosSpec !== undefined) {
-        // What was injected, and what the system did about it: retried requests.
-        const crashes = Object.values(crash.counts()).reduce((a, b) => a + b, 0);
-        faults = { ...bus.stats(), crashes, retries };
-      } else if (retries > 0) faults = { retries };
-      if (done.failures.length > 0) faults = { ...faults, laneFailures: done.failures.length };
-      if (link) {
-        // Faults of the transport itself (a NATS server that went away and came back), and
-        // worker processes killed by chaos and replaced.
-        const reconnects = link.bus.connectionStats().reconnects - linkBefore!.reconnects;
-        if (reconnects > 0) faults = { ...faults, reconnects };
-        const k = link.searchEnded();
-        if (k.workerKills > 0 || k.workerRestarts > 0) faults = { ...faults, ...k };
-      }
+      faults = faultsNow(done.retries, done.failures.length);
     } finally {
+      clearInterval(reporter);
       link?.searchEnded();
       searchChaos = undefined;
       if (inner === link?.bus) {
@@ -781,12 +802,12 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       return generated(balancedCounts(config.test.problems, config.test.levels), deriveSeed(config.seed, "test"), "test", "t");
     },
 
-    async search(request: SearchRequest, onResult: (r: SearchOutcome) => Promise<void>, _ctx: ServiceContext) {
+    async search(request: SearchRequest, onResult: (r: SearchOutcome) => Promise<void>, ctx: ServiceContext) {
       const keep = [request.policy, request.scorer].flatMap((r) => (r && r.kind === "checkpoint" ? [r.dir] : []));
       release(keep);
       // With `train.grade: "variants"`, problems with a reference program carry hidden variant answers.
       const req = runConfig?.train.grade === "variants" ? { ...request, problems: request.problems.map(withChecks) } : request;
-      if ((options.searchVia ?? "actors") === "actors") return await actorSearch(req, onResult);
+      if ((options.searchVia ?? "actors") === "actors") return await actorSearch(req, onResult, ctx);
       const policy = new BatchingProposer(await policyOf(req.policy));
       const inner = await scorerOf(req.scorer);
       const scorer = inner ? new BatchingScorer(inner) : undefined;

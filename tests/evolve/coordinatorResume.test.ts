@@ -1,5 +1,5 @@
 import { assert, describe, it } from "vitest";
-import { type EvolveDone, runEvolve } from "../../actors/coordinator.ts";
+import { type EvolveDone, type EvolveServices, runEvolve } from "../../actors/coordinator.ts";
 import { resolveConfig } from "../../scripts/run/config.ts";
 import type { RunSummary } from "../../scripts/run/summary.ts";
 import { type FakeCounters, fakeServices } from "./fakeServices.ts";
@@ -47,6 +47,36 @@ describe("runEvolve with fake services", () => {
     assert.isTrue(again.alreadyFinished);
     assert.deepEqual(counters, { searched: [], trained: [], evaluated: [] });
     assert.deepEqual(comparable(again.summary), comparable(first.summary));
+  });
+
+  it("keeps the fault counters a search reported before the process crashed, each counted once", async () => {
+    const root = join(Deno.makeTempDirSync(), "run");
+    const base = fakeServices();
+    const crashing: EvolveServices = {
+      ...base,
+      async search(req, onResult, ctx) {
+        if (req.round === 1 && req.phase === "train") {
+          ctx.faults?.({ dropped: 4, retries: 2 });
+          ctx.faults?.({ dropped: 4, retries: 3 });
+          throw new Killed("the process died mid-search");
+        }
+        return await base.search(req, onResult, ctx);
+      },
+    };
+    const killed = await runEvolve({ runDir: root, resume: false, config }, crashing).catch((e) => e);
+    assert.instanceOf(killed, Killed);
+    const recorded = Deno.readTextFileSync(join(root, "ledger.jsonl")).trimEnd().split("\n").map((l) => JSON.parse(l))
+      .filter((e) => e.type === "faults-recorded").map((e) => e.counters);
+    assert.deepEqual(recorded, [{ dropped: 4, retries: 2 }, { retries: 1 }], "each report records what it adds");
+    const resumed: EvolveServices = {
+      ...base,
+      async search(req, onResult, ctx) {
+        await base.search(req, onResult, ctx);
+        return req.round === 1 && req.phase === "train" ? { faults: { dropped: 5, retries: 3 } } : undefined;
+      },
+    };
+    const r = await done(runEvolve({ runDir: root, resume: true }, resumed));
+    assert.deepEqual(r.summary.faults.injected, { dropped: 9, retries: 6 });
   });
 
   it("records a problem once even when the search reports it twice", async () => {
