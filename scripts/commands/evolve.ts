@@ -109,7 +109,7 @@ export async function evolve(f: EvolveFlags): Promise<number> {
     } catch (err) {
       usageError(`--run ${runDir} cannot name a NATS run: ${err instanceof Error ? err.message : String(err)}`);
     }
-    nats = { url: f.nats, run, workers: f.workers ?? 0, note: (line) => progress.event(line) };
+    nats = { url: f.nats, run, workers: f.workers ?? 0, note: (line) => progress.event(line), dir: runDir };
   }
   const services = createLocalServices(nats ? { nats } : {});
   // Ctrl-C or a TERM stops the run where it is: the ledger and the checkpoints are written to

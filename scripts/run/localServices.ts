@@ -63,6 +63,7 @@ import { QueueGroups, runSubjects, validateRunName } from "../../protocols/subje
 import { listen, publish, serve } from "../../protocols/codec.ts";
 import { ChaosReply, ChaosRequest, Heartbeat, ModelPublished, PROTOCOL_VERSION, SolveReply, SolveRequest } from "../../protocols/messages.ts";
 import { type LoadedSolveModels, RunSolver } from "./solver.ts";
+import { claimRunName } from "./runClaim.ts";
 import { putModel } from "../../actors/modelStore.ts";
 import { toBytes } from "../../models/checkpoint.ts";
 import { CommandFailed } from "../cli.ts";
@@ -108,6 +109,8 @@ export interface NatsOptions {
   readonly outageLimitMs?: number;
   /** Progress lines (default: none). */
   readonly note?: (line: string) => void;
+  /** The run directory, named to another process that finds the run name in use (default: the run name). */
+  readonly dir?: string;
 }
 
 /** Actors the chaos spec's `crash=actor:rate` applies to in a search. */
@@ -253,6 +256,15 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
   } catch (err) {
     throw new CommandFailed(`Cannot connect to NATS at ${o.url}: ${err instanceof Error ? err.message : String(err)}`);
   }
+  // One process at a time uses a run name on a server.
+  const claim = await claimRunName(bus.nc, run, o.dir ?? run, (line) => o.note?.(line)).catch(async (err) => {
+    await bus.close();
+    throw new CommandFailed(`Cannot claim run name ${run} on NATS at ${o.url}: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  if ("_tag" in claim) {
+    await bus.close();
+    throw new CommandFailed(claim.message);
+  }
   const workers: WorkerProcess[] = [];
   /** Workers SIGKILLed by chaos (their exit is expected; reaped at close). */
   const killed: WorkerProcess[] = [];
@@ -342,6 +354,7 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
       }
       hbSub.unsubscribe();
       for (const sub of controlSubs) sub.unsubscribe();
+      await claim.release();
       await bus.close();
     }
   };

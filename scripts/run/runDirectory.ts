@@ -221,8 +221,17 @@ function processStart(pid: number): string | undefined {
   }
 }
 
-/** Whether the lock's holder still runs: a live process with that pid and start time (Linux). */
-function holderAlive(h: LockHolder): boolean {
+/** This process, as a lock holder. */
+export function thisProcess(): LockHolder {
+  const started = processStart(Deno.pid);
+  return { pid: Deno.pid, host: Deno.hostname(), since: new Date().toISOString(), ...(started === undefined ? {} : { started }) };
+}
+
+/**
+ * Whether a lock's holder still runs: a live process with that pid and start time (Linux). A
+ * holder on another host, or on a system without `/proc`, cannot be checked and counts as alive.
+ */
+export function holderAlive(h: LockHolder): boolean {
   if (h.host !== Deno.hostname()) return true; // another machine's process: cannot tell, so held
   if (!exists("/proc/self/stat")) return true; // no /proc: cannot tell, so held
   const started = processStart(h.pid);
@@ -253,12 +262,7 @@ export function runningHolder(paths: RunPaths): LockHolder | undefined {
  * error naming it.
  */
 export function lockRunDirectory(paths: RunPaths): RunLock | RunDirError {
-  const me: LockHolder = {
-    pid: Deno.pid,
-    host: Deno.hostname(),
-    since: new Date().toISOString(),
-    ...(processStart(Deno.pid) === undefined ? {} : { started: processStart(Deno.pid)! }),
-  };
+  const me = thisProcess();
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const f = Deno.openSync(paths.lock, { write: true, createNew: true });

@@ -159,4 +159,32 @@ describe("rstar evolve --nats --workers", () => {
       await Deno.remove(root, { recursive: true }).catch(() => {});
     }
   }, 120_000);
+
+  it("refuses a run name that a live evolve process uses on the same server, naming it, and takes it over once that process is gone", async () => {
+    const root = await Deno.makeTempDir({ prefix: "rstar-evolve-claim-" });
+    const run = `claim-${Deno.pid}`;
+    const dirA = join(root, "a", run);
+    const dirB = join(root, "b", run);
+    try {
+      const a = startEvolve([
+        "--preset", "smoke", "--rounds", "1", "--nats", url, "--run", dirA, "--set", "sft.batchSize=2", "--set", "sft.firstRoundEpochs=300",
+      ]);
+      await a.waitForLine(/round 1 SFT: start/);
+      const evolveB = (args: string[]) =>
+        new Deno.Command(deno, { args: ["run", "-A", "--quiet", "scripts/rstar.ts", "evolve", ...args], env, stdout: "null", stderr: "piped" }).output();
+      const b = await evolveB(["--preset", "smoke", "--rounds", "1", "--nats", url, "--run", dirB]);
+      const stderr = new TextDecoder().decode(b.stderr);
+      assert.equal(b.code, 1, stderr);
+      assert.include(stderr, `run name ${run} is in use by process ${a.child.pid} on ${Deno.hostname()} (${dirA})`);
+      a.child.kill("SIGKILL");
+      await a.finished();
+      // Its process is gone: the name is taken over at once, with no wait for the claim to lapse.
+      const again = await evolveB(["--resume", "--nats", url, "--run", dirB]);
+      assert.equal(again.code, 0, new TextDecoder().decode(again.stderr));
+      assert.isTrue(JSON.parse(await Deno.readTextFile(join(dirB, "summary.json"))).finished);
+    } finally {
+      await removeRunStore(run).catch(() => {});
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  }, 180_000);
 });
