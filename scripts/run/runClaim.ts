@@ -37,7 +37,7 @@ export interface RunNameTaken {
 
 /**
  * Claims `run` on the server for this process, which runs `dir`; a live holder is a
- * `RunNameTaken` naming it. `warn` hears of a renewal that failed (the claim then lapses).
+ * `RunNameTaken` naming it. `warn` hears of the first of a row of renewals that failed.
  */
 export async function claimRunName(
   nc: NatsConnection,
