@@ -32,6 +32,7 @@ import {
   createRunDirectory,
   lockRunDirectory,
   openRunDirectory,
+  removeUnstartedRun,
   pathExists,
   type RunDirectory,
   type RunDirError,
@@ -390,16 +391,23 @@ export async function runEvolve(
   // One process runs a run at a time.
   const lock = lockRunDirectory(dir.paths);
   if ("_tag" in lock) return lock;
+  // A new run whose services cannot start (NATS unreachable, say) leaves no run behind, so the
+  // same command works once the cause is fixed.
+  let unstarted = false;
   try {
     const ledger = Ledger.open(dir.paths.ledger);
     if (!(ledger instanceof Ledger)) return ledger;
     try {
       return await runOpened(dir, ledger, options, services, progress, now);
+    } catch (err) {
+      unstarted = !options.resume && ledger.events.length === 0;
+      throw err;
     } finally {
       ledger.close();
     }
   } finally {
     lock.release();
+    if (unstarted) removeUnstartedRun(dir.paths);
   }
 }
 
@@ -429,6 +437,9 @@ async function runOpened(
     state = foldEvent(state, e);
     options.onEvent?.(e, ledger.events.length - 1);
   };
+  // Services first (executors, backends, the NATS link): a run whose services cannot start has
+  // not started.
+  await services.start?.(config);
   append({
     type: "run-started",
     ts: new Date(now()).toISOString(),
@@ -438,7 +449,6 @@ async function runOpened(
     ...(ledger.recoveredTornTail ? { recoveredTornTail: true } : {}),
   });
   const ctx: ServiceContext = { progress };
-  await services.start?.(config);
   const test = await services.testProblems(config);
   const blindTest = test.map((p) => ({ ...p, answer: "", solution: undefined } as Problem));
 

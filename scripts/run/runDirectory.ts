@@ -128,6 +128,20 @@ export function createRunDirectory<C>(root: string, seed: number, config: C): Ru
 }
 
 /**
+ * Removes what `createRunDirectory` and a run that never got going wrote (config, ledger, the
+ * empty checkpoints folder), and the folder itself when nothing else is in it.
+ */
+export function removeUnstartedRun(paths: RunPaths): void {
+  for (const path of [paths.ledger, paths.config, join(paths.root, "checkpoints"), paths.root]) {
+    try {
+      Deno.removeSync(path); // not recursive: a folder that holds anything stays
+    } catch {
+      // Not there, or not empty.
+    }
+  }
+}
+
+/**
  * Opens an existing run directory, checking its format version and, with `check`, its config
  * (which returns what is wrong with it, naming the setting, or undefined).
  */

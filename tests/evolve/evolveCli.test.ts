@@ -364,6 +364,23 @@ describe("rstar evolve / eval / solve command lines", () => {
     }
   });
 
+  it("a new run that cannot start (NATS unreachable) leaves no run behind, so the same command works once the cause is fixed", async () => {
+    const dir = join(Deno.makeTempDirSync(), "run");
+    const args = ["evolve", "--preset", "smoke", "--rounds", "1", "--run", dir];
+    const failed = await run([...args, "--nats", "nats://127.0.0.1:1"]);
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.include(failed.stderr, "Cannot connect to NATS at nats://127.0.0.1:1");
+    assert.isFalse(pathExists(dir), "the run directory it created is gone");
+    // A folder that was there before keeps what it held.
+    Deno.mkdirSync(dir);
+    Deno.writeTextFileSync(join(dir, "notes.txt"), "mine");
+    assert.equal((await run([...args, "--nats", "nats://127.0.0.1:1"])).code, 1);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["notes.txt"]);
+    const ok = await run(args);
+    assert.equal(ok.code, 0, ok.stderr);
+    assertComplete(dir, 1, 10);
+  }, 120_000);
+
   it("a missing run directory is a clear error with exit 1", async () => {
     const missing = join(Deno.makeTempDirSync(), "nope");
     for (const args of [["eval", "--run", missing], ["solve", "2 plus 3", "--run", missing], ["evolve", "--resume", "--run", missing], ["status", "--run", missing]]) {
