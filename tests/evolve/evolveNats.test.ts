@@ -178,8 +178,10 @@ describe("rstar evolve --nats --workers", () => {
       assert.include(stderr, `run name ${run} is in use by process ${a.child.pid} on ${Deno.hostname()} (${dirA})`);
       a.child.kill("SIGKILL");
       await a.finished();
-      // Its process is gone: the name is taken over at once, with no wait for the claim to lapse.
-      const again = await evolveB(["--resume", "--nats", url, "--run", dirB]);
+      // The refused run left nothing behind, and once that process is gone the same command takes
+      // the name over at once, with no wait for the claim to lapse.
+      assert.isFalse(await Deno.stat(dirB).then(() => true, () => false), "the refused run left no directory");
+      const again = await evolveB(["--preset", "smoke", "--rounds", "1", "--nats", url, "--run", dirB]);
       assert.equal(again.code, 0, new TextDecoder().decode(again.stderr));
       assert.isTrue(JSON.parse(await Deno.readTextFile(join(dirB, "summary.json"))).finished);
     } finally {
