@@ -25,11 +25,24 @@ async function ctl(run: string, verb: string, ...args: string[]): Promise<{ code
   return { code: out.code, reply: text ? JSON.parse(text) : undefined };
 }
 
+/** A fresh folder and run name for one test; `cleanup()` removes the folder and the run's object store. */
+async function tempRun(tag: string): Promise<{ root: string; run: string; runDir: string; cleanup(): Promise<void> }> {
+  const root = await Deno.makeTempDir({ prefix: `rstar-evolve-${tag}-` });
+  const run = `${tag}-${Deno.pid}`;
+  return {
+    root,
+    run,
+    runDir: join(root, run),
+    async cleanup() {
+      await removeRunStore(run).catch(() => {});
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
 describe("rstar evolve --nats --workers", () => {
   it("searches through 2 worker processes, loses nothing and stops the workers", async () => {
-    const root = await Deno.makeTempDir({ prefix: "rstar-evolve-nats-" });
-    const runDir = join(root, `nats-${Deno.pid}`);
-    const run = `nats-${Deno.pid}`;
+    const { run, runDir, cleanup } = await tempRun("nats");
     try {
       const out = await new Deno.Command(deno, {
         args: [
@@ -52,15 +65,12 @@ describe("rstar evolve --nats --workers", () => {
       assert.isTrue(summary.rounds[0].complete);
       assert.deepEqual(await workerPids(run), [], "no worker process is left");
     } finally {
-      await removeRunStore(run).catch(() => {});
-      await Deno.remove(root, { recursive: true }).catch(() => {});
+      await cleanup();
     }
   }, 120_000);
 
   it("answers rstar ctl while it trains, with its round and phase, and a knob set then holds for the next round's search", async () => {
-    const root = await Deno.makeTempDir({ prefix: "rstar-evolve-ctl-" });
-    const run = `ctl-${Deno.pid}`;
-    const runDir = join(root, run);
+    const { run, runDir, cleanup } = await tempRun("ctl");
     try {
       // Round 1 trains long enough (600 steps of the smoke model) to be asked while it does.
       const evolve = startEvolve([
@@ -81,15 +91,12 @@ describe("rstar evolve --nats --workers", () => {
       assert.isAbove(most(1), 3, "round 1 searched with the preset's rollouts");
       assert.isAtMost(most(2), 3, "round 2 searched with the rollouts set during round 1's training");
     } finally {
-      await removeRunStore(run).catch(() => {});
-      await Deno.remove(root, { recursive: true }).catch(() => {});
+      await cleanup();
     }
   }, 180_000);
 
   it("answers rstar solve --nats while it trains, with its newest models: what rstar solve --run DIR answers from the same round", async () => {
-    const root = await Deno.makeTempDir({ prefix: "rstar-evolve-solve-" });
-    const run = `solve-${Deno.pid}`;
-    const runDir = join(root, run);
+    const { run, runDir, cleanup } = await tempRun("solve");
     const text = "Ann buys 4 pens at 3 dollars each. How much does she pay?";
     try {
       // Both rounds train long enough (hundreds of steps of the smoke model) to be asked while they do.
@@ -132,17 +139,15 @@ describe("rstar evolve --nats --workers", () => {
       const end = await evolve.finished();
       assert.equal(end.code, 130, end.stderr.slice(-2000));
     } finally {
-      await removeRunStore(run).catch(() => {});
-      await Deno.remove(root, { recursive: true }).catch(() => {});
+      await cleanup();
     }
   }, 240_000);
 
   it("leaves no worker process behind when it is SIGKILLed: its workers see it exit and stop", async () => {
-    const root = await Deno.makeTempDir({ prefix: "rstar-evolve-orphans-" });
-    const run = `orphans-${Deno.pid}`;
+    const { run, runDir, cleanup } = await tempRun("orphans");
     try {
       const evolve = startEvolve([
-        "--preset", "smoke", "--rounds", "1", "--nats", url, "--workers", "2", "--run", join(root, run),
+        "--preset", "smoke", "--rounds", "1", "--nats", url, "--workers", "2", "--run", runDir,
         "--set", "sft.batchSize=2", "--set", "sft.firstRoundEpochs=100",
       ]);
       await evolve.waitForLine(/2 workers joined run /);
@@ -155,14 +160,12 @@ describe("rstar evolve --nats --workers", () => {
       assert.deepEqual(await workerPids(run), [], `no worker outlives the evolve process (${pids.join(", ")})`);
     } finally {
       for (const pid of await workerPids(run)) Deno.kill(pid, "SIGKILL");
-      await removeRunStore(run).catch(() => {});
-      await Deno.remove(root, { recursive: true }).catch(() => {});
+      await cleanup();
     }
   }, 120_000);
 
   it("refuses a run name that a live evolve process uses on the same server, naming it, and takes it over once that process is gone", async () => {
-    const root = await Deno.makeTempDir({ prefix: "rstar-evolve-claim-" });
-    const run = `claim-${Deno.pid}`;
+    const { root, run, cleanup } = await tempRun("claim");
     const dirA = join(root, "a", run);
     const dirB = join(root, "b", run);
     try {
@@ -185,8 +188,7 @@ describe("rstar evolve --nats --workers", () => {
       assert.equal(again.code, 0, new TextDecoder().decode(again.stderr));
       assert.isTrue(JSON.parse(await Deno.readTextFile(join(dirB, "summary.json"))).finished);
     } finally {
-      await removeRunStore(run).catch(() => {});
-      await Deno.remove(root, { recursive: true }).catch(() => {});
+      await cleanup();
     }
   }, 180_000);
 });
