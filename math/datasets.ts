@@ -5,8 +5,8 @@
  * - GSM8K: `{"question", "answer": "... #### 42"}`
  * - MATH: `{"problem", "solution": "... \\boxed{..} ..."}` (optionally `level: "Level 3"`, `type`)
  *
- * A bad line is an error naming the file and the line number; with `skipBad` it is skipped and
- * counted instead. Blank lines are ignored.
+ * A bad line (or one whose id an earlier line has) is an error naming the file and the line
+ * number; with `skipBad` it is skipped and counted instead. Blank lines are ignored.
  */
 import { readFile } from "node:fs/promises";
 import type { Problem } from "./contracts.ts";
@@ -102,11 +102,15 @@ export async function loadDataset(path: string, opts: { skipBad?: boolean } = {}
   }
   const problems: Problem[] = [];
   let skipped = 0;
+  // A run records its work by problem id: two problems under one id would be one record.
+  const lineOfId = new Map<string, number>();
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i]!.replace(/\r$/, "");
     if (raw.trim() === "") continue;
-    const p = parseDatasetLine(raw, path, i + 1);
+    let p = parseDatasetLine(raw, path, i + 1);
+    const first = "_tag" in p ? undefined : lineOfId.get(p.id);
+    if (first !== undefined) p = lineError(path, i + 1, `id "${(p as Problem).id}" is already the id of line ${first} (ids must be unique)`);
     if ("_tag" in p) {
       if (opts.skipBad) {
         skipped++;
@@ -114,6 +118,7 @@ export async function loadDataset(path: string, opts: { skipBad?: boolean } = {}
       }
       throw new DatasetError(p.message, path, i + 1);
     }
+    lineOfId.set(p.id, i + 1);
     problems.push(p);
   }
   return { problems, skipped };

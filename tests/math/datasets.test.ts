@@ -47,6 +47,27 @@ describe("loadDataset", () => {
     });
   });
 
+  it("a repeated id is an error naming the line and the line that has it first; skipping keeps the first", async () => {
+    const lines = [
+      JSON.stringify({ id: "p1", problem: "What is 3 + 4?", answer: "7" }),
+      JSON.stringify({ id: "p2", problem: "What is 2 * 5?", answer: "10" }),
+      JSON.stringify({ id: "p1", problem: "Tom has 12 apples and gets 4 more. How many?", answer: "16" }),
+    ];
+    await withFile(lines, async (path) => {
+      try {
+        await loadDataset(path);
+        assert.fail("expected a DatasetError");
+      } catch (e) {
+        assert.instanceOf(e, DatasetError);
+        assert.equal((e as DatasetError).line, 3);
+        assert.include((e as DatasetError).message, `id "p1" is already the id of line 1`);
+      }
+      const { problems, skipped } = await loadDataset(path, { skipBad: true });
+      assert.equal(skipped, 1);
+      assert.deepEqual(problems.map((p) => p.answer), ["7", "10"]);
+    });
+  });
+
   it("skips and counts bad lines when asked", async () => {
     await withFile([
       JSON.stringify({ problem: "ok", answer: "1" }),
