@@ -1,8 +1,10 @@
 /**
  * The lifecycle of one supervised actor: start it, watch it (its exit and its heartbeats),
  * restart it after a crash or a missed heartbeat with capped exponential backoff and jitter
- * (`backoff.ts`, an Effect Schedule), and give up after a limit with an error naming the actor
- * and its last failure. Spawned by `supervisorMachine.ts`, one per actor.
+ * (`backoff.ts`, an Effect Schedule), and give up with an error naming the actor and its last
+ * failure once it has crashed the backoff's `maxAttempts` times in a row without doing any work
+ * (answering a request, or running `resetAfterMs`): an actor that crashes now and then but
+ * serves between crashes is restarted for as long as it keeps serving. Spawned by `supervisorMachine.ts`, one per actor.
  */
 import { assign, fromPromise, sendParent, setup } from "xstate";
 import type { Backoff, BackoffOptions } from "./backoff.ts";
@@ -22,6 +24,11 @@ export interface ChildHandle {
   stop(): Promise<void>;
   /** Time of the actor's last sign of life (clock ms); omit to skip heartbeat checks. */
   lastHeartbeat?(): number;
+  /**
+   * Requests answered since this start. An actor that answered any before it crashed was doing
+   * its work, so its restart backoff starts over (as after `resetAfterMs` of running).
+   */
+  served?(): number;
 }
 
 /** How to start one actor. */
@@ -38,7 +45,7 @@ export interface SupervisionOptions {
   readonly heartbeatTimeoutMs?: number;
   /** Time between heartbeat checks (default 1000 ms). */
   readonly heartbeatCheckMs?: number;
-  /** Running this long without a crash resets the backoff (default 30 s). */
+  /** Running this long without a crash, or answering a request, resets the backoff (default 30 s). */
   readonly resetAfterMs?: number;
   readonly now: () => number;
   readonly log: Logger;
@@ -104,7 +111,8 @@ export const childMachine = setup({
   },
   actions: {
     recordFailure: assign(({ context }, params: { error: unknown }) => {
-      const healthy = context.options.now() - context.startedAt >= (context.options.resetAfterMs ?? 30_000);
+      const healthy = (context.handle?.served?.() ?? 0) > 0 ||
+        context.options.now() - context.startedAt >= (context.options.resetAfterMs ?? 30_000);
       const backoff = healthy ? createBackoff(context.options.backoff) : context.backoff;
       const delay = backoff.next();
       const lastFailure = describeFailure(params.error);

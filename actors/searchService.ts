@@ -143,7 +143,11 @@ export interface SearchServiceOptions {
   readonly clock?: Clock;
   /** Deadline of one expand or score request (default 30 s); a function is asked at each send. */
   readonly requestTimeoutMs?: number | (() => number);
-  /** Retries per request before the problem fails (default 10). */
+  /**
+   * Retries of a request nobody answers before its problem fails (default 10). A request that an
+   * actor answers "Unavailable" (it crashed running it and is being restarted) starts the count
+   * over, up to ten times this many retries in all.
+   */
   readonly maxAttempts?: number;
   /** Expansions in flight per tree (default 4). */
   readonly trialsPerTree?: number;
@@ -200,15 +204,20 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
     seed: number,
     problemId: string,
   ): Promise<R> {
-    const backoff = createBackoff({ baseMs: 20, maxMs: 2000, maxAttempts, seed });
-    for (;;) {
+    const schedule = (n: number) => createBackoff({ baseMs: 20, maxMs: 2000, maxAttempts, seed: seed + n });
+    let backoff = schedule(0);
+    for (let attempt = 1;; attempt++) {
       const rep = await call(options.bus, subject, requestSchema, replySchema, request, { timeoutMs: timeoutMs() });
       if (Result.isSuccess(rep)) return rep.success;
       const err: CallError = rep.failure;
       if (!retryable(err)) throw new SearchFailed(problemId, `request refused: ${err.message}`);
+      // An actor that crashed while running the request answers "Unavailable" and is restarted:
+      // something serves the subject, so the backoff starts over. Only requests nobody answers
+      // use up its attempts (and an overall cap ends a request that fails every time).
+      if (err._tag === "RemoteError" && err.code === "Unavailable" && attempt < maxAttempts * 10) backoff = schedule(attempt);
       const delay = backoff.next();
       if (delay === undefined) {
-        throw new SearchFailed(problemId, `gave up after ${maxAttempts} retries on ${subject}: ${err.message}`);
+        throw new SearchFailed(problemId, `gave up after ${attempt - 1} retries on ${subject}: ${err.message}`);
       }
       counters.retries++;
       options.log.warn(`Retrying request: ${err.message}`, { actor: "searcher", run: options.run, problem: problemId });

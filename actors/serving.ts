@@ -201,7 +201,13 @@ export interface ServeJobsOptions<Req, Rep> {
  */
 export function serveJobs<Req, Rep>(options: ServeJobsOptions<Req, Rep>): ServingHandle {
   const codecLog = (e: Record<string, unknown>) => options.log.warn(String(e.msg ?? "codec"), e);
-  const sub = serve(options.bus, options.subject, options.requestSchema, options.handle, {
+  let served = 0;
+  const handle = async (req: Req): Promise<Rep | ProtocolError> => {
+    const out = await options.handle(req);
+    if (!(out instanceof ProtocolError)) served++;
+    return out;
+  };
+  const sub = serve(options.bus, options.subject, options.requestSchema, handle, {
     queue: options.queue,
     replySchema: options.replySchema,
     log: codecLog,
@@ -219,6 +225,7 @@ export function serveJobs<Req, Rep>(options: ServeJobsOptions<Req, Rep>): Servin
   return {
     exited: options.core.exited,
     lastHeartbeat: options.lastHeartbeat,
+    served: () => served,
     policyVersion: options.version,
     stop: async () => {
       await sub.drain().catch(() => {});

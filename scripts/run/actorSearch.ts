@@ -11,6 +11,8 @@ import type { SearchOutcome, SearchRequest } from "../../actors/coordinator.ts";
 import type { ControlState } from "../../actors/controlState.ts";
 import type { CrashInjector } from "../../actors/crashInjector.ts";
 import { silentLogger } from "../../actors/log.ts";
+import { SearchFailed } from "../../actors/searchService.ts";
+import type { SupervisorFailed } from "../../actors/supervisorMachine.ts";
 import { startSystem } from "../../actors/system.ts";
 import type { Bus } from "../../protocols/bus.ts";
 import type { ChaosControl } from "../../protocols/chaosBus.ts";
@@ -72,6 +74,8 @@ export async function searchWithActors(
   });
   const byId = new Map(req.problems.map((p) => [p.id, p]));
   options.retriesSoFar?.(() => system.search!.stats().retries);
+  let gaveUp: SupervisorFailed | undefined;
+  void system.done.then((f) => void (gaveUp = f));
   try {
     await system.search!.run({
       round: req.round,
@@ -94,6 +98,10 @@ export async function searchWithActors(
       }));
     });
     return { retries: system.search!.stats().retries };
+  } catch (err) {
+    // Requests that nobody answered because the Supervisor stopped restarting an actor: say why.
+    if (err instanceof SearchFailed && gaveUp !== undefined) throw new SearchFailed(err.problemId, gaveUp.message, { cause: err });
+    throw err;
   } finally {
     await system.stop();
   }
