@@ -207,6 +207,17 @@ export interface EvolveOptions {
    * first untrained round (`--resume --policy-url URL --model NAME`).
    */
   readonly served?: { readonly url: string; readonly model: string };
+  /**
+   * Faults to inject in this process (`--resume --chaos SPEC`), in place of the run's own
+   * `chaos`; "" injects none. Faults change no result, so a resume may choose them.
+   */
+  readonly chaos?: string;
+}
+
+/** `config` injecting the faults of `spec` ("" for none) instead of its own. */
+function withChaos(config: EvolveConfig, spec: string): EvolveConfig {
+  const { chaos: _, ...rest } = config;
+  return spec === "" ? rest : { ...rest, chaos: spec };
 }
 
 /** A finished (or stopped) run. */
@@ -407,7 +418,7 @@ export async function runEvolve(
     }
   } finally {
     lock.release();
-    if (unstarted) removeUnstartedRun(dir.paths);
+    if (unstarted) removeUnstartedRun(dir.paths, dir.created);
   }
 }
 
@@ -439,7 +450,7 @@ async function runOpened(
   };
   // Services first (executors, backends, the NATS link): a run whose services cannot start has
   // not started.
-  await services.start?.(config);
+  await services.start?.(options.chaos === undefined ? config : withChaos(config, options.chaos));
   append({
     type: "run-started",
     ts: new Date(now()).toISOString(),

@@ -57,6 +57,10 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  // `npm run rstar` and `deno task rstar` run in the project's folder; the paths on the command
+  // line are relative to the folder they were typed in, which both name in INIT_CWD.
+  const typedIn = Deno.env.get("INIT_CWD");
+  if (Deno.env.get("RSTAR_TASK") === "1" && typedIn) Deno.chdir(typedIn);
   const code = await main(Deno.args);
   Deno.exit(code);
 }

@@ -2,11 +2,15 @@
 import { Command, CommanderError, Option } from "commander";
 import { choiceOption, CommandFailed, ExitCode, intOption, writeLine } from "../cli.ts";
 import { runEvolve } from "../../actors/coordinator.ts";
-import { applySettings, type ConfigOverrides, PRESETS, type PresetName, resolveConfig } from "../run/config.ts";
+import { applySettings, type ConfigOverrides, configProblem, type EvolveConfig, PRESETS, type PresetName, resolveConfig } from "../run/config.ts";
+import { openRunDirectory } from "../run/runDirectory.ts";
+import { DatasetError, loadDataset } from "../../math/datasets.ts";
 import { createLocalServices, KILL_WORKER_NEEDS, type NatsOptions, runNameOf, stopTraining } from "../run/localServices.ts";
 import { stderrProgress } from "../run/progress.ts";
 import { formatTable } from "../run/summary.ts";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { SearchFailed } from "../../actors/searchService.ts";
 import { Result } from "effect";
 import { parseChaosSpec } from "../../protocols/chaosBus.ts";
 
@@ -27,6 +31,8 @@ export interface EvolveFlags {
   readonly executor?: "builtin" | "python";
   readonly chaos?: string;
   readonly set?: string[];
+  /** True when `--preset` was given (it has a default). */
+  readonly presetGiven?: boolean;
 }
 
 /** Prints a one-line usage error and fails with exit code 2. */
@@ -56,25 +62,37 @@ function checkFlags(f: EvolveFlags): void {
       usageError(`--chaos kill-worker: ${KILL_WORKER_NEEDS}`);
     }
   }
-  if (f.dataset !== undefined) {
-    try {
-      Deno.statSync(f.dataset);
-    } catch {
-      throw new CommandFailed(`Cannot read --dataset ${f.dataset}: no such file`);
-    }
-  }
-  if (f.test !== undefined) {
-    try {
-      Deno.statSync(f.test);
-    } catch {
-      throw new CommandFailed(`Cannot read --test ${f.test}: no such file`);
-    }
-  }
 }
+
+/**
+ * Reads a `--dataset` or `--test` file whole before a run is made of it, so that a bad line, a
+ * repeated id or an empty file is a one-line error and not a half-made run; returns its problems.
+ */
+async function checkDataset(flag: string, file: string): Promise<number> {
+  let problems;
+  try {
+    problems = (await loadDataset(file)).problems;
+  } catch (err) {
+    if (err instanceof DatasetError) throw new CommandFailed(`${flag}: ${err.message}`);
+    throw err;
+  }
+  if (problems.length === 0) throw new CommandFailed(`${flag}: ${file} holds no problems`);
+  return problems.length;
+}
+
+/** Flags that make a new run's config; a resumed run keeps its config.json. */
+const NEW_RUN_FLAGS = ["rounds", "seed", "dataset", "test", "executor", "policy"] as const;
 
 /** Runs `rstar evolve` with parsed flags; returns the process exit code. */
 export async function evolve(f: EvolveFlags): Promise<number> {
   checkFlags(f);
+  if (f.resume) {
+    const given = [...(f.presetGiven ? ["preset"] : []), ...NEW_RUN_FLAGS.filter((k) => f[k] !== undefined)];
+    if (given.length > 0) {
+      const named = given.map((k) => `--${k}`).join(", ");
+      usageError(`${named} ${given.length === 1 ? "applies" : "apply"} to a new run; a resumed run keeps its config.json`);
+    }
+  }
   if (f.workers !== undefined && f.nats === undefined) usageError("--workers needs --nats URL");
   if (f.policy === "openai" && f.nats !== undefined) {
     usageError("--policy openai runs in one process: the remote server does the sampling; drop --nats");
@@ -82,8 +100,9 @@ export async function evolve(f: EvolveFlags): Promise<number> {
   const overrides: ConfigOverrides = {
     ...(f.seed !== undefined ? { seed: f.seed } : {}),
     ...(f.rounds !== undefined ? { rounds: f.rounds } : {}),
-    ...(f.dataset !== undefined ? { dataset: f.dataset } : {}),
-    ...(f.test !== undefined ? { test: f.test } : {}),
+    ...(f.dataset !== undefined ? { dataset: resolve(f.dataset) } : {}),
+    ...(f.test !== undefined ? { test: resolve(f.test) } : {}),
+    ...(f.nats !== undefined ? { nats: f.nats, workers: f.workers ?? 0 } : {}),
     ...(f.executor !== undefined ? { executor: f.executor } : {}),
     ...(f.chaos !== undefined ? { chaos: f.chaos } : {}),
     ...(f.policy !== undefined ? { policy: f.policy } : {}),
@@ -101,6 +120,20 @@ export async function evolve(f: EvolveFlags): Promise<number> {
   }
   const runDir = f.run ?? defaultRunDir(config.preset, config.seed);
   const progress = stderrProgress();
+  if (!f.resume) {
+    if (f.dataset !== undefined) await checkDataset("--dataset", f.dataset);
+    if (f.test !== undefined) {
+      const n = await checkDataset("--test", f.test);
+      const used = config.test.problems;
+      if (n > used) progress.event(`--test ${f.test}: evaluating its first ${used} of ${n} problems (--set test.problems=${n} for all)`);
+    }
+  } else if (f.nats === undefined) {
+    const dir = openRunDirectory<EvolveConfig>(runDir, configProblem);
+    const started = dir._tag === "RunDirectory" ? dir.file.config.transport.nats : undefined;
+    if (started !== undefined) {
+      progress.event(`${runDir} was started over NATS (${started}); this resume runs in one process, with the same results (--nats URL to spread it again)`);
+    }
+  }
   let nats: NatsOptions | undefined;
   if (f.nats !== undefined) {
     let run: string;
@@ -129,9 +162,15 @@ export async function evolve(f: EvolveFlags): Promise<number> {
       : {};
     let r;
     try {
-      r = await runEvolve({ runDir, resume: f.resume === true, config, progress, ...served }, services);
+      const chaos = f.resume && f.chaos !== undefined ? { chaos: f.chaos } : {};
+      r = await runEvolve({ runDir, resume: f.resume === true, config, progress, ...served, ...chaos }, services);
     } catch (err) {
       if (err instanceof Error && err.message.startsWith("--policy-url")) throw new CommandFailed(err.message);
+      if (err instanceof CommandFailed || !existsSync(join(runDir, "ledger.jsonl"))) throw err;
+      // The run started and stopped mid-way: what it finished is in the ledger.
+      const resume = `finished work is in ${runDir}; continue with: rstar evolve --resume --run ${runDir}`;
+      if (err instanceof SearchFailed) throw new CommandFailed(`${err.message}\n${resume}`);
+      console.error(resume);
       throw err;
     }
     if (r._tag === "EvolveStopped") {
@@ -179,10 +218,10 @@ export function command(): Command {
     )
     .option(
       "--chaos <spec>",
-      "bus faults, actor crashes and worker kills for the search, e.g. drop=0.05,crash=expander:0.02,kill-worker=30s (docs/CHAOS.md)",
+      "bus faults, actor crashes and worker kills for the search, e.g. drop=0.05,crash=expander:0.02,kill-worker=30s (docs/CHAOS.md); with --resume it replaces the run's (\"\" for none)",
     )
-    .action(async (opts: EvolveFlags) => {
-      const code = await evolve(opts);
+    .action(async (opts: EvolveFlags, cmd: Command) => {
+      const code = await evolve({ ...opts, presetGiven: cmd.getOptionValueSource("preset") === "cli" });
       if (code !== ExitCode.ok) throw new CommandFailed(`evolve exited with ${code}`);
     });
 }

@@ -166,6 +166,10 @@ export interface EvolveConfig {
    * (scripts/run/searchLanes.ts). Absent: 1.
    */
   readonly generateThreads?: number;
+  /**
+   * How the run was started (`--nats URL`, `--workers N`): a record. Each `rstar evolve`, a
+   * resume included, runs over the transport its own flags name; the results are the same.
+   */
   readonly transport: { readonly nats?: string; readonly workers: number };
   readonly chaos?: string;
 }
@@ -236,7 +240,7 @@ const QUICK: EvolveConfig = {
   executor: "builtin",
   trainWorkers: 2,
   generateThreads: 2,
-  transport: { workers: 1 },
+  transport: { workers: 0 },
 };
 
 /** The three presets. `quick` is the default. */
@@ -259,7 +263,7 @@ export const PRESET_CONFIGS: Readonly<Record<PresetName, EvolveConfig>> = {
     eval: { strategies: STRATEGIES, samples: 12, temperature: 0.8, k: 4 },
     model: { policy: "tiny", size: "smoke", positions: "alibi" },
     executor: "builtin",
-    transport: { workers: 1 },
+    transport: { workers: 0 },
   },
   quick: QUICK,
   // The long run: the quick preset's recipe and model with more of everything that the quick
@@ -443,8 +447,8 @@ const levelCaps = (key: string): SettingRule => ({
   key,
   optional: true,
   blank: [0],
-  ok: (v) => Array.isArray(v) && v.every((l) => isWhole(MIN_LEVEL)(l)),
-  expected: `expected whole levels, each at least ${MIN_LEVEL}, e.g. 3,5`,
+  ok: (v) => Array.isArray(v) && v.every((l) => isWhole(MIN_LEVEL)(l) && (l as number) <= MAX_LEVEL),
+  expected: `expected whole levels from ${MIN_LEVEL} to ${MAX_LEVEL}, e.g. 3,5`,
 });
 
 const knobRules = (phase: "bootstrap" | "policy"): SettingRule[] => {
@@ -514,7 +518,7 @@ const SETTING_RULES: readonly SettingRule[] = [
   whole("trainWorkers", 1, "threads", true),
   atLeastZero("trainStateSeconds", "expected a number of seconds, at least 0 (0 saves after every step)", true),
   whole("generateThreads", 1, "threads", true),
-  whole("transport.workers", 0, "worker processes"),
+  { ...whole("transport.workers", 0, "worker processes"), flag: "--workers N" },
   text("transport.nats", "--nats URL"),
   text("chaos", "--chaos SPEC"),
 ];

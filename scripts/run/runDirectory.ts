@@ -12,7 +12,7 @@
  *
  * See docs/RUN_DIRECTORY.md for the formats.
  */
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 /** Format version of run directories written by this code. */
 export const RUN_FORMAT_VERSION = 1;
@@ -77,6 +77,27 @@ export interface RunDirectory<C> {
   readonly _tag: "RunDirectory";
   readonly paths: RunPaths;
   readonly file: RunConfigFile<C>;
+  /** The outermost folder `createRunDirectory` made (the root or a parent of it), if it made any. */
+  readonly created?: string;
+}
+
+/** True when `path` exists and is not a folder. */
+function isFile(path: string): boolean {
+  try {
+    return !Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** The outermost of `path` and its parents that does not exist yet, if any. */
+function firstMissing(path: string): string | undefined {
+  let missing: string | undefined;
+  for (let p = resolve(path); !exists(p); p = dirname(p)) {
+    missing = p;
+    if (dirname(p) === p) break;
+  }
+  return missing;
 }
 
 function exists(path: string): boolean {
@@ -107,13 +128,13 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 /** Creates a new run directory with its config; an existing run there is a `RunDirExists` error. */
 export function createRunDirectory<C>(root: string, seed: number, config: C): RunDirectory<C> | RunDirError {
   const paths = runPaths(root);
-  if (exists(paths.config)) {
-    return {
-      _tag: "RunDirExists",
-      path: root,
-      message: `Cannot create run directory ${root}: it already holds a run (use --resume, or another --run)`,
-    };
+  const refuse = (why: string): RunDirError => ({ _tag: "RunDirExists", path: root, message: `Cannot create run directory ${root}: ${why}` });
+  if (isFile(root)) return refuse("it is a file");
+  if (exists(paths.config)) return refuse("it already holds a run (use --resume, or another --run)");
+  if (exists(root) && [...Deno.readDirSync(root)].length > 0) {
+    return refuse("it holds other files (a run goes in a new or empty folder)");
   }
+  const created = firstMissing(root);
   Deno.mkdirSync(root, { recursive: true });
   Deno.mkdirSync(join(root, "checkpoints"), { recursive: true });
   const file: RunConfigFile<C> = {
@@ -124,15 +145,20 @@ export function createRunDirectory<C>(root: string, seed: number, config: C): Ru
     config,
   };
   writeFileAtomic(paths.config, JSON.stringify(file, null, 2) + "\n");
-  return { _tag: "RunDirectory", paths, file };
+  return { _tag: "RunDirectory", paths, file, ...(created === undefined ? {} : { created }) };
 }
 
 /**
  * Removes what `createRunDirectory` and a run that never got going wrote (config, ledger, the
- * empty checkpoints folder), and the folder itself when nothing else is in it.
+ * empty checkpoints folder) and the folders it made (`created`: the root, and its parents up to
+ * that one) when nothing else is in them.
  */
-export function removeUnstartedRun(paths: RunPaths): void {
-  for (const path of [paths.ledger, paths.config, join(paths.root, "checkpoints"), paths.root]) {
+export function removeUnstartedRun(paths: RunPaths, created?: string): void {
+  const folders: string[] = [];
+  for (let p = resolve(paths.root); created !== undefined && p.startsWith(created) && p !== dirname(p); p = dirname(p)) {
+    folders.push(p);
+  }
+  for (const path of [paths.ledger, paths.config, join(paths.root, "checkpoints"), ...folders]) {
     try {
       Deno.removeSync(path); // not recursive: a folder that holds anything stays
     } catch {
@@ -152,6 +178,9 @@ export function openRunDirectory<C>(
   const paths = runPaths(root);
   if (!exists(root)) {
     return { _tag: "RunDirMissing", path: root, message: `Cannot open run directory ${root}: it does not exist` };
+  }
+  if (isFile(root)) {
+    return { _tag: "RunDirMissing", path: root, message: `Cannot open run directory ${root}: it is a file (not a run directory)` };
   }
   if (!exists(paths.config)) {
     return {
@@ -285,12 +314,14 @@ export function lockRunDirectory(paths: RunPaths): RunLock | RunDirError {
       } finally {
         f.close();
       }
-      return {
-        release() {
-          const h = readLockHolder(paths.lock);
-          if (h?.pid === me.pid && h.since === me.since) Deno.removeSync(paths.lock);
-        },
+      const release = () => {
+        globalThis.removeEventListener("unload", release);
+        const h = readLockHolder(paths.lock);
+        if (h?.pid === me.pid && h.since === me.since) Deno.removeSync(paths.lock);
       };
+      // A process that exits without unwinding (Ctrl-C, SIGTERM: `Deno.exit`) releases it too.
+      globalThis.addEventListener("unload", release);
+      return { release };
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
     }

@@ -296,9 +296,32 @@ describe("rstar evolve --preset smoke", () => {
     assert.equal(stopped.code, 130, stopped.stderr);
     assert.include(stopped.stderr, `interrupted (SIGINT): finished work is in ${dir}; continue with: rstar evolve --resume --run ${dir}`);
     assert.notInclude(stopped.events.map((e) => e.type), "run-finished");
+    assert.isFalse(pathExists(join(dir, "run.lock")), "the stopped run releases its lock");
     const r = await run(["evolve", "--resume", "--run", dir]);
     assert.equal(r.code, 0, r.stderr);
     assertComplete(dir, 3, 10);
+  }, 240_000);
+
+  it("expander crashes in a fifth of its batches cost retries, not records; crashes in every batch stop the run with one line saying how to resume, and a resume without them completes it", async () => {
+    const records = (dir: string) =>
+      ledger(dir).filter((e) => e.type === "problem-searched").map((e) => JSON.stringify({ ...e, wallMs: 0 })).sort();
+    const args = ["evolve", "--preset", "smoke", "--rounds", "2", "--set", "eval.strategies="];
+    const plain = join(Deno.makeTempDirSync(), "run");
+    assert.equal((await run([...args, "--run", plain])).code, 0);
+    const flaky = join(Deno.makeTempDirSync(), "run");
+    const r = await run([...args, "--chaos", "crash=expander:0.2", "--run", flaky]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.isAbove(JSON.parse(Deno.readTextFileSync(join(flaky, "summary.json"))).faults.injected.crashes, 3);
+    assert.deepEqual(records(flaky), records(plain));
+    const broken = join(Deno.makeTempDirSync(), "run");
+    const failed = await run([...args, "--chaos", "crash=expander:1", "--run", broken]);
+    assert.equal(failed.code, 1, failed.stderr);
+    const [reason, hint] = failed.stderr.trim().split("\n").slice(-2);
+    assert.match(reason!, /^rstar: Search failed on problem \S+: Cannot keep expander-0 running: gave up after 8 restarts: last failure: Injected crash in expander/);
+    assert.equal(hint, `finished work is in ${broken}; continue with: rstar evolve --resume --run ${broken}`);
+    const resumed = await run(["evolve", "--resume", "--chaos", "", "--run", broken]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(records(broken), records(plain));
   }, 240_000);
 
   it("a second evolve on a run directory that a live process runs exits 1 naming that process, and changes nothing", async () => {
@@ -371,15 +394,62 @@ describe("rstar evolve / eval / solve command lines", () => {
     assert.equal(failed.code, 1, failed.stderr);
     assert.include(failed.stderr, "Cannot connect to NATS at nats://127.0.0.1:1");
     assert.isFalse(pathExists(dir), "the run directory it created is gone");
-    // A folder that was there before keeps what it held.
+    const deep = join(dir, "a", "b");
+    assert.equal((await run([...args.slice(0, -1), deep, "--nats", "nats://127.0.0.1:1"])).code, 1);
+    assert.isFalse(pathExists(dir), "and so are the parents it created");
+    // A folder that was there before stays, empty.
     Deno.mkdirSync(dir);
-    Deno.writeTextFileSync(join(dir, "notes.txt"), "mine");
     assert.equal((await run([...args, "--nats", "nats://127.0.0.1:1"])).code, 1);
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["notes.txt"]);
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
     const ok = await run(args);
     assert.equal(ok.code, 0, ok.stderr);
     assertComplete(dir, 1, 10);
   }, 120_000);
+
+  it("a --dataset or --test file with a bad line, a repeated id or no problems is a one-line error naming it, and no run is made", async () => {
+    const tmp = Deno.makeTempDirSync();
+    const line = (id: string, answer: number) => JSON.stringify({ id, problem: `What is ${answer} + 0?`, answer: String(answer) });
+    const cases: [string, string, string][] = [
+      ["dup.jsonl", [line("p1", 1), line("p2", 2), line("p1", 3)].join("\n"), `line 3: id "p1" is already the id of line 1`],
+      ["bad.jsonl", [line("p1", 1), "{not json"].join("\n"), "line 2: invalid JSON"],
+      ["empty.jsonl", "\n", "holds no problems"],
+    ];
+    for (const [name, text, why] of cases) {
+      const file = join(tmp, name);
+      Deno.writeTextFileSync(file, text);
+      for (const flag of ["--dataset", "--test"]) {
+        const dir = join(tmp, "run");
+        const r = await run(["evolve", "--preset", "smoke", flag, file, "--run", dir]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assert.include(r.stderr, `rstar: ${flag}: `);
+        assert.include(r.stderr, file);
+        assert.include(r.stderr, why);
+        assert.isFalse(pathExists(dir), `${flag} ${name} made no run`);
+      }
+    }
+  });
+
+  it("evolve --resume refuses the flags that make a new run's config, naming them", async () => {
+    const r = await run(["evolve", "--resume", "--run", "x", "--rounds", "5", "--seed", "9", "--preset", "full"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trim(), "error: --preset, --rounds, --seed apply to a new run; a resumed run keeps its config.json");
+  });
+
+  it("a run is made only in a new or empty folder, and a file given as a run directory is a clear error", async () => {
+    const dir = Deno.makeTempDirSync();
+    Deno.writeTextFileSync(join(dir, "notes.txt"), "mine");
+    const r = await run(["evolve", "--preset", "smoke", "--run", dir]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr.trim(), `rstar: Cannot create run directory ${dir}: it holds other files (a run goes in a new or empty folder)`);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["notes.txt"]);
+    const file = join(dir, "notes.txt");
+    for (const args of [["evolve", "--run", file], ["evolve", "--resume", "--run", file], ["status", "--run", file], ["eval", "--run", file], ["solve", "2 plus 3", "--run", file]]) {
+      const f = await run(args);
+      assert.equal(f.code, 1, `${args.join(" ")}: ${f.stderr}`);
+      assert.match(f.stderr.trim(), new RegExp(`^rstar: Cannot (create|open) run directory ${file}: it is a file`), f.stderr);
+    }
+  });
 
   it("a missing run directory is a clear error with exit 1", async () => {
     const missing = join(Deno.makeTempDirSync(), "nope");
