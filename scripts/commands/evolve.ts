@@ -81,7 +81,7 @@ async function checkDataset(flag: string, file: string): Promise<number> {
 }
 
 /** Flags that make a new run's config; a resumed run keeps its config.json. */
-const NEW_RUN_FLAGS = ["rounds", "seed", "dataset", "test", "executor", "policy"] as const;
+const NEW_RUN_FLAGS = ["rounds", "seed", "dataset", "test", "executor"] as const;
 
 /** Runs `rstar evolve` with parsed flags; returns the process exit code. */
 export async function evolve(f: EvolveFlags): Promise<number> {

@@ -221,7 +221,7 @@ describe("models.ts ceiling RUN_DIR", () => {
 
   it("refuses a run whose problems have no reference solutions (a dataset), before training anything", async () => {
     const dir = Deno.makeTempDirSync({ prefix: "ceiling-" });
-    const data = `${dir}/problems.jsonl`;
+    const data = `${Deno.makeTempDirSync({ prefix: "ceiling-data-" })}/problems.jsonl`;
     Deno.writeTextFileSync(data, `${JSON.stringify({ id: "d1", problem: "What is 2 + 3?", answer: "5" })}\n`);
     const smoke = resolveConfig("smoke");
     const config = { ...smoke, train: { ...smoke.train, dataset: data } };
