@@ -179,23 +179,63 @@ export interface LedgerRead {
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
+type FieldKind = "string" | "number" | "boolean" | "object" | "array";
+
+/** The fields every event of a type has (besides `type` and the integer `round`), by kind. */
+const EVENT_FIELDS: Readonly<Record<(typeof EVENT_TYPES)[number], Readonly<Record<string, FieldKind>>>> = {
+  "run-started": { ts: "string", seed: "number", preset: "string", resumed: "boolean" },
+  "problem-searched": {
+    problemId: "string",
+    level: "number",
+    solved: "boolean",
+    rollouts: "number",
+    tokens: "number",
+    wallMs: "number",
+    trajectories: "object",
+    sft: "array",
+    pairs: "array",
+    versions: "object",
+  },
+  "data-persisted": { sft: "number", pairs: "number", files: "array" },
+  "round-trained": { losses: "object", versions: "object", checkpoints: "object", tokens: "number", wallMs: "number" },
+  "data-exported": { files: "array" },
+  "problem-evaluated": { strategy: "string", problemId: "string", samples: "number", tokens: "number" },
+  "evaluation-done": {
+    strategy: "string",
+    samples: "number",
+    byLevel: "object",
+    accuracy: "number",
+    tokens: "number",
+    wallMs: "number",
+    versions: "object",
+  },
+  "faults-recorded": { phase: "string", counters: "object" },
+  "search-done": { wallMs: "number" },
+  "round-finished": {},
+  "run-finished": { ts: "string" },
+};
+
+function kindOf(v: unknown): FieldKind | undefined {
+  if (Array.isArray(v)) return "array";
+  if (v === null) return undefined;
+  const t = typeof v;
+  return t === "string" || t === "boolean" || t === "object" ? t : t === "number" && Number.isFinite(v) ? "number" : undefined;
+}
+
 function validate(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
-  const type = (value as { type?: unknown }).type;
+  const v = value as Record<string, unknown>;
+  const type = v.type;
   if (typeof type !== "string") return "missing event type";
   if (!(EVENT_TYPES as readonly string[]).includes(type)) return `unknown event type "${type}"`;
-  const round = (value as { round?: unknown }).round;
-  if (type !== "run-started" && type !== "run-finished" && !Number.isInteger(round)) {
-    return `event "${type}" has no integer round`;
+  if (type !== "run-started" && type !== "run-finished" && !(Number.isInteger(v.round) && (v.round as number) >= 1)) {
+    return `event "${type}" has no round (a whole number from 1)`;
   }
-  if (type === "problem-evaluated") {
-    const v = value as { problemId?: unknown; strategy?: unknown };
-    if (typeof v.problemId !== "string" || typeof v.strategy !== "string") return "problem-evaluated event has no problemId or strategy";
+  if ((type === "problem-searched" || type === "search-done") && v.phase !== "train" && v.phase !== "retry") {
+    return `${type} event has a bad phase`;
   }
-  if (type === "problem-searched") {
-    const v = value as { problemId?: unknown; phase?: unknown };
-    if (typeof v.problemId !== "string") return "problem-searched event has no problemId";
-    if (v.phase !== "train" && v.phase !== "retry") return "problem-searched event has a bad phase";
+  for (const [field, kind] of Object.entries(EVENT_FIELDS[type as (typeof EVENT_TYPES)[number]])) {
+    if (kindOf(v[field]) !== kind) return `${type} event has no ${field} (${kind === "array" ? "an array" : `a ${kind}`})`;
   }
   return undefined;
 }

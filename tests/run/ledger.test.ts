@@ -80,6 +80,25 @@ describe("Ledger", () => {
     if (r._tag === "LedgerCorrupt") assert.include(r.reason, "mystery");
   });
 
+  it("rejects a known event that lacks a field its readers need, naming the line and the field", () => {
+    const file = join(Deno.makeTempDirSync(), "ledger.jsonl");
+    const { sft: _, ...noPicks } = searched("p2") as Extract<LedgerEvent, { type: "problem-searched" }>;
+    for (
+      const [bad, why] of [
+        [{ type: "evaluation-done", round: 1 }, "evaluation-done event has no strategy (a string)"],
+        [{ ...noPicks }, "problem-searched event has no sft (an array)"],
+        [{ ...searched("p2"), tokens: "10" }, "problem-searched event has no tokens (a number)"],
+        [{ type: "round-finished", round: 0 }, `event "round-finished" has no round (a whole number from 1)`],
+        [{ type: "search-done", round: 1, phase: "later", wallMs: 3 }, "search-done event has a bad phase"],
+      ] as const
+    ) {
+      Deno.writeTextFileSync(file, [started, searched("p1"), bad, searched("p3")].map((e) => JSON.stringify(e)).join("\n") + "\n");
+      const r = readLedger(file);
+      assert.equal(r._tag, "LedgerCorrupt", JSON.stringify(bad));
+      if (r._tag === "LedgerCorrupt") assert.equal(r.message, `Cannot read ledger ${file}:3: ${why}`);
+    }
+  });
+
   it("replay() never counts a (round, problem) twice", () => {
     const state = replay([started, searched("p1"), searched("p1"), searched("p1", 2)]);
     assert.equal(state.searched.size, 2);
