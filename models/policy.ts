@@ -58,6 +58,15 @@ export class TinyPolicy implements StepProposer {
     return Promise.resolve(this.proposeSync(requests));
   }
 
+  /**
+   * How much of a prompt the policy reads: the tokens of `problem` with no steps yet, and the
+   * most it keeps of any prompt (it reads a longer one from its end, `<bos>` kept).
+   */
+  promptFit(problem: string): { readonly tokens: number; readonly room: number } {
+    const c = this.config;
+    return { tokens: this.tokenizer.encodePrompt(problem, []).ids.length, room: Math.max(2, c.maxLen - c.stepTokens) };
+  }
+
   /** Synchronous body of `propose`. */
   proposeSync(requests: readonly ProposeRequest[]): ProposedStep[][] {
     const c = this.config;
@@ -67,7 +76,7 @@ export class TinyPolicy implements StepProposer {
     // Prompts, clipped so that prompt + step cap fits maxLen (keep <bos> and the latest tokens).
     const prompts = active.map(({ r }) => {
       const enc = this.tokenizer.encodePrompt(r.problem, r.steps);
-      const room = Math.max(2, c.maxLen - c.stepTokens);
+      const room = this.promptFit("").room;
       const ids = enc.ids.length > room ? [enc.ids[0]!, ...enc.ids.slice(enc.ids.length - room + 1)] : enc.ids;
       return { ids, slots: enc.slots };
     });

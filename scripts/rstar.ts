@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { CommandFailed, ExitCode } from "./cli.ts";
+import { DatasetError } from "../math/datasets.ts";
 import * as evolve from "./commands/evolve.ts";
 import * as solve from "./commands/solve.ts";
 import * as evalCmd from "./commands/eval.ts";
@@ -47,7 +48,7 @@ export async function main(args: string[]): Promise<number> {
       // commander already printed its one-line reason to stderr.
       return ExitCode.usage;
     }
-    if (err instanceof CommandFailed) {
+    if (err instanceof CommandFailed || err instanceof DatasetError) {
       console.error(`rstar: ${err.message}`);
       return ExitCode.failed;
     }

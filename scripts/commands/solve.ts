@@ -14,6 +14,8 @@ import { roundModels } from "../run/runModels.ts";
 import { pathIds, q, stats } from "../../search/SearchTree.ts";
 import { solveProblem } from "../run/solver.ts";
 import { defaultRunDir } from "./evolve.ts";
+import { TinyPolicy } from "../../models/policy.ts";
+import { ThreadedPolicy } from "../../models/parallelPropose.ts";
 
 /** What `rstar solve --json` prints. */
 export interface SolveOutput {
@@ -22,6 +24,20 @@ export interface SolveOutput {
   readonly steps: { readonly text: string; readonly code: string; readonly output: string; readonly q: number; readonly n: number }[];
   readonly tree: { readonly nodes: number; readonly rollouts: number; readonly maxDepth: number; readonly answers: Record<string, number> };
   readonly models: { readonly round: number; readonly policy: string; readonly scorer: string };
+  /** What limits the answer to this text (no digits, a problem longer than the policy reads). */
+  readonly notes: readonly string[];
+}
+
+const NO_DIGITS = "the problem has no numbers written as digits; the models only read digits, so this is a best effort";
+
+/** Notes on what the models make of `problem` (`policy` when it is a trained one). */
+export function solveNotes(problem: string, policy?: TinyPolicy): string[] {
+  const notes = /\d/.test(problem) ? [] : [NO_DIGITS];
+  const fit = policy?.promptFit(problem);
+  if (fit !== undefined && fit.tokens > fit.room) {
+    notes.push(`the problem is ${fit.tokens} tokens long and the policy reads at most ${fit.room} (problem and steps), so it reads only the end of it`);
+  }
+  return notes;
 }
 
 /** What `rstar solve --nats --json` prints: the running system's answer, steps and model versions. */
@@ -112,8 +128,11 @@ export async function solve(text: string, runDir: string, seed = 0, rollouts?: n
       if (n.terminal && n.answer !== undefined && n.error === undefined) answers[n.answer] = (answers[n.answer] ?? 0) + 1;
     }
     const st = stats(tree);
+    const p = loaded.proposer;
+    const tiny = p instanceof TinyPolicy ? p : p instanceof ThreadedPolicy ? p.policy : undefined;
     return {
       problem: text,
+      notes: solveNotes(text, tiny),
       ...(answer !== undefined ? { answer } : {}),
       steps: best === undefined ? [] : pathIds(tree, best.id).map((id) => {
         const n = tree.nodes[id]!;
@@ -162,10 +181,10 @@ export function command(): Command {
           ...(opts.rollouts === undefined ? {} : { rollouts: opts.rollouts }),
         });
         if (opts.json) {
-          await writeLine(JSON.stringify({ ...out, answer: out.answer ?? null }));
+          await writeLine(JSON.stringify({ ...out, answer: out.answer ?? null, notes: solveNotes(problem) }));
           return;
         }
-        await printSteps(problem, out.steps);
+        await printSteps(solveNotes(problem), out.steps);
         await writeLine(out.answer !== undefined ? `answer: ${out.answer}` : "answer: none (no rollout printed an answer)");
         const models = Object.entries(out.models).map(([k, v]) => `${k} ${v}`).join(", ");
         await writeLine(`run ${out.run}${out.value === undefined ? "" : `; value ${out.value.toFixed(2)}`}; models ${models || "-"}`);
@@ -177,7 +196,7 @@ export function command(): Command {
         await writeLine(JSON.stringify({ ...out, answer: out.answer ?? null }));
         return;
       }
-      await printSteps(problem, out.steps);
+      await printSteps(out.notes, out.steps);
       await writeLine(out.answer !== undefined ? `answer: ${out.answer}` : "answer: none (no rollout printed an answer)");
       const votes = Object.entries(out.tree.answers).sort((a, b) => b[1] - a[1]).slice(0, 5).map(([a, n]) => `${a}×${n}`).join(", ");
       await writeLine(`tree: ${out.tree.nodes} nodes, ${out.tree.rollouts} rollouts, depth ${out.tree.maxDepth}; answers ${votes || "-"}; models round ${out.models.round} (${out.models.policy}, ${out.models.scorer})`);
@@ -186,14 +205,12 @@ export function command(): Command {
   return cmd;
 }
 
-/** Prints the steps of a solution: comment, code, output (and Q, N when known). */
+/** Prints the notes, then the steps of a solution: comment, code, output (and Q, N when known). */
 async function printSteps(
-  problem: string,
+  notes: readonly string[],
   steps: readonly { text: string; code: string; output: string; q?: number; n?: number }[],
 ): Promise<void> {
-  if (!/\d/.test(problem)) {
-    await writeLine("note: the problem has no numbers written as digits; the models only read digits, so this is a best effort");
-  }
+  for (const note of notes) await writeLine(`note: ${note}`);
   for (const [i, s] of steps.entries()) {
     await writeLine(`step ${i + 1}: # ${s.text}`);
     if (s.code) await writeLine(`        ${s.code}`);

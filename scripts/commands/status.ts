@@ -50,9 +50,8 @@ export function command(): Command {
         `run ${s.run}: ${s.preset} preset, seed ${s.seed}, ${rounds}; ${s.finished ? "finished" : running ?? "not finished"}`,
       );
       if (s.summary.rounds.length > 0) await writeLine(formatTable(s.summary));
-      if (s.current) {
-        await writeLine(formatRoundStatus(s.current));
-        if (!s.running) await writeLine(`continue with: rstar evolve --resume --run ${s.run}`);
-      }
+      if (s.current) await writeLine(formatRoundStatus(s.current));
+      // Also when every round is done but the run's end is not recorded (killed as it finished).
+      if (!s.finished && !s.running) await writeLine(`continue with: rstar evolve --resume --run ${s.run}`);
     });
 }

@@ -150,6 +150,14 @@ describe("rstar evolve --preset smoke", () => {
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /round\s+solve%/);
     assert.equal(ledger(dir).length, before);
+    // Killed after its last round but before the run's end was recorded: status says how to go on.
+    const lines = Deno.readTextFileSync(join(dir, "ledger.jsonl")).trimEnd().split("\n");
+    assert.equal(JSON.parse(lines.at(-1)!).type, "run-finished");
+    Deno.writeTextFileSync(join(dir, "ledger.jsonl"), lines.slice(0, -1).join("\n") + "\n");
+    const st = await run(["status", "--run", dir]);
+    assert.equal(st.code, 0, st.stderr);
+    assert.include(st.stdout, "not finished");
+    assert.include(st.stdout, `continue with: rstar evolve --resume --run ${dir}`);
   }, 240_000);
 
   it("SIGKILLed during search, training and evaluation (between strategies and within one), it resumes each time to a complete, duplicate-free summary with the uninterrupted run's models and results", async () => {

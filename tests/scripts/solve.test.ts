@@ -2,7 +2,11 @@ import { assert, describe, it } from "vitest";
 import { connectNatsBus } from "../../protocols/natsBus.ts";
 import { runSubjects } from "../../protocols/subjects.ts";
 import type { RemoteSolveOutput } from "../../scripts/commands/solve.ts";
-import { solveOverNats } from "../../scripts/commands/solve.ts";
+import { solveNotes, solveOverNats } from "../../scripts/commands/solve.ts";
+import { initBackend } from "../../models/backend.ts";
+import { TinyPolicy } from "../../models/policy.ts";
+import { Tokenizer } from "../../models/tokenizer.ts";
+import { PRESETS } from "../../models/transformer.ts";
 import { main } from "../../scripts/rstar.ts";
 import { startScriptedSystem } from "../helpers/scriptedSystem.ts";
 
@@ -83,5 +87,24 @@ describe("rstar solve --nats", () => {
   it("refuses a bad --nats URL or run name with a usage error before connecting", async () => {
     assert.strictEqual(await main(["solve", "--nats", "localhost:4222", "What is 2 + 2?"]), 2);
     assert.strictEqual(await main(["solve", "--nats", NATS, "--run", "/", "What is 2 + 2?"]), 2);
+  });
+});
+
+describe("rstar solve notes", () => {
+  it("say when the text has no digits, and when it is longer than the policy reads, and nothing otherwise", async () => {
+    await initBackend();
+    const short = "Ann has 3 apples and buys 4 more. How many apples does she have?";
+    const long = Array.from({ length: 60 }, (_, i) => `Ann buys ${i + 2} pens.`).join(" ") + " How many pens does she have?";
+    const policy = TinyPolicy.create(PRESETS.smoke, Tokenizer.build([short, long]), 1);
+    try {
+      assert.deepEqual(solveNotes(short, policy), []);
+      assert.deepEqual(solveNotes("Ann has three apples and buys four more."), [
+        "the problem has no numbers written as digits; the models only read digits, so this is a best effort",
+      ]);
+      const [note] = solveNotes(long, policy);
+      assert.match(note!, /^the problem is \d+ tokens long and the policy reads at most 144 \(problem and steps\), so it reads only the end of it$/);
+    } finally {
+      policy.dispose();
+    }
   });
 });
