@@ -97,8 +97,10 @@ export class ControlState {
   readonly models: Record<string, string> = {};
   private readonly workers = new Map<string, WorkerInfo>();
   private readonly listeners = new Set<() => void>();
+  private pausedAt: number | undefined;
+  private pausedBefore = 0;
 
-  constructor(readonly run: string) {}
+  constructor(readonly run: string, private readonly now: () => number = Date.now) {}
 
   /** Sets round, phase and (optionally) progress. */
   setPhase(round: number, phase: string, progress?: Progress): void {
@@ -115,8 +117,18 @@ export class ControlState {
 
   /** Pauses or resumes the run. */
   setPaused(paused: boolean): void {
+    if (paused && !this.paused) this.pausedAt = this.now();
+    if (!paused && this.paused) {
+      this.pausedBefore = this.pausedMs();
+      this.pausedAt = undefined;
+    }
     this.paused = paused;
     this.changed();
+  }
+
+  /** Milliseconds the run has spent paused so far, a pause under way counted up to now. */
+  pausedMs(): number {
+    return this.pausedBefore + (this.paused && this.pausedAt !== undefined ? this.now() - this.pausedAt : 0);
   }
 
   /** Applies one knob change. */

@@ -183,6 +183,8 @@ export interface EvolveServices {
    * round 1's search policy before any round is trained.
    */
   phase?(round: number, phase: string, newest: ModelRefs): void;
+  /** Milliseconds the run has spent paused (`.control.pause`) so far; not counted as work. */
+  pausedMs?(): number;
   /** Grades a predicted answer against a reference. */
   answersEqual(pred: string, gold: string): boolean;
   /** Releases models, workers and connections. */
@@ -488,6 +490,7 @@ async function runOpened(
       const bar = progress.phase(`round ${round} search${phase === "retry" ? " (retry)" : ""}`, todo.length, "problems");
       let solvedCount = 0;
       const searchStart = now();
+      const pausedAtStart = services.pausedMs?.() ?? 0;
       // Counters are recorded as reported, each event holding what was new since the last one.
       let reported: Readonly<Record<string, number>> = {};
       const recordFaults = (totals: Readonly<Record<string, number>>) => {
@@ -540,7 +543,8 @@ async function runOpened(
         { ...ctx, faults: recordFaults },
       );
       bar.done(`solved ${solvedCount}/${todo.length}`);
-      append({ type: "search-done", round, phase, wallMs: now() - searchStart });
+      const pausedMs = (services.pausedMs?.() ?? 0) - pausedAtStart;
+      append({ type: "search-done", round, phase, wallMs: now() - searchStart - pausedMs });
       if (searchFaults) recordFaults(searchFaults.faults);
       const missing = todo.filter((p) => !state.searched.has(searchKey(round, phase, p.id)));
       if (missing.length > 0) {

@@ -795,6 +795,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       link?.control.setPhase(round, phase, { done: 0, total: 0 });
       solver?.use(models);
     },
+    pausedMs: () => link?.control.pausedMs() ?? 0,
 
     async trainProblems(config: EvolveConfig, round: number): Promise<Problem[]> {
       const first = config.train.firstRoundProblems ?? config.train.problemsPerRound;

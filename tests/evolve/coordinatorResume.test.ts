@@ -49,6 +49,30 @@ describe("runEvolve with fake services", () => {
     assert.deepEqual(comparable(again.summary), comparable(first.summary));
   });
 
+  it("a search pass's recorded wall time leaves out the time the run spent paused", async () => {
+    const root = join(Deno.makeTempDirSync(), "run");
+    const base = fakeServices();
+    let clock = 0;
+    let paused = 0;
+    const slow: EvolveServices = {
+      ...base,
+      async search(req, onResult, ctx) {
+        clock += 1_000; // a second of work
+        if (req.round === 1 && req.phase === "train") {
+          clock += 60_000; // a minute paused
+          paused += 60_000;
+        }
+        return await base.search(req, onResult, ctx);
+      },
+      pausedMs: () => paused,
+    };
+    await done(runEvolve({ runDir: root, resume: false, config, now: () => clock }, slow));
+    const passes = Deno.readTextFileSync(join(root, "ledger.jsonl")).trimEnd().split("\n").map((l) => JSON.parse(l))
+      .filter((e) => e.type === "search-done");
+    assert.isAbove(passes.length, 2);
+    for (const e of passes) assert.equal(e.wallMs, 1_000, JSON.stringify(e));
+  });
+
   it("keeps the fault counters a search reported before the process crashed, each counted once", async () => {
     const root = join(Deno.makeTempDirSync(), "run");
     const base = fakeServices();
