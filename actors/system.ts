@@ -300,9 +300,9 @@ export function serveControlState(
     serve(bus, s.control("set"), SetRequest, (req): SetReply | ProtocolError => {
       const knob = checkKnob(req.key, req.value);
       if ("_tag" in knob) return new ProtocolError({ code: "BadRequest", message: knob.message });
-      const previous = control.knobs[knob.key] ?? Number.NaN;
+      const previous = control.knobs[knob.key];
       control.setKnob(knob.key, knob.value);
-      return { v: PROTOCOL_VERSION, id: req.id, key: knob.key, value: knob.value, previous: Number.isFinite(previous) ? previous : -1 };
+      return { v: PROTOCOL_VERSION, id: req.id, key: knob.key, value: knob.value, ...(previous === undefined ? {} : { previous }) };
     }, { ...opts, replySchema: SetReply }),
   ];
 }

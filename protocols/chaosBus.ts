@@ -107,7 +107,7 @@ function parseDelay(text: string): DelayRange | undefined {
 function parseProbability(key: string, text: string): Result.Result<number, ChaosSpecError> {
   const p = Number(text);
   if (text.trim() === "" || !Number.isFinite(p) || p < 0 || p > 1) {
-    return specError(`${key}=${text} must be a probability between 0 and 1`);
+    return specError(`${key.endsWith(":") ? key : `${key}=`}${text} must be a probability between 0 and 1`);
   }
   return Result.succeed(p);
 }
@@ -168,7 +168,7 @@ export function parseChaosSpec(text: string): Result.Result<ChaosSpec, ChaosSpec
       case "crash": {
         const m = /^([A-Za-z][A-Za-z0-9_-]*):(.+)$/.exec(value);
         if (!m) return specError(`crash=${value} must be actor:probability, e.g. expander:0.02`);
-        const p = parseProbability(key, m[2]!);
+        const p = parseProbability(`${key}=${m[1]!}:`, m[2]!);
         if (Result.isFailure(p)) return Result.fail(p.failure);
         crash.push({ actor: m[1]!, rate: p.success });
         break;

@@ -404,13 +404,13 @@ export const SetRequest = Schema.Struct({
 /** A set request. */
 export type SetRequest = typeof SetRequest.Type;
 
-/** The knob's new and previous value. */
+/** The knob's new value, and its previous one when it had been set before. */
 export const SetReply = Schema.Struct({
   v: Version,
   id: Id,
   key: KnobKey,
   value: Schema.Finite,
-  previous: Schema.Finite,
+  previous: Schema.optionalKey(Schema.Finite),
 }).annotate({ title: "SetReply" });
 /** A set reply. */
 export type SetReply = typeof SetReply.Type;

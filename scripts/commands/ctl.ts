@@ -84,7 +84,13 @@ export function command(): Command {
           ...parsed.body,
         }, { timeoutMs: opts.timeoutMs, retries: 2 });
         if (Result.isFailure(rep)) {
-          throw new CommandFailed(`Cannot ${parsed.verb} run ${opts.run}: ${rep.failure.message}`);
+          const err = rep.failure;
+          if (err._tag === "BusError" && err.reason === "NoResponders") {
+            throw new CommandFailed(
+              `Cannot ${parsed.verb} run ${opts.run}: nothing answers ${runSubjects(opts.run).control(parsed.verb)} at ${opts.nats}; is \`rstar evolve --nats ${opts.nats}\` running with a --run folder named ${opts.run}?`,
+            );
+          }
+          throw new CommandFailed(`Cannot ${parsed.verb} run ${opts.run}: ${err.message}`);
         }
         await writeLine(JSON.stringify(rep.success));
       } finally {

@@ -792,6 +792,10 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     },
 
     phase(round: number, phase: string, models: ModelRefs) {
+      // `ctl status` names the models of the phase under way (heartbeats update them in a search).
+      const version = (ref: ModelRef) => (ref.kind === "bootstrap" ? "bootstrap" : ref.version);
+      link?.control.setModel("policy", version(models.policy));
+      if (models.scorer !== undefined) link?.control.setModel("ppm", version(models.scorer));
       link?.control.setPhase(round, phase, { done: 0, total: 0 });
       solver?.use(models);
     },

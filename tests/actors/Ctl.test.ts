@@ -47,6 +47,20 @@ describe("rstar ctl", () => {
     }
   });
 
+  it("a run that nobody serves is named with what to check, not a bus error", async () => {
+    const run = `nobody-${Deno.pid}-${Date.now()}`;
+    const out = await new Deno.Command("node_modules/.bin/deno", {
+      args: ["run", "-A", "--quiet", "scripts/rstar.ts", "ctl", "status", "--nats", NATS, "--run", run],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.strictEqual(out.code, 1);
+    assert.strictEqual(
+      new TextDecoder().decode(out.stderr).trim(),
+      `rstar: Cannot status run ${run}: nothing answers rstar.${run}.control.status at ${NATS}; is \`rstar evolve --nats ${NATS}\` running with a --run folder named ${run}?`,
+    );
+  });
+
   it("points a solve to rstar solve --nats, with a usage error before connecting", async () => {
     assert.throws(() => controlBody("solve", ["What is 2 + 2?"]), /rstar solve --nats URL --run NAME/);
     assert.throws(() => controlBody("stop", []), /expected one of status\|pause\|resume\|set\|chaos, got "stop"/);

@@ -241,8 +241,10 @@ describe("startSystem", () => {
     assert.isTrue(sys.control.paused);
     await verb("resume", {});
     assert.isFalse(sys.control.paused);
+    const first = await verb("set", { key: "rollouts", value: 5 });
+    assert.notProperty(Result.getOrThrow(first) as object, "previous", "a knob never set before has no previous value");
     const set = await verb("set", { key: "rollouts", value: 3 });
-    assert.deepInclude(Result.getOrThrow(set) as object, { key: "rollouts", value: 3 });
+    assert.deepInclude(Result.getOrThrow(set) as object, { key: "rollouts", value: 3, previous: 5 });
     const raw = JSON.stringify({ v: PROTOCOL_VERSION, id: "bad", key: "depth", value: 3 });
     const badSet = await bus.request(runSubjects("t").control("set"), new TextEncoder().encode(raw), { timeoutMs: 1000 });
     assert.strictEqual(badSet.headers["Rstar-Error"], "BadRequest");

@@ -9,7 +9,9 @@ import { join } from "node:path";
 import { resolveConfig } from "../../scripts/run/config.ts";
 import { solve, solveOverNats } from "../../scripts/commands/solve.ts";
 import { connectNatsBus } from "../../protocols/natsBus.ts";
-import { PROTOCOL_VERSION } from "../../protocols/messages.ts";
+import { ControlMessages, PROTOCOL_VERSION } from "../../protocols/messages.ts";
+import { call } from "../../protocols/codec.ts";
+import { Result } from "effect";
 import { runSubjects } from "../../protocols/subjects.ts";
 import { deno, env, ledgerEvents, natsUrl as url, removeRunStore, startEvolve, workerPids } from "../helpers/evolveProcess.ts";
 
@@ -69,13 +71,15 @@ describe("rstar evolve --nats --workers", () => {
     }
   }, 120_000);
 
-  it("answers rstar ctl while it trains, with its round and phase, and a knob set then holds for the next round's search", async () => {
+  it("answers rstar ctl while it trains, with its round and phase, names the models an evaluation uses, and a knob set then holds for the next round's search", async () => {
     const { run, runDir, cleanup } = await tempRun("ctl");
     try {
-      // Round 1 trains long enough (600 steps of the smoke model) to be asked while it does.
+      // Round 1 trains long enough (600 steps of the smoke model) to be asked while it does, and
+      // evaluates long enough (40 problems, 24 samples each) to be asked while it does that.
       const evolve = startEvolve([
         "--preset", "smoke", "--rounds", "2", "--nats", url, "--run", runDir,
-        "--set", "sft.batchSize=2", "--set", "sft.firstRoundEpochs=100", "--set", "eval.strategies=greedy",
+        "--set", "sft.batchSize=2", "--set", "sft.firstRoundEpochs=100", "--set", "eval.strategies=bon-vote",
+        "--set", "eval.samples=24", "--set", "test.problems=40",
       ]);
       await evolve.waitForLine(/round 1 SFT: start/);
       const status = await ctl(run, "status");
@@ -84,6 +88,19 @@ describe("rstar evolve --nats --workers", () => {
       const set = await ctl(run, "set", "rollouts=3");
       assert.equal(set.code, 0);
       assert.deepInclude(set.reply, { key: "rollouts", value: 3 });
+      // Round 1's evaluation uses the policy it trained, where the search's heartbeats said bootstrap.
+      await evolve.waitForLine(/round 1 eval bon-vote: start/);
+      const bus = await connectNatsBus(url, { log: () => {} });
+      try {
+        const rep = await call(bus, runSubjects(run).control("status"), ControlMessages.status.request, ControlMessages.status.reply, {
+          v: PROTOCOL_VERSION,
+          id: "eval-status",
+        }, { timeoutMs: 10_000 });
+        assert.deepInclude(Result.getOrThrow(rep), { round: 1, phase: "eval-bon-vote" });
+        assert.deepEqual(Result.getOrThrow(rep).models, { policy: "policy-r1", ppm: "ppm-r1" });
+      } finally {
+        await bus.close();
+      }
       const end = await evolve.finished();
       assert.equal(end.code, 0, end.stderr.slice(-2000));
       const searched = (await ledgerEvents(runDir)).filter((e) => e.type === "problem-searched");
