@@ -355,19 +355,26 @@ function roundData(state: RunState, round: number, ids: readonly string[]): { sf
   return { sft, pairs };
 }
 
-/** Loads the sample tree saved for the report (the latest round that has one). */
+/**
+ * Loads the sample tree saved for the report: the latest round's whose search reached a right
+ * answer (a terminal of positive value), else the largest (the latest of equals).
+ */
 function latestSample(dir: RunDirectory<EvolveConfig>, rounds: number): SampleTree | undefined {
+  let largest: SampleTree | undefined;
   for (let r = rounds; r >= 1; r--) {
     const f = join(dir.paths.roundDir(r), "sample-tree.json");
-    if (pathExists(f)) {
-      try {
-        return sampleTreeFromJson(r, JSON.parse(Deno.readTextFileSync(f)));
-      } catch {
-        return undefined;
-      }
+    if (!pathExists(f)) continue;
+    let tree: SampleTree | undefined;
+    try {
+      tree = sampleTreeFromJson(r, JSON.parse(Deno.readTextFileSync(f)));
+    } catch {
+      continue; // unreadable: another round's will do
     }
+    if (tree === undefined) continue;
+    if (tree.nodes.some((n) => n.terminal && n.W > 0)) return tree;
+    if (largest === undefined || tree.nodes.length > largest.nodes.length) largest = tree;
   }
-  return undefined;
+  return largest;
 }
 
 /** Builds summary.json and report.html from the ledger; returns the summary. */

@@ -11,7 +11,7 @@ export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
 export function intOption(name: string, min = 0): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min) {
+    if (!Number.isSafeInteger(n) || n < min) {
       throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${value}"`);
     }
     return n;

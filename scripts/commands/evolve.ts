@@ -93,7 +93,7 @@ export async function evolve(f: EvolveFlags): Promise<number> {
       usageError(`${named} ${given.length === 1 ? "applies" : "apply"} to a new run; a resumed run keeps its config.json`);
     }
   }
-  if (f.workers !== undefined && f.nats === undefined) usageError("--workers needs --nats URL");
+  if ((f.workers ?? 0) > 0 && f.nats === undefined) usageError("--workers needs --nats URL");
   if (f.policy === "openai" && f.nats !== undefined) {
     usageError("--policy openai runs in one process: the remote server does the sampling; drop --nats");
   }

@@ -49,6 +49,24 @@ describe("runEvolve with fake services", () => {
     assert.deepEqual(comparable(again.summary), comparable(first.summary));
   });
 
+  it("the report draws the latest round's sample tree that reached a right answer, else the largest", async () => {
+    const root = join(Deno.makeTempDirSync(), "run");
+    await done(runEvolve({ runDir: root, resume: false, config }, fakeServices()));
+    const node = (id: number, parent: number, W: number, terminal: boolean) => ({ id, parent, children: [], N: 1, W, terminal, step: { text: `s${id}`, code: "" } });
+    const write = (round: number, nodes: unknown[]) =>
+      Deno.writeTextFileSync(join(root, `round-${round}`, "sample-tree.json"), JSON.stringify({ problemId: `p${round}`, problem: "?", nodes }));
+    const drawn = async () => {
+      await done(runEvolve({ runDir: root, resume: true }, fakeServices()));
+      return /Sample MCTS tree \(round (\d)/.exec(Deno.readTextFileSync(join(root, "report.html")))?.[1];
+    };
+    write(1, [node(0, -1, 0, false), node(1, 0, -1, true), node(2, 0, -1, true)]);
+    write(2, [node(0, -1, 1, false), node(1, 0, 1, true)]);
+    write(3, [node(0, -1, 0, false)]);
+    assert.equal(await drawn(), "2");
+    write(2, [node(0, -1, -1, false), node(1, 0, -1, true)]);
+    assert.equal(await drawn(), "1");
+  });
+
   it("a search pass's recorded wall time leaves out the time the run spent paused", async () => {
     const root = join(Deno.makeTempDirSync(), "run");
     const base = fakeServices();
