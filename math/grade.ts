@@ -430,8 +430,9 @@ function seqEqual(a: Parsed & { t: "seq" }, b: Parsed & { t: "seq" }): boolean {
 /** True when a predicted answer is equivalent to the gold answer. Never throws. */
 export function answersEqual(pred: string, gold: string): boolean {
   try {
-    if (pred.length > 2000 || gold.length > 2000) return false;
+    // Identical texts are equal at any length; longer ones are not parsed.
     if (pred.trim() === gold.trim()) return pred.trim().length > 0;
+    if (pred.length > 2000 || gold.length > 2000) return false;
     const p = extractIfNeeded(pred);
     const g = extractIfNeeded(gold);
     if (p === undefined || g === undefined) return false;

@@ -58,6 +58,18 @@ class RangeVal {
     if (step > 0n) return stop > start ? (stop - start + step - 1n) / step : 0n;
     return start > stop ? (start - stop - step - 1n) / -step : 0n;
   }
+
+  /** Element `k` (0 ≤ k < length), computed, not enumerated. */
+  at(k: bigint): bigint {
+    return this.start + k * this.step;
+  }
+
+  /** Whether the integer `x` is an element, computed, not enumerated. */
+  has(x: bigint): boolean {
+    const { start, step } = this;
+    const k = (x - start) / step;
+    return (x - start) % step === 0n && k >= 0n && k < this.length();
+  }
 }
 
 /** A built-in function value. */
@@ -170,7 +182,10 @@ function tokenize(code: string, limits: ExecLimits): Token[] {
       continue;
     }
     if ((c >= "0" && c <= "9") || (c === "." && code[i + 1] !== undefined && code[i + 1]! >= "0" && code[i + 1]! <= "9")) {
-      const m = /^(?:\d[\d_]*)?(?:\.\d*)?(?:[eE][+-]?\d+)?/.exec(code.slice(i, i + 400));
+      // The literal runs to the first character no number has (integers are bounded later, by bits).
+      let end = i;
+      while (end < n && /[\d_.eE+-]/.test(code[end]!)) end++;
+      const m = /^(?:\d[\d_]*)?(?:\.\d*)?(?:[eE][+-]?\d+)?/.exec(code.slice(i, end));
       const text = m![0];
       if (/^[A-Za-z_]/.test(code[i + text.length] ?? "")) {
         fail("SyntaxError", `Cannot parse number: invalid literal "${code.slice(i, i + text.length + 1)}"`, line);
@@ -848,8 +863,18 @@ class Interp {
   *iterate(v: Value, line: number): Generator<Value> {
     if (v instanceof RangeVal) {
       const { start, stop, step } = v;
-      if (step > 0n) for (let i = start; i < stop; i += step) yield Rational.int(i);
-      else for (let i = start; i > stop; i += step) yield Rational.int(i);
+      // Every element counts toward the run's limits, whoever consumes it.
+      if (step > 0n) {
+        for (let i = start; i < stop; i += step) {
+          this.tick(line);
+          yield Rational.int(i);
+        }
+      } else {
+        for (let i = start; i > stop; i += step) {
+          this.tick(line);
+          yield Rational.int(i);
+        }
+      }
       return;
     }
     if (v instanceof Seq) {
@@ -914,15 +939,14 @@ class Interp {
         const s = this.eval(e.e);
         const i = toInt(this.eval(e.i));
         if (i === undefined) fail("TypeError", "Cannot index: index must be an integer", e.line);
-        let items: readonly Value[];
+        let items: readonly Value[] | undefined;
         if (s instanceof Seq) items = s.items;
         else if (typeof s === "string") items = [...s];
-        else if (s instanceof RangeVal) items = [...this.iterate(s, e.line)];
-        else fail("TypeError", `Cannot index: ${typeName(s)} is not subscriptable`, e.line);
-        const n = BigInt(items.length);
+        else if (!(s instanceof RangeVal)) fail("TypeError", `Cannot index: ${typeName(s)} is not subscriptable`, e.line);
+        const n = items === undefined ? (s as RangeVal).length() : BigInt(items.length);
         const k = i < 0n ? i + n : i;
         if (k < 0n || k >= n) fail("ValueError", "Cannot index: index out of range", e.line);
-        return items[Number(k)]!;
+        return items === undefined ? Rational.int((s as RangeVal).at(k)) : items[Number(k)]!;
       }
       case "seq":
         return new Seq(e.kind, e.items.map((x) => this.eval(x)));
@@ -933,7 +957,20 @@ class Interp {
     if (op === "==") return valuesEqual(l, r);
     if (op === "!=") return !valuesEqual(l, r);
     if (op === "in" || op === "not in") {
-      const found = [...this.iterate(r, line)].some((x) => valuesEqual(x, l));
+      let found: boolean;
+      if (r instanceof RangeVal) {
+        const x = toInt(l);
+        found = x !== undefined && r.has(x);
+      } else if (typeof r === "string") {
+        if (typeof l !== "string") fail("TypeError", `Cannot test "${op}" a string: ${typeName(l)} is not a string`, line);
+        found = r.includes(l);
+      } else {
+        found = false;
+        for (const x of this.iterate(r, line)) {
+          this.loopTick(line);
+          if ((found = valuesEqual(x, l))) break;
+        }
+      }
       return op === "in" ? found : !found;
     }
     let c: number;

@@ -76,6 +76,11 @@ describe("answersEqual", () => {
     }
   });
 
+  it("takes identical answers as equal at any length, and longer ones than it parses as unequal", () => {
+    assert.isTrue(answersEqual("9".repeat(5000), "9".repeat(5000)));
+    assert.isFalse(answersEqual("9".repeat(5000), "9".repeat(4999)));
+  });
+
   it("never throws on hostile input", () => {
     for (const s of ["{".repeat(5000), "\\frac{".repeat(300), "(".repeat(1000), "9".repeat(5000), "\\sqrt[".repeat(100)]) {
       assert.isFalse(answersEqual(s, "1"));

@@ -33,6 +33,11 @@ describe("runCode: benign programs print exactly the expected value", () => {
     ["x = [4, 5, 6]\nprint(x[0] + x[-1])", "10\n"],
     ["for i in range(10):\n    if i == 3:\n        break\nprint(i)", "3\n"],
     ["print(Fraction(6, 8))", "3/4\n"],
+    // Membership and indexing of a range are computed, whatever its length.
+    ["print(5 in range(10 ** 9), range(10 ** 30)[-1], range(3, 100, 7)[2])", "True 999999999999999999999999999999 17\n"],
+    ["print(17 in range(3, 100, 7), 18 in range(3, 100, 7), -1 in range(0, -10, -1), 0 in range(0, -10, -1), 1/2 in range(3))", "True False True True False\n"],
+    ["print('ab' in 'cab', 'ba' in 'cab', 4 not in (1, 2))", "True False True\n"],
+    ["print(" + "9".repeat(600) + " % 7)", "0\n"],
   ];
   for (const [code, out] of cases) {
     it(`prints ${JSON.stringify(out)} for ${JSON.stringify(code.slice(0, 40))}`, () => {
@@ -129,6 +134,9 @@ describe("runCode: hostile code is stopped by a limit and the process stays heal
     ["huge text from a list", "s = 'a' * 10000\nt = [s] * 100000\nx = str(t)"],
     ["huge print of a list", "s = 'a' * 10000\nt = [s] * 100000\nprint(t)"],
     ["deeply nested list", "x = [1]\nwhile True:\n    x = [x]"],
+    ["unpacking a huge range", "a, b = range(10 ** 9)"],
+    ["a list of a huge range", "x = list(range(10 ** 9))"],
+    ["membership in a list of a huge range", "x = 5 in list(range(10 ** 9))"],
   ];
   for (const [name, code] of hostile) {
     it(`stops ${name}`, () => {
