@@ -128,6 +128,33 @@ export interface EvalRequest {
   readonly seed: number;
 }
 
+/**
+ * The request that evaluates `strategy` with a round's models under the run's settings: the same
+ * for the run's own evaluation and for `rstar eval`, so both give the same figures.
+ */
+export function evalRequest(
+  config: EvolveConfig,
+  round: number,
+  strategy: Strategy,
+  problems: readonly Problem[],
+  policy: ModelRef,
+  scorer: ModelRef | undefined,
+): EvalRequest {
+  const needsScorer = strategy === "bon-ppm" || strategy === "mcts";
+  return {
+    round,
+    strategy,
+    problems,
+    policy,
+    ...(needsScorer && scorer ? { scorer } : {}),
+    samples: strategy === "greedy" ? 1 : config.eval.samples,
+    temperature: config.eval.temperature,
+    k: config.eval.k,
+    // Best-of-N by vote and by the PPM share a seed: the same N solutions, chosen two ways.
+    seed: deriveSeed(config.seed, "eval", round, strategy.startsWith("bon-") ? "bon" : strategy),
+  };
+}
+
 /** One problem's evaluation: the chosen answer (if any) and the policy samples and tokens it took. */
 export interface ProblemEvaluation {
   readonly problemId: string;
@@ -657,18 +684,7 @@ async function runOpened(
       if (recorded.length > 0) progress.event(`round ${round} eval ${strategy}: resuming, ${recorded.length} of ${test.length} test problems recorded`);
       const t0 = now();
       const out = await services.evaluate(
-        {
-          round,
-          strategy,
-          problems: blindTest.filter((p) => !state.problemsEvaluated.get(key)?.has(p.id)),
-          policy,
-          ...(needsScorer && scorer ? { scorer } : {}),
-          samples: strategy === "greedy" ? 1 : config.eval.samples,
-          temperature: config.eval.temperature,
-          k: config.eval.k,
-          // Best-of-N by vote and by the PPM share a seed: the same N solutions, chosen two ways.
-          seed: deriveSeed(config.seed, "eval", round, strategy.startsWith("bon-") ? "bon" : strategy),
-        },
+        evalRequest(config, round, strategy, blindTest.filter((p) => !state.problemsEvaluated.get(key)?.has(p.id)), policy, scorer),
         ctx,
         (r) => {
           append({ type: "problem-evaluated", round, strategy, ...r, elapsedMs: prior + now() - t0 });

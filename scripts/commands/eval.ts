@@ -1,7 +1,7 @@
 /** `rstar eval`: evaluate a run's models on the held-out test split. */
 import { Command, Option } from "commander";
 import { choiceOption, CommandFailed, intOption, writeLine } from "../cli.ts";
-import { deriveSeed } from "../../actors/coordinator.ts";
+import { evalRequest } from "../../actors/coordinator.ts";
 import { STRATEGIES, type Strategy } from "../run/config.ts";
 import { createLocalServices } from "../run/localServices.ts";
 import { stderrProgress } from "../run/progress.ts";
@@ -33,18 +33,7 @@ export async function evaluateRun(runDir: string, strategies: readonly Strategy[
     const blind = test.map((p) => ({ ...p, answer: "", solution: undefined }));
     const out: EvalLine[] = [];
     for (const strategy of strategies) {
-      const needsScorer = strategy === "bon-ppm" || strategy === "mcts";
-      const r = await services.evaluate({
-        round: models.round,
-        strategy,
-        problems: blind,
-        policy: models.policy,
-        ...(needsScorer ? { scorer: models.scorer } : {}),
-        samples: strategy === "greedy" ? 1 : config.eval.samples,
-        temperature: config.eval.temperature,
-        k: config.eval.k,
-        seed: deriveSeed(config.seed, "eval", models.round, strategy),
-      }, { progress });
+      const r = await services.evaluate(evalRequest(config, models.round, strategy, blind, models.policy, models.scorer), { progress });
       const byLevel: Record<string, { n: number; correct: number; rate: number }> = {};
       let correct = 0;
       for (const p of test) {

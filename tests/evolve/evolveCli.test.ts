@@ -132,12 +132,17 @@ describe("rstar evolve --preset smoke", () => {
     const picks = ledger(dir).flatMap((e) => (e as { sft?: { matchesReference?: boolean }[] }).sft ?? []);
     assert.isAbove(picks.length, 0);
     assert.deepEqual(picks.filter((x) => x.matchesReference === false), []);
-    const ev = await run(["eval", "--run", dir, "--strategy", "greedy", "--json"]);
+    // rstar eval reproduces the run's own evaluation of every strategy.
+    const ev = await run(["eval", "--run", dir, "--json"]);
     assert.equal(ev.code, 0, ev.stderr);
-    const line = JSON.parse(ev.stdout.trim());
+    const lines = ev.stdout.trim().split("\n").map((l) => JSON.parse(l));
     const summary = JSON.parse(Deno.readTextFileSync(join(dir, "summary.json")));
-    assert.equal(line.round, 3);
-    assert.equal(line.accuracy, summary.rounds[2].evaluation.greedy.accuracy);
+    assert.deepEqual(lines.map((l) => l.strategy).sort(), ["bon-ppm", "bon-vote", "greedy", "mcts"]);
+    for (const line of lines) {
+      assert.equal(line.round, 3);
+      const own = summary.rounds[2].evaluation[line.strategy];
+      assert.deepEqual([line.accuracy, line.samples], [own.accuracy, own.samples], line.strategy);
+    }
     const sv = await run(["solve", "Ann has 3 apples and buys 4 more. How many apples does she have?", "--run", dir, "--json"]);
     assert.equal(sv.code, 0, sv.stderr);
     const solved = JSON.parse(sv.stdout.trim());
@@ -151,9 +156,9 @@ describe("rstar evolve --preset smoke", () => {
     assert.match(again.stdout, /round\s+solve%/);
     assert.equal(ledger(dir).length, before);
     // Killed after its last round but before the run's end was recorded: status says how to go on.
-    const lines = Deno.readTextFileSync(join(dir, "ledger.jsonl")).trimEnd().split("\n");
-    assert.equal(JSON.parse(lines.at(-1)!).type, "run-finished");
-    Deno.writeTextFileSync(join(dir, "ledger.jsonl"), lines.slice(0, -1).join("\n") + "\n");
+    const ledgerLines = Deno.readTextFileSync(join(dir, "ledger.jsonl")).trimEnd().split("\n");
+    assert.equal(JSON.parse(ledgerLines.at(-1)!).type, "run-finished");
+    Deno.writeTextFileSync(join(dir, "ledger.jsonl"), ledgerLines.slice(0, -1).join("\n") + "\n");
     const st = await run(["status", "--run", dir]);
     assert.equal(st.code, 0, st.stderr);
     assert.include(st.stdout, "not finished");
