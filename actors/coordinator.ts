@@ -384,7 +384,7 @@ function roundData(state: RunState, round: number, ids: readonly string[]): { sf
 
 /**
  * Loads the sample tree saved for the report: the latest round's whose search reached a right
- * answer (a terminal of positive value), else the largest (the latest of equals).
+ * answer (a terminal graded right, or of positive value), else the largest (the latest of equals).
  */
 function latestSample(dir: RunDirectory<EvolveConfig>, rounds: number): SampleTree | undefined {
   let largest: SampleTree | undefined;
@@ -398,7 +398,7 @@ function latestSample(dir: RunDirectory<EvolveConfig>, rounds: number): SampleTr
       continue; // unreadable: another round's will do
     }
     if (tree === undefined) continue;
-    if (tree.nodes.some((n) => n.terminal && n.W > 0)) return tree;
+    if (tree.nodes.some((n) => n.terminal && (n.reward ?? n.W) > 0)) return tree;
     if (largest === undefined || tree.nodes.length > largest.nodes.length) largest = tree;
   }
   return largest;

@@ -16,6 +16,8 @@ export interface TreeNodeView {
   readonly code: string;
   readonly terminal: boolean;
   readonly answer?: string;
+  /** A graded terminal's reward (1 right, -1 wrong); absent where the search did not grade it. */
+  readonly reward?: number;
   readonly error: boolean;
 }
 
@@ -49,6 +51,7 @@ export function sampleTreeFromJson(round: number, json: unknown): SampleTree | u
       code: typeof step.code === "string" ? step.code : "",
       terminal: n.terminal === true,
       ...(typeof n.answer === "string" ? { answer: n.answer } : {}),
+      ...(typeof n.reward === "number" && Number.isFinite(n.reward) ? { reward: n.reward } : {}),
       error: n.error !== undefined && n.error !== null,
     };
   });
@@ -144,7 +147,7 @@ function treeSvg(tree: SampleTree, maxNodes = 120): string {
   for (const [id] of pos) {
     const n = byId.get(id)!;
     const q = n.N > 0 ? n.W / n.N : 0;
-    const fill = n.error ? "#bbb" : n.terminal ? (q > 0 ? "#7bc67b" : "#e57373") : "#9ecae1";
+    const fill = n.error ? "#bbb" : n.terminal ? ((n.reward ?? q) > 0 ? "#7bc67b" : "#e57373") : "#9ecae1";
     const tip = `${n.text}\n${n.code}${n.answer !== undefined ? `\nanswer ${n.answer}` : ""}\nQ=${q.toFixed(2)} N=${n.N}`;
     parts.push(
       `<g><title>${esc(tip)}</title><circle cx="${px(id)}" cy="${py(id)}" r="14" fill="${fill}" stroke="#333"/>` +

@@ -72,6 +72,18 @@ describe("renderReport", () => {
     assert.include(html, ">0.50<");
     assert.include(html, "print(2 + 3)");
   });
+
+  it("colours a terminal by its grade: a right answer no rollout visited is green, a visited wrong one red", () => {
+    const events = [searched("a", 1, true), { type: "round-finished", round: 1 } as LedgerEvent];
+    const s = buildSummary({ seed: 1, preset: "smoke", rounds: 1, events, expected: [["a"]] });
+    const fills = (nodes: object[]) =>
+      [...renderReport(s, sampleTreeFromJson(1, { problemId: "a", problem: "2 + 3?", nodes })).matchAll(/<circle[^>]*r="14" fill="([^"]+)"/g)]
+        .map((m) => m[1]);
+    const root = { id: 0, parent: -1, children: [1, 2], N: 2, W: 0, step: { text: "", code: "" } };
+    const right = { id: 1, parent: 0, children: [], N: 0, W: 0, terminal: true, answer: "5", reward: 1, step: { text: "add", code: "print(2 + 3)" } };
+    const wrong = { id: 2, parent: 0, children: [], N: 2, W: -2, terminal: true, answer: "6", reward: -1, step: { text: "add", code: "print(2 + 4)" } };
+    assert.deepEqual(fills([root, right, wrong]).sort(), ["#7bc67b", "#9ecae1", "#e57373"], "blue, green and red, one each");
+  });
 });
 
 describe("createProgress", () => {
