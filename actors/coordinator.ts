@@ -297,7 +297,7 @@ function searchVersionRefs(config: EvolveConfig, round: number, state: RunState,
   if (config.model.policy === "openai") {
     // Round 1 samples the configured server; later rounds the server recorded as serving the
     // model trained on the previous round's data.
-    const served = round === 1 ? undefined : state.trained.get(round - 1)?.remote;
+    const served = state.served.get(round - 1) ?? (round === 1 ? undefined : state.trained.get(round - 1)?.remote);
     if (round > 1 && !served) throw new Error(`Round ${round} searched before round ${round - 1}'s model was served`);
     const url = served?.url ?? config.model.policyUrl ?? "";
     const model = served?.model ?? config.model.modelName ?? "default";
@@ -318,7 +318,10 @@ function searchVersionRefs(config: EvolveConfig, round: number, state: RunState,
 function trainedModels(state: RunState, dir: RunDirectory<EvolveConfig>, round: number): ModelRefs {
   const trained = state.trained.get(round)!;
   const cp = dir.paths.checkpoints(round);
-  const policy: ModelRef = trained.remote
+  const moved = state.served.get(round);
+  const policy: ModelRef = moved
+    ? { kind: "remote", ...moved, version: remoteVersion(moved.url, moved.model) }
+    : trained.remote
     ? { kind: "remote", ...trained.remote, version: trained.versions.policy }
     : { kind: "checkpoint", dir: cp.policy, version: trained.versions.policy };
   return trained.versions.scorer ? { policy, scorer: { kind: "checkpoint", dir: cp.ppm, version: trained.versions.scorer } } : { policy };
@@ -495,6 +498,19 @@ async function runOpened(
     resumed: ledger.events.length > 0,
     ...(ledger.recoveredTornTail ? { recoveredTornTail: true } : {}),
   });
+  // `--resume --policy-url` when no round's exported data waits for its model: the newest model
+  // is served elsewhere now (the server recorded went away, or a new run's URL was wrong).
+  const waitsForModel = [...state.persisted.keys()].some((r) => !state.trained.has(r));
+  if (options.served && config.model.policy === "openai" && !waitsForModel) {
+    const last = Math.max(0, ...state.trained.keys());
+    const current = newestModels(config, state, dir).policy;
+    const { url, model } = options.served;
+    if (current.kind !== "remote" || current.url !== url || current.model !== model) {
+      append({ type: "model-served", round: last, url, model });
+      progress.event(`${last === 0 ? "the starting model" : `round ${last}'s model`}: now served at ${url} (${model})`);
+    }
+    options = { ...options, served: undefined };
+  }
   const ctx: ServiceContext = { progress };
   const test = await services.testProblems(config);
   const blindTest = test.map((p) => ({ ...p, answer: "", solution: undefined } as Problem));

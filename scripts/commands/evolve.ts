@@ -11,6 +11,7 @@ import { formatTable } from "../run/summary.ts";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { SearchFailed } from "../../actors/searchService.ts";
+import { RemoteModelError } from "../../models/remoteHttp.ts";
 import { Result } from "effect";
 import { parseChaosSpec } from "../../protocols/chaosBus.ts";
 
@@ -170,6 +171,9 @@ export async function evolve(f: EvolveFlags): Promise<number> {
       // The run started and stopped mid-way: what it finished is in the ledger.
       const resume = `finished work is in ${runDir}; continue with: rstar evolve --resume --run ${runDir}`;
       if (err instanceof SearchFailed) throw new CommandFailed(`${err.message}\n${resume}`);
+      if (err instanceof RemoteModelError) {
+        throw new CommandFailed(`${err.message}\n${resume} (with --policy openai --policy-url URL --model NAME where the model is served now)`);
+      }
       console.error(resume);
       throw err;
     }

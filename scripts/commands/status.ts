@@ -52,6 +52,11 @@ export function command(): Command {
       if (s.summary.rounds.length > 0) await writeLine(formatTable(s.summary));
       if (s.current) await writeLine(formatRoundStatus(s.current));
       // Also when every round is done but the run's end is not recorded (killed as it finished).
-      if (!s.finished && !s.running) await writeLine(`continue with: rstar evolve --resume --run ${s.run}`);
+      if (s.finished || s.running) return;
+      if (s.waitsForModel === undefined) return await writeLine(`continue with: rstar evolve --resume --run ${s.run}`);
+      await writeLine(
+        `round ${s.waitsForModel}'s training data is exported; fine-tune and serve the policy on it, then continue with: ` +
+          `rstar evolve --resume --run ${s.run} --policy openai --policy-url NEW_URL --model NAME`,
+      );
     });
 }

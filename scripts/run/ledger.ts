@@ -129,6 +129,16 @@ export type LedgerEvent =
     readonly phase: "train" | "retry";
     readonly wallMs: number;
   }
+  | {
+    /**
+     * A remote policy moved: from now on the model of `round` (the one trained on its data; 0 for
+     * the model round 1 searches with) is served at `url` as `model` (`--resume --policy-url`).
+     */
+    readonly type: "model-served";
+    readonly round: number;
+    readonly url: string;
+    readonly model: string;
+  }
   | { readonly type: "round-finished"; readonly round: number }
   | { readonly type: "run-finished"; readonly ts: string };
 
@@ -143,6 +153,7 @@ export const EVENT_TYPES = [
   "evaluation-done",
   "faults-recorded",
   "search-done",
+  "model-served",
   "round-finished",
   "run-finished",
 ] as const;
@@ -211,6 +222,7 @@ const EVENT_FIELDS: Readonly<Record<(typeof EVENT_TYPES)[number], Readonly<Recor
   },
   "faults-recorded": { phase: "string", counters: "object" },
   "search-done": { wallMs: "number" },
+  "model-served": { url: "string", model: "string" },
   "round-finished": {},
   "run-finished": { ts: "string" },
 };
@@ -228,8 +240,9 @@ function validate(value: unknown): string | undefined {
   const type = v.type;
   if (typeof type !== "string") return "missing event type";
   if (!(EVENT_TYPES as readonly string[]).includes(type)) return `unknown event type "${type}"`;
-  if (type !== "run-started" && type !== "run-finished" && !(Number.isInteger(v.round) && (v.round as number) >= 1)) {
-    return `event "${type}" has no round (a whole number from 1)`;
+  const first = type === "model-served" ? 0 : 1;
+  if (type !== "run-started" && type !== "run-finished" && !(Number.isInteger(v.round) && (v.round as number) >= first)) {
+    return `event "${type}" has no round (a whole number from ${first})`;
   }
   if ((type === "problem-searched" || type === "search-done") && v.phase !== "train" && v.phase !== "retry") {
     return `${type} event has a bad phase`;
@@ -347,6 +360,8 @@ export interface RunState {
   readonly injected: Record<string, number>;
   /** Wall time of finished search passes by round (every session's share summed). */
   readonly searchWallMs: Map<number, number>;
+  /** Where each round's remote model is served now, where a `model-served` event moved it. */
+  readonly served: Map<number, { readonly url: string; readonly model: string }>;
 }
 
 /** Folds ledger events into the run state. */
@@ -364,6 +379,7 @@ export function replay(events: readonly LedgerEvent[]): RunState {
     starts: 0,
     injected: {},
     searchWallMs: new Map(),
+    served: new Map(),
   };
   for (const e of events) foldEvent(state, e);
   return state;
@@ -415,6 +431,9 @@ export function foldEvent(state: RunState, e: LedgerEvent): RunState {
       break;
     case "search-done":
       s.searchWallMs.set(e.round, (s.searchWallMs.get(e.round) ?? 0) + e.wallMs);
+      break;
+    case "model-served":
+      s.served.set(e.round, { url: e.url, model: e.model });
       break;
     case "run-finished":
       s.finished = true;

@@ -48,6 +48,8 @@ export interface RunStatus {
   readonly running?: LockHolder;
   /** The first unfinished round; absent once the run is finished. */
   readonly current?: RoundStatus;
+  /** With a remote policy: the round whose exported data waits for a model trained and served elsewhere. */
+  readonly waitsForModel?: number;
   readonly summary: RunSummary;
 }
 
@@ -82,8 +84,10 @@ export function runStatus(
     events,
     expected,
   });
+  const waiting = config.model.policy === "openai" ? [...state.persisted.keys()].find((r) => !state.trained.has(r)) : undefined;
   const base = {
     run: paths.root,
+    ...withDefined("waitsForModel", waiting),
     preset: config.preset,
     seed: config.seed,
     rounds: config.rounds,
@@ -104,6 +108,8 @@ export function runStatus(
   };
   const evaluation: Record<string, { recorded: number; problems: number; done: boolean }> = {};
   for (const strategy of config.eval.strategies) {
+    // A remote policy's run has no PPM, so the strategies that need one are not run.
+    if (config.model.policy === "openai" && (strategy === "bon-ppm" || strategy === "mcts")) continue;
     const key = `${round}:${strategy}`;
     evaluation[strategy] = {
       recorded: state.problemsEvaluated.get(key)?.size ?? 0,

@@ -89,6 +89,47 @@ describe("rstar evolve --policy openai", () => {
     assert.includeMembers([...new Set(server.requests.map((r) => r.body.model))], ["base", "tuned-r1", "tuned-r2"]);
   }, 120_000);
 
+  it("a server that does not answer stops the run with one line, and --resume --policy-url moves the run to one that does", async () => {
+    const lines = (n: number, seed: number) =>
+      Array.from({ length: n }, (_, i) => JSON.stringify({ problem: `What is ${seed + i} plus ${2 * i + 1}?`, answer: String(seed + 3 * i + 1) }))
+        .join("\n") + "\n";
+    await Deno.writeTextFile(join(root, "moved-train.jsonl"), lines(6, 20));
+    await Deno.writeTextFile(join(root, "moved-test.jsonl"), lines(4, 70));
+    const run = join(root, "moved");
+    const dead = "http://127.0.0.1:1";
+    const remote = (url: string, model: string) => ["--policy", "openai", "--policy-url", url, "--model", model];
+    const oneLine = (r: { code: number; stderr: string }) => {
+      assert.equal(r.code, 1, r.stderr);
+      const out = r.stderr.trim().split("\n");
+      assert.notMatch(r.stderr, /^\s+at /m, "no stack trace");
+      assert.include(out.at(-1), `continue with: rstar evolve --resume --run ${run}`);
+    };
+    // A new run given a wrong URL (one that refuses every request): round 1's search cannot sample it.
+    oneLine(await rstar([
+      "evolve", "--preset", "smoke", "--rounds", "1", "--run", run, "--dataset", join(root, "moved-train.jsonl"),
+      "--test", join(root, "moved-test.jsonl"), ...remote(`${server.url}/wrong`, "base"),
+    ]));
+    const stopped = await rstar(["evolve", "--resume", "--run", run, ...remote(server.url, "base")]);
+    assert.equal(stopped.code, 0, stopped.stderr.slice(-2000));
+    assert.match(stopped.stdout, /stopped after round 1/);
+    const status = await rstar(["status", "--run", run]);
+    assert.include(
+      status.stdout,
+      `round 1's training data is exported; fine-tune and serve the policy on it, then continue with: rstar evolve --resume --run ${run} --policy openai --policy-url NEW_URL --model NAME`,
+    );
+    assert.include(status.stdout, "evaluation: greedy 0/4, bon-vote 0/4\n", "a remote policy's run evaluates no PPM strategy");
+    // The trained model is named on a server that then does not answer: its evaluation fails.
+    oneLine(await rstar(["evolve", "--resume", "--run", run, ...remote(dead, "tuned-r1")]));
+    // Served elsewhere now: the run moves there and finishes.
+    const done = await rstar(["evolve", "--resume", "--run", run, ...remote(server.url, "tuned-r1")]);
+    assert.equal(done.code, 0, done.stderr.slice(-2000));
+    assert.include(done.stderr, `round 1's model: now served at ${server.url} (tuned-r1)`);
+    const summary = JSON.parse(await Deno.readTextFile(join(run, "summary.json")));
+    assert.equal(summary.lost, 0);
+    assert.equal(summary.rounds[0].evaluation.greedy.versions.policy, `openai:tuned-r1@${server.url}`);
+    assert.equal(summary.rounds[0].evaluation.greedy.accuracy, 1);
+  }, 120_000);
+
   it("refuses --policy-url on a run that trains its own policy", async () => {
     const run = join(root, "tiny");
     const dir = createRunDirectory(run, 1, resolveConfig("smoke"));
