@@ -48,6 +48,11 @@ export type ModelRef =
   /** A policy served by an OpenAI-compatible server (`--policy openai`). */
   | { readonly kind: "remote"; readonly url: string; readonly model: string; readonly version: string };
 
+/** The version a model reference names ("bootstrap" for the bootstrap policy). */
+export function refVersion(ref: ModelRef): string {
+  return ref.kind === "bootstrap" ? "bootstrap" : ref.version;
+}
+
 /** A policy and, when there is one, a PPM. */
 export interface ModelRefs {
   readonly policy: ModelRef;
@@ -315,7 +320,7 @@ function searchVersionRefs(config: EvolveConfig, round: number, state: RunState,
 }
 
 /** The models trained in `round` (which must be recorded as trained). */
-function trainedModels(state: RunState, dir: RunDirectory<EvolveConfig>, round: number): ModelRefs {
+export function trainedModels(state: RunState, dir: RunDirectory<EvolveConfig>, round: number): ModelRefs {
   const trained = state.trained.get(round)!;
   const cp = dir.paths.checkpoints(round);
   const moved = state.served.get(round);

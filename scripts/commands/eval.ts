@@ -21,9 +21,14 @@ export interface EvalLine {
 }
 
 /** Evaluates round `round` (default latest) of the run at `runDir` with the given strategies. */
-export async function evaluateRun(runDir: string, strategies: readonly Strategy[], round?: number): Promise<EvalLine[]> {
+export async function evaluateRun(runDir: string, asked: readonly Strategy[] | undefined, round?: number): Promise<EvalLine[]> {
   const models = roundModels(runDir, round);
   if (models._tag !== "RoundModels") throw new CommandFailed(models.message);
+  // A remote policy's run has no PPM: all strategies means those without one.
+  const needsPpm = (s: Strategy) => s === "bon-ppm" || s === "mcts";
+  const strategies = asked ?? STRATEGIES.filter((s) => models.scorer !== undefined || !needsPpm(s));
+  const missing = strategies.find((s) => needsPpm(s) && models.scorer === undefined);
+  if (missing !== undefined) throw new CommandFailed(`Cannot evaluate ${missing} on ${runDir}: its policy is remote and the run trains no PPM`);
   const config = models.dir.file.config;
   const services = createLocalServices();
   const progress = stderrProgress();
@@ -76,7 +81,7 @@ export function command(): Command {
     .addOption(new Option("--split <name>", "split to evaluate").argParser(choiceOption("--split", ["test"] as const)).default("test"))
     .option("--json", "one JSON object per strategy")
     .action(async (opts: { run: string; round?: number; strategy?: Strategy; json?: boolean }) => {
-      const lines = await evaluateRun(opts.run, opts.strategy ? [opts.strategy] : STRATEGIES, opts.round);
+      const lines = await evaluateRun(opts.run, opts.strategy ? [opts.strategy] : undefined, opts.round);
       for (const l of lines) {
         if (opts.json) await writeLine(JSON.stringify(l));
         else {

@@ -13,6 +13,7 @@ import { createLocalServices, runNameOf } from "../run/localServices.ts";
 import { roundModels } from "../run/runModels.ts";
 import { pathIds, q, stats } from "../../search/SearchTree.ts";
 import { solveProblem } from "../run/solver.ts";
+import { refVersion } from "../../actors/coordinator.ts";
 import { defaultRunDir } from "./evolve.ts";
 import { TinyPolicy } from "../../models/policy.ts";
 import { ThreadedPolicy } from "../../models/parallelPropose.ts";
@@ -139,7 +140,7 @@ export async function solve(text: string, runDir: string, seed = 0, rollouts?: n
         return { text: n.step.text, code: n.step.code, output: n.stdout.trimEnd(), q: q(n), n: n.N };
       }),
       tree: { nodes: st.nodes, rollouts: st.rolloutsDone, maxDepth: st.maxDepth, answers },
-      models: { round: models.round, policy: models.policy.kind === "checkpoint" ? models.policy.version : "bootstrap", scorer: models.scorer.kind === "checkpoint" ? models.scorer.version : "" },
+      models: { round: models.round, policy: refVersion(models.policy), scorer: models.scorer === undefined ? "" : refVersion(models.scorer) },
     };
   } finally {
     await services.close();

@@ -35,7 +35,7 @@ import type {
   TrainOutcome,
   TrainRequest,
 } from "../../actors/coordinator.ts";
-import { deriveSeed } from "../../actors/coordinator.ts";
+import { deriveSeed, refVersion } from "../../actors/coordinator.ts";
 import { balancedCounts, DEFAULT_TRAIN_STATE_SECONDS, type EvolveConfig, roundLevelCounts } from "./config.ts";
 import type { Bus } from "../../protocols/bus.ts";
 import { InProcessBus } from "../../protocols/inProcessBus.ts";
@@ -793,9 +793,8 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
 
     phase(round: number, phase: string, models: ModelRefs) {
       // `ctl status` names the models of the phase under way (heartbeats update them in a search).
-      const version = (ref: ModelRef) => (ref.kind === "bootstrap" ? "bootstrap" : ref.version);
-      link?.control.setModel("policy", version(models.policy));
-      if (models.scorer !== undefined) link?.control.setModel("ppm", version(models.scorer));
+      link?.control.setModel("policy", refVersion(models.policy));
+      if (models.scorer !== undefined) link?.control.setModel("ppm", refVersion(models.scorer));
       link?.control.setPhase(round, phase, { done: 0, total: 0 });
       solver?.use(models);
     },

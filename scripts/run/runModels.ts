@@ -2,7 +2,7 @@
  * Finds a run's trained models from its directory and ledger (read-only): used by `rstar solve`
  * and `rstar eval`.
  */
-import type { ModelRef } from "../../actors/coordinator.ts";
+import { type ModelRef, trainedModels } from "../../actors/coordinator.ts";
 import { configProblem, type EvolveConfig } from "./config.ts";
 import { type LedgerCorrupt, readLedger, replay } from "./ledger.ts";
 import { openRunDirectory, type RunDirectory, type RunDirError } from "./runDirectory.ts";
@@ -13,7 +13,8 @@ export interface RoundModels {
   readonly dir: RunDirectory<EvolveConfig>;
   readonly round: number;
   readonly policy: ModelRef;
-  readonly scorer: ModelRef;
+  /** Absent for a remote policy's run, which trains no PPM. */
+  readonly scorer?: ModelRef;
 }
 
 /** Why a run's models could not be found. */
@@ -41,12 +42,10 @@ export function roundModels(root: string, round?: number): RoundModels | RunMode
       message: `Cannot load round ${k} from ${root}: trained rounds are ${rounds.join(", ")}`,
     };
   }
+  // The models the run itself evaluated this round with (a remote policy where it moved, say).
+  const { policy, scorer } = trainedModels(state, dir, k);
   const cp = dir.paths.checkpoints(k);
-  return {
-    _tag: "RoundModels",
-    dir,
-    round: k,
-    policy: { kind: "checkpoint", dir: cp.policy, version: t.versions.policy },
-    scorer: { kind: "checkpoint", dir: cp.ppm, version: t.versions.scorer ?? `ppm-r${k}` },
-  };
+  const ppm: ModelRef | undefined = scorer ??
+    (policy.kind === "checkpoint" ? { kind: "checkpoint", dir: cp.ppm, version: `ppm-r${k}` } : undefined);
+  return { _tag: "RoundModels", dir, round: k, policy, ...(ppm === undefined ? {} : { scorer: ppm }) };
 }

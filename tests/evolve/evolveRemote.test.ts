@@ -128,6 +128,17 @@ describe("rstar evolve --policy openai", () => {
     assert.equal(summary.lost, 0);
     assert.equal(summary.rounds[0].evaluation.greedy.versions.policy, `openai:tuned-r1@${server.url}`);
     assert.equal(summary.rounds[0].evaluation.greedy.accuracy, 1);
+    // eval and solve use the model where it is served now; the PPM strategies are not there to run.
+    const ev = await rstar(["eval", "--run", run, "--json"]);
+    assert.equal(ev.code, 0, ev.stderr);
+    const evLines = ev.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(evLines.map((l) => [l.strategy, l.accuracy]), [["greedy", 1], ["bon-vote", summary.rounds[0].evaluation["bon-vote"].accuracy]]);
+    const mcts = await rstar(["eval", "--run", run, "--strategy", "mcts"]);
+    assert.equal(mcts.code, 1);
+    assert.equal(mcts.stderr.trim(), `rstar: Cannot evaluate mcts on ${run}: its policy is remote and the run trains no PPM`);
+    const solved = await rstar(["solve", "--run", run, "--json", "What is 20 plus 22?"]);
+    assert.equal(solved.code, 0, solved.stderr);
+    assert.deepInclude(JSON.parse(solved.stdout), { answer: "42", models: { round: 1, policy: `openai:tuned-r1@${server.url}`, scorer: "" } });
   }, 120_000);
 
   it("refuses --policy-url on a run that trains its own policy", async () => {
