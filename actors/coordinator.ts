@@ -39,7 +39,7 @@ import {
   writeFileAtomic,
 } from "../scripts/run/runDirectory.ts";
 import { buildSummary, type RunSummary } from "../scripts/run/summary.ts";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 /** Which weights a service call uses. */
 export type ModelRef =
@@ -338,7 +338,7 @@ function newestModels(config: EvolveConfig, state: RunState, dir: RunDirectory<E
   return last === 0 ? searchVersionRefs(config, 1, state, dir) : trainedModels(state, dir, last);
 }
 
-/** Writes the round's training data in the documented export formats; returns the file paths. */
+/** Writes the round's training data in the documented export formats; returns the files' absolute paths. */
 function exportRoundData(dir: string, round: number, sft: readonly SftExample[], pairs: readonly PairExample[]): string[] {
   Deno.mkdirSync(dir, { recursive: true });
   const render = (s: { text: string; code: string }) => (s.code ? `# ${s.text}\n${s.code}` : `# ${s.text}`);
@@ -371,7 +371,7 @@ function exportRoundData(dir: string, round: number, sft: readonly SftExample[],
   const pairFile = join(dir, "ppm_pairs.jsonl");
   writeFileAtomic(sftFile, sftLines.map((l) => l + "\n").join(""));
   writeFileAtomic(pairFile, pairLines.map((l) => l + "\n").join(""));
-  return [sftFile, pairFile];
+  return [resolve(sftFile), resolve(pairFile)];
 }
 
 /** Collects SFT picks and pairs of one round from the ledger state, in the round's problem order. */

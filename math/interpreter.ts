@@ -1247,11 +1247,11 @@ function factorialBig(n: bigint, it: Interp, line: number): bigint {
   return r;
 }
 
-function permBig(n: bigint, k: bigint, it: Interp, line: number): bigint {
+function permBig(n: bigint, k: bigint, it: Interp, line: number, call = `perm(${n}, ${k})`): bigint {
   if (k > n) return 0n;
   const bits = Number(k) * Math.log2(Math.max(2, Number(n)));
   if (k > 0n && !(bits <= it.limits.maxIntBits + 64)) {
-    fail("LimitExceeded", `Cannot compute perm(${n}, ${k}): result exceeds ${it.limits.maxIntBits} bits`, line);
+    fail("LimitExceeded", `Cannot compute ${call}: a product on the way exceeds ${it.limits.maxIntBits} bits`, line);
   }
   let r = 1n;
   for (let i = 0n; i < k; i++) r *= n - i;
@@ -1343,8 +1343,9 @@ const builtinList: Builtin[] = [
     let k = intArg("comb", args[1]!, line);
     if (n < 0n || k < 0n) fail("ValueError", "Cannot call comb(): arguments must be non-negative", line);
     if (k > n) return Rational.int(0);
+    const call = `comb(${n}, ${k})`;
     if (n - k < k) k = n - k;
-    const p = permBig(n, k, it, line);
+    const p = permBig(n, k, it, line, call);
     return Rational.int(p / factorialBig(k, it, line));
   }),
   new Builtin("isqrt", (args, line) => {

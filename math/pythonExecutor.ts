@@ -15,6 +15,10 @@
  *   removed with the worker.
  * The driver's own channel is a duplicate of the original stdin/stdout; file descriptors 0 and 1
  * point at /dev/null, so user code cannot read or corrupt the protocol.
+ *
+ * These limits stop runaway steps, not hostile ones: a step runs with this user's rights and can
+ * read and write files outside its directory, start processes (`subprocess`), and reach the
+ * network from them. Isolation is the caller's: a container or a user without rights.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -290,7 +294,7 @@ class PythonWorker {
   }
 }
 
-/** Runs steps in a pool of sandboxed `python3 -I` processes. */
+/** Runs steps in a pool of `python3 -I` processes (limited, not isolated: see above). */
 export class PythonExecutor implements StepExecutor {
   readonly name = "python";
   private readonly poolSize: number;
@@ -309,6 +313,19 @@ export class PythonExecutor implements StepExecutor {
     this.memoryBytes = options.memoryBytes ?? 1024 ** 3;
     this.maxOutputChars = options.maxOutputChars ?? 65_536;
     this.python = options.python ?? "python3";
+  }
+
+  /** Why this executor cannot run steps here (no python3 to start, say), or undefined when it can. */
+  async unavailable(): Promise<string | undefined> {
+    try {
+      const out = await new Deno.Command(this.python, { args: ["-I", "-c", "import sys; print(sys.version_info[0])"], stdout: "piped", stderr: "piped" })
+        .output();
+      const major = new TextDecoder().decode(out.stdout).trim();
+      if (out.success && major === "3") return undefined;
+      return `${this.python} did not run as Python 3 (exit ${out.code}${major ? `, version ${major}` : ""})`;
+    } catch (err) {
+      return `cannot start ${this.python}: ${err instanceof Error ? err.message : String(err)}`;
+    }
   }
 
   /** Runs the prefix steps, then `step`; reports the step's stdout or its error as a value. */

@@ -40,17 +40,21 @@ export function choiceOption<T extends string>(name: string, choices: readonly T
 /** Reads all of standard input as lines (without the trailing empty line). */
 export async function* stdinLines(): AsyncGenerator<string> {
   const decoder = new TextDecoder();
-  let buf = "";
-  for await (const chunk of Deno.stdin.readable) {
-    buf += decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      yield buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
+  // The unfinished line's pieces: each chunk is searched once, so a long line costs its length.
+  let parts: string[] = [];
+  const split = function* (text: string): Generator<string> {
+    let start = 0;
+    for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
+      parts.push(text.slice(start, nl));
+      yield parts.join("");
+      parts = [];
+      start = nl + 1;
     }
-  }
-  buf += decoder.decode();
-  if (buf.length > 0) yield buf;
+    if (start < text.length) parts.push(text.slice(start));
+  };
+  for await (const chunk of Deno.stdin.readable) yield* split(decoder.decode(chunk, { stream: true }));
+  yield* split(decoder.decode());
+  if (parts.length > 0) yield parts.join("");
 }
 
 /** Writes one line to stdout, waiting for the write (safe for large outputs and pipes). */

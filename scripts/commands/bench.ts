@@ -5,7 +5,7 @@
  */
 import { Command } from "commander";
 import { CommandFailed, writeLine } from "../cli.ts";
-import { formatFigureLine, formatTable, runBench } from "../bench/index.ts";
+import { areaSelected, benchAreas, formatFigureLine, formatTable, runBench } from "../bench/index.ts";
 
 /** Builds the `bench` subcommand. */
 export function command(): Command {
@@ -15,6 +15,10 @@ export function command(): Command {
     .option("--only <prefix>", "only figures whose name starts with PREFIX (e.g. search, policy.gen)")
     .option("--json", "JSON lines only, no table at the end", false)
     .action(async (opts: { quick: boolean; only?: string; json: boolean }) => {
+      // A prefix no area can produce is an error before anything runs (and before a table header).
+      if (!benchAreas.some((a) => areaSelected(a, opts.only))) {
+        throw new CommandFailed(`Cannot find figures to run: none match --only ${JSON.stringify(opts.only)}`);
+      }
       const figures = await runBench({
         quick: opts.quick,
         only: opts.only,

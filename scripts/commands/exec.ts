@@ -1,6 +1,6 @@
 /** `rstar exec`: runs step-language code from JSONL on stdin, one result per line, in order. */
 import { Command } from "commander";
-import { choiceOption, stdinLines, writeLine } from "../cli.ts";
+import { choiceOption, CommandFailed, stdinLines, writeLine } from "../cli.ts";
 import type { ExecResult, Step, StepExecutor } from "../../math/contracts.ts";
 import { PYTHON_PRELUDE, SafeExecutor } from "../../math/interpreter.ts";
 import { PythonExecutor } from "../../math/pythonExecutor.ts";
@@ -32,12 +32,14 @@ function parseInput(line: string, n: number): { prefix: Step[]; step: Step } | E
 /** Builds the `exec` subcommand. */
 export function command(): Command {
   return new Command("exec")
-    .description('run code from JSONL {"code", "prefix"?} on stdin; writes {"ok","stdout","error"?} per line, in order')
+    .description('run code from JSONL {"code", "prefix"?} on stdin; writes {"ok","stdout","error"?} per line, in order (blank lines are skipped)')
     .option("--executor <e>", "builtin|python (python needs python3)", choiceOption("--executor", ["builtin", "python"] as const), "builtin")
     .action(async (opts: { executor: "builtin" | "python" }) => {
       const python = opts.executor === "python";
       const executor: StepExecutor = python ? new PythonExecutor() : new SafeExecutor();
       const prelude: Step[] = python ? [{ text: "step-language built-ins", code: PYTHON_PRELUDE }] : [];
+      const why = executor instanceof PythonExecutor ? await executor.unavailable() : undefined;
+      if (why !== undefined) throw new CommandFailed(`Cannot use --executor python: ${why}`);
       try {
         let n = 0;
         for await (const line of stdinLines()) {

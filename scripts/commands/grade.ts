@@ -6,7 +6,7 @@ import { answersEqual, extractAnswer } from "../../math/grade.ts";
 /** Builds the `grade` subcommand. */
 export function command(): Command {
   return new Command("grade")
-    .description('grade JSONL {"pred","gold"} on stdin; writes {"equal"} per line, in order')
+    .description('grade JSONL {"pred","gold"} on stdin; writes {"equal"} per line, in order (blank lines are skipped)')
     .option("--extract", "extract the final answer from pred as model text first (\\boxed{}, \"the answer is\", ####, last number)")
     .action(async (opts: { extract?: boolean }) => {
       let n = 0;

@@ -16,6 +16,7 @@ import { createLogger } from "../../actors/log.ts";
 import { startSystem } from "../../actors/system.ts";
 import { loadWorkerModels, scriptedRequested } from "../../actors/workerModels.ts";
 import { choiceOption, CommandFailed, intOption } from "../cli.ts";
+import { runNameHolder } from "../run/runClaim.ts";
 
 /** Options of `rstar worker`. */
 interface WorkerOptions {
@@ -87,6 +88,10 @@ async function runWorker(opts: WorkerOptions): Promise<void> {
   });
   await bus.flush();
   log.info("Worker ready", { role: opts.role, policy: models.policy.version, scorer: models.scorer?.version ?? "none" });
+  // A worker serves whatever run of that name asks; say so when none is running (a typo, say).
+  if ((await runNameHolder(bus.nc, opts.run)) === undefined) {
+    log.warn(`No run named ${opts.run} is running on this server now; this worker serves it once one starts (rstar evolve --nats URL with a --run folder named ${opts.run})`);
+  }
   const stopSignal = new Promise<string>((resolve) => {
     for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => resolve(sig));
   });

@@ -769,7 +769,10 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
           throw new CommandFailed(`Cannot apply --chaos kill-worker: ${KILL_WORKER_NEEDS}`);
         }
       }
-      getExecutor(config);
+      const exec = getExecutor(config);
+      // Without python3 every step would fail as "not running" and the run would learn nothing.
+      const why = exec instanceof PythonExecutor ? await exec.unavailable() : undefined;
+      if (why !== undefined) throw new CommandFailed(`Cannot use --executor python: ${why}`);
       if (config.model.policy === "tiny") await backend();
       if (options.nats && !link) {
         link = await startNatsLink(options.nats);

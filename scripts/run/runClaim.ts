@@ -35,6 +35,16 @@ export interface RunNameTaken {
   readonly message: string;
 }
 
+/** Who holds `run` on the server now (the claim's last writer), or undefined when nobody does. */
+export async function runNameHolder(nc: NatsConnection, run: string): Promise<RunNameHolder | undefined> {
+  try {
+    const entry = await (await new Kvm(nc).open(CLAIMS_BUCKET)).get(run);
+    return entry && entry.operation === "PUT" ? JSON.parse(entry.string()) as RunNameHolder : undefined;
+  } catch {
+    return undefined; // no bucket yet (no run has claimed a name on this server), or unreadable
+  }
+}
+
 /**
  * Claims `run` on the server for this process, which runs `dir`; a live holder is a
  * `RunNameTaken` naming it. `warn` hears of the first of a row of renewals that failed.

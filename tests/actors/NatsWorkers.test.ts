@@ -75,4 +75,21 @@ describe("rstar worker over NATS", () => {
       assert.deepStrictEqual(codes, [0, 0]);
     }
   });
+
+  it("a worker for a run name that no run holds on the server says so, and serves on", async () => {
+    const run = `nobody-${Deno.pid}-${Date.now()}`;
+    const worker = spawnWorker(run, "w-alone");
+    try {
+      const lines = await waitForLine(worker.stderr, "No run named");
+      const warning = lines.map((l) => l.trim()).filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)).find((r) => r.level === "warn");
+      assert.equal(
+        warning?.msg,
+        `No run named ${run} is running on this server now; this worker serves it once one starts (rstar evolve --nats URL with a --run folder named ${run})`,
+      );
+    } finally {
+      worker.kill("SIGTERM");
+      await worker.stderr.cancel().catch(() => {});
+      assert.equal((await worker.status).code, 0);
+    }
+  });
 });

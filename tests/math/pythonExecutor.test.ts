@@ -133,3 +133,17 @@ describe.skipIf(!hasPython)("PythonExecutor", () => {
     assert.isFalse(alive);
   });
 });
+
+describe("PythonExecutor.unavailable", () => {
+  it("says why it cannot run steps when its python cannot start, so a run refuses it before any work", async () => {
+    const missing = new PythonExecutor({ python: "/nonexistent/python3" });
+    assert.match((await missing.unavailable())!, /^cannot start \/nonexistent\/python3: /);
+    await missing.close();
+  });
+
+  it.skipIf(!hasPython)("says nothing when python3 runs", async () => {
+    const ok = new PythonExecutor();
+    assert.isUndefined(await ok.unavailable());
+    await ok.close();
+  });
+});
