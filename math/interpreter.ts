@@ -376,13 +376,25 @@ class Parser {
     if (!this.isName("in")) this.unexpected(this.peek(), 'expected "in"');
     this.next();
     const iter = this.exprList();
-    return { t: "for", target, iter, body: this.suite(), line };
+    return { t: "for", target, iter, body: this.loopBody(), line };
   }
 
   private whileStmt(): Stmt {
     const line = this.next().line;
     const c = this.expr();
-    return { t: "while", c, body: this.suite(), line };
+    return { t: "while", c, body: this.loopBody(), line };
+  }
+
+  /** Loops the parser is inside: `break` and `continue` outside every loop are syntax errors. */
+  private loops = 0;
+
+  private loopBody(): Stmt[] {
+    this.loops++;
+    try {
+      return this.suite();
+    } finally {
+      this.loops--;
+    }
   }
 
   private ifStmt(): Stmt {
@@ -403,6 +415,7 @@ class Parser {
     if (t.kind === "name") {
       if (UNSUPPORTED_KEYWORDS.has(t.text)) fail("Unsupported", `Cannot run code: "${t.text}" is not supported in the step language`, t.line);
       if (t.text === "pass" || t.text === "break" || t.text === "continue") {
+        if (t.text !== "pass" && this.loops === 0) fail("SyntaxError", `Cannot parse code: "${t.text}" outside a loop`, t.line);
         this.next();
         return { t: t.text, line: t.line };
       }

@@ -76,6 +76,8 @@ describe("runCode: every failure is an error value with kind and line", () => {
     ["x = (1).real", "Unsupported", 1],
     ["eval('1 + 1')", "Unsupported", 1],
     ["exec('x = 1')", "Unsupported", 1],
+    ["x = 1\nbreak", "SyntaxError", 2],
+    ["for i in range(2):\n    pass\ncontinue", "SyntaxError", 3],
     ["open('/etc/passwd')", "Unsupported", 1],
     ["__import__('os')", "Unsupported", 1],
     ["f = lambda: 1", "Unsupported", 1],
