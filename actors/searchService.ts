@@ -204,18 +204,19 @@ export function createSearchService(options: SearchServiceOptions): SearchServic
     seed: number,
     problemId: string,
   ): Promise<R> {
-    const schedule = (n: number) => createBackoff({ baseMs: 20, maxMs: 2000, maxAttempts, seed: seed + n });
-    let backoff = schedule(0);
+    // An actor that crashed while running the request answers "Unavailable" and is restarted:
+    // something serves the subject, so such answers do not use up the attempts, only requests
+    // nobody answers do (and a cap of ten times as many tries in all ends one that fails every
+    // time). The delay grows either way.
+    const backoff = createBackoff({ baseMs: 20, maxMs: 2000, maxAttempts: maxAttempts * 10, seed });
+    let unanswered = 0;
     for (let attempt = 1;; attempt++) {
       const rep = await call(options.bus, subject, requestSchema, replySchema, request, { timeoutMs: timeoutMs() });
       if (Result.isSuccess(rep)) return rep.success;
       const err: CallError = rep.failure;
       if (!retryable(err)) throw new SearchFailed(problemId, `request refused: ${err.message}`);
-      // An actor that crashed while running the request answers "Unavailable" and is restarted:
-      // something serves the subject, so the backoff starts over. Only requests nobody answers
-      // use up its attempts (and an overall cap ends a request that fails every time).
-      if (err._tag === "RemoteError" && err.code === "Unavailable" && attempt < maxAttempts * 10) backoff = schedule(attempt);
-      const delay = backoff.next();
+      if (!(err._tag === "RemoteError" && err.code === "Unavailable")) unanswered++;
+      const delay = unanswered > maxAttempts ? undefined : backoff.next();
       if (delay === undefined) {
         throw new SearchFailed(problemId, `gave up after ${attempt - 1} retries on ${subject}: ${err.message}`);
       }
