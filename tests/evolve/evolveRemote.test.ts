@@ -19,6 +19,12 @@ function complete(prompt: string): string {
   return `# add ${a} and ${b} and print the answer\nprint(${a} + ${b})\n`;
 }
 
+/** `n` addition problems as dataset lines, numbered from `seed`. */
+function additions(n: number, seed: number): string {
+  return Array.from({ length: n }, (_, i) => JSON.stringify({ problem: `What is ${seed + i} plus ${2 * i + 1}?`, answer: String(seed + 3 * i + 1) }))
+    .join("\n") + "\n";
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
@@ -51,11 +57,8 @@ describe("rstar evolve --policy openai", () => {
   });
 
   it("exports each round's SFT data and pairs, stops with how to continue, and resumes with the served model", async () => {
-    const lines = (n: number, seed: number) =>
-      Array.from({ length: n }, (_, i) => JSON.stringify({ problem: `What is ${seed + i} plus ${2 * i + 1}?`, answer: String(seed + 3 * i + 1) }))
-        .join("\n") + "\n";
-    await Deno.writeTextFile(join(root, "train.jsonl"), lines(10, 10));
-    await Deno.writeTextFile(join(root, "test.jsonl"), lines(6, 50));
+    await Deno.writeTextFile(join(root, "train.jsonl"), additions(10, 10));
+    await Deno.writeTextFile(join(root, "test.jsonl"), additions(6, 50));
     const run = join(root, "run");
     const common = ["--dataset", join(root, "train.jsonl"), "--test", join(root, "test.jsonl")];
 
@@ -90,11 +93,8 @@ describe("rstar evolve --policy openai", () => {
   }, 120_000);
 
   it("a server that does not answer stops the run with one line, and --resume --policy-url moves the run to one that does", async () => {
-    const lines = (n: number, seed: number) =>
-      Array.from({ length: n }, (_, i) => JSON.stringify({ problem: `What is ${seed + i} plus ${2 * i + 1}?`, answer: String(seed + 3 * i + 1) }))
-        .join("\n") + "\n";
-    await Deno.writeTextFile(join(root, "moved-train.jsonl"), lines(6, 20));
-    await Deno.writeTextFile(join(root, "moved-test.jsonl"), lines(4, 70));
+    await Deno.writeTextFile(join(root, "moved-train.jsonl"), additions(6, 20));
+    await Deno.writeTextFile(join(root, "moved-test.jsonl"), additions(4, 70));
     const run = join(root, "moved");
     const dead = "http://127.0.0.1:1";
     const remote = (url: string, model: string) => ["--policy", "openai", "--policy-url", url, "--model", model];
