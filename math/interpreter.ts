@@ -539,6 +539,8 @@ class Parser {
         this.next();
         this.next();
         ops.push("not in");
+      } else if (t.kind === "name" && t.text === "is") {
+        fail("Unsupported", `Cannot run code: "is" is not supported in the step language (use ==)`, t.line);
       } else break;
       items.push(this.arith());
     }

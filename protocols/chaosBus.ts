@@ -112,6 +112,9 @@ function parseProbability(key: string, text: string): Result.Result<number, Chao
   return Result.succeed(p);
 }
 
+/** The actors `crash=actor:rate` applies to: those that serve requests in a search. */
+export const CRASH_ACTORS = ["expander", "scorer"] as const;
+
 /** Expands a short pattern ("expand") into a run subject pattern ("rstar.*.expand"). */
 function expandPattern(pattern: string): string {
   return pattern.includes(".") || pattern === ">" ? pattern : `rstar.*.${pattern}`;
@@ -168,6 +171,9 @@ export function parseChaosSpec(text: string): Result.Result<ChaosSpec, ChaosSpec
       case "crash": {
         const m = /^([A-Za-z][A-Za-z0-9_-]*):(.+)$/.exec(value);
         if (!m) return specError(`crash=${value} must be actor:probability, e.g. expander:0.02`);
+        if (!(CRASH_ACTORS as readonly string[]).includes(m[1]!)) {
+          return specError(`crash=${value}: no actor "${m[1]}" crashes on demand (use ${CRASH_ACTORS.join(" or ")})`);
+        }
         const p = parseProbability(`${key}=${m[1]!}:`, m[2]!);
         if (Result.isFailure(p)) return Result.fail(p.failure);
         crash.push({ actor: m[1]!, rate: p.success });

@@ -7,6 +7,7 @@
 import { Command, CommanderError } from "commander";
 import { CommandFailed, ExitCode } from "./cli.ts";
 import { DatasetError } from "../math/datasets.ts";
+import { CheckpointError } from "../models/checkpoint.ts";
 import * as evolve from "./commands/evolve.ts";
 import * as solve from "./commands/solve.ts";
 import * as evalCmd from "./commands/eval.ts";
@@ -48,7 +49,7 @@ export async function main(args: string[]): Promise<number> {
       // commander already printed its one-line reason to stderr.
       return ExitCode.usage;
     }
-    if (err instanceof CommandFailed || err instanceof DatasetError) {
+    if (err instanceof CommandFailed || err instanceof DatasetError || err instanceof CheckpointError) {
       console.error(`rstar: ${err.message}`);
       return ExitCode.failed;
     }

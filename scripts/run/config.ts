@@ -472,7 +472,7 @@ const SETTING_RULES: readonly SettingRule[] = [
   oneOf("preset", PRESETS),
   { key: "seed", ok: isWhole(0), expected: "expected a whole number, at least 0" },
   whole("rounds", 1, "rounds"),
-  whole("train.problemsPerRound", 1, "problems"),
+  whole("train.problemsPerRound", 0, "problems"),
   whole("train.firstRoundProblems", 1, "problems", true),
   levelList("train.levels"),
   whole("train.aboveCapProblems", 0, "problems per level", true),
@@ -552,6 +552,10 @@ export function configProblem(config: unknown): string | undefined {
     if (!rule.ok(v)) return `${rule.key}=${shown(v)}: ${rule.expected}`;
   }
   const c = config as EvolveConfig;
+  // 0 fresh problems a round (policy rounds that only train again) needs round 1's own count.
+  if (c.train.problemsPerRound === 0 && c.train.firstRoundProblems === undefined) {
+    return "train.problemsPerRound=0: round 1 would search nothing; set train.firstRoundProblems too";
+  }
   const strategies = c.eval.strategies as unknown;
   if (!Array.isArray(strategies)) return `eval.strategies: expected a list such as ${STRATEGIES.join(",")}`;
   const unknownStrategy = strategies.find((x) => !(STRATEGIES as readonly unknown[]).includes(x));

@@ -88,11 +88,6 @@ export type LedgerEvent =
     readonly wallMs: number;
   }
   | {
-    readonly type: "data-exported";
-    readonly round: number;
-    readonly files: readonly string[];
-  }
-  | {
     /** One test problem evaluated by one strategy (an interrupted evaluation resumes after it). */
     readonly type: "problem-evaluated";
     readonly round: number;
@@ -148,7 +143,6 @@ export const EVENT_TYPES = [
   "problem-searched",
   "data-persisted",
   "round-trained",
-  "data-exported",
   "problem-evaluated",
   "evaluation-done",
   "faults-recorded",
@@ -209,7 +203,6 @@ const EVENT_FIELDS: Readonly<Record<(typeof EVENT_TYPES)[number], Readonly<Recor
   },
   "data-persisted": { sft: "number", pairs: "number", files: "array" },
   "round-trained": { losses: "object", versions: "object", checkpoints: "object", tokens: "number", wallMs: "number" },
-  "data-exported": { files: "array" },
   "problem-evaluated": { strategy: "string", problemId: "string", samples: "number", tokens: "number" },
   "evaluation-done": {
     strategy: "string",
@@ -348,7 +341,6 @@ export interface RunState {
   readonly duplicates: number;
   readonly persisted: Map<number, Extract<LedgerEvent, { type: "data-persisted" }>>;
   readonly trained: Map<number, Extract<LedgerEvent, { type: "round-trained" }>>;
-  readonly exported: Map<number, Extract<LedgerEvent, { type: "data-exported" }>>;
   /** Evaluations keyed by `${round}:${strategy}`. */
   readonly evaluated: Map<string, Extract<LedgerEvent, { type: "evaluation-done" }>>;
   /** First record of each evaluated problem, by `${round}:${strategy}` and then problem id. */
@@ -371,7 +363,6 @@ export function replay(events: readonly LedgerEvent[]): RunState {
     duplicates: 0,
     persisted: new Map(),
     trained: new Map(),
-    exported: new Map(),
     evaluated: new Map(),
     problemsEvaluated: new Map(),
     roundsFinished: new Set(),
@@ -407,9 +398,6 @@ export function foldEvent(state: RunState, e: LedgerEvent): RunState {
       break;
     case "round-trained":
       if (!s.trained.has(e.round)) s.trained.set(e.round, e);
-      break;
-    case "data-exported":
-      if (!s.exported.has(e.round)) s.exported.set(e.round, e);
       break;
     case "problem-evaluated": {
       const key = `${e.round}:${e.strategy}`;

@@ -44,6 +44,7 @@ import {
   type ChaosControl,
   chaosControlHandler,
   type ChaosSpec,
+  CRASH_ACTORS,
   crashRate,
   NO_CHAOS,
   parseChaosSpec,
@@ -112,9 +113,6 @@ export interface NatsOptions {
   /** The run directory, named to another process that finds the run name in use (default: the run name). */
   readonly dir?: string;
 }
-
-/** Actors the chaos spec's `crash=actor:rate` applies to in a search. */
-const CRASH_ACTORS = ["expander", "scorer"] as const;
 
 /** How often a due kill looks again for requests in flight. */
 const KILL_POLL_MS = 5;

@@ -77,6 +77,7 @@ describe("runCode: every failure is an error value with kind and line", () => {
     ["eval('1 + 1')", "Unsupported", 1],
     ["exec('x = 1')", "Unsupported", 1],
     ["x = 1\nbreak", "SyntaxError", 2],
+    ["print(1 is 1)", "Unsupported", 1],
     ["for i in range(2):\n    pass\ncontinue", "SyntaxError", 3],
     ["open('/etc/passwd')", "Unsupported", 1],
     ["__import__('os')", "Unsupported", 1],

@@ -70,6 +70,7 @@ describe("parseChaosSpec", () => {
     assert.match(unknown, /drop, dup, delay/);
     assert.match(specError("drop=1.5"), /drop=1.5 must be a probability/);
     assert.match(specError("crash=expander:2"), /crash=expander:2 must be a probability/);
+    assert.match(specError("crash=expandr:0.2"), /crash=expandr:0.2: no actor "expandr" crashes on demand \(use expander or scorer\)/);
     assert.match(specError("dup=lots"), /probability/);
     assert.match(specError("delay=100-10ms"), /delay=100-10ms/);
     assert.match(specError("delay=fast"), /duration/);

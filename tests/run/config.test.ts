@@ -62,6 +62,12 @@ describe("evolve --set KEY=VALUE", () => {
     assert.throws(() => applySettings(base, ["model.policyUrl=http://127.0.0.1:8000"]), /set it with --policy-url URL/);
     assert.throws(() => applySettings(base, ["transport.nats=nats://127.0.0.1:4222"]), /set it with --nats URL/);
     assert.throws(() => applySettings(base, ["transport.workers=3"]), /set it with --workers N/);
+    // Policy rounds that search nothing new (they train again on round 1's picks) need round 1's own count.
+    assert.equal(applySettings(base, ["train.problemsPerRound=0"]).train.problemsPerRound, 0);
+    assert.throws(
+      () => applySettings(resolveConfig("smoke"), ["train.problemsPerRound=0"]),
+      /train.problemsPerRound=0: round 1 would search nothing; set train.firstRoundProblems too/,
+    );
     assert.throws(() => applySettings(base, ["chaos=drop=0.1"]), /set it with --chaos SPEC/);
     // Optional settings a preset leaves out take --set like any other.
     assert.equal(applySettings(resolveConfig("smoke"), ["sft.maxSteps=7"]).sft.maxSteps, 7);
