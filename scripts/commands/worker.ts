@@ -87,14 +87,14 @@ async function runWorker(opts: WorkerOptions): Promise<void> {
     serveControl: false,
   });
   await bus.flush();
+  const stopSignal = new Promise<string>((resolve) => {
+    for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => resolve(sig));
+  });
   log.info("Worker ready", { role: opts.role, policy: models.policy.version, scorer: models.scorer?.version ?? "none" });
   // A worker serves whatever run of that name asks; say so when none is running (a typo, say).
   if ((await runNameHolder(bus.nc, opts.run)) === undefined) {
     log.warn(`No run named ${opts.run} is running on this server now; this worker serves it once one starts (rstar evolve --nats URL with a --run folder named ${opts.run})`);
   }
-  const stopSignal = new Promise<string>((resolve) => {
-    for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => resolve(sig));
-  });
   const stops = [stopSignal, system.done.then((f) => f)];
   if (opts.exitWithParent) stops.push(parentExit());
   const outcome = await Promise.race(stops);
