@@ -577,6 +577,31 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
 
   const backend = () => (backendReady ??= initBackend(options.backend));
 
+  /** `ctx` whose progress bars also give `ctl status` their counts (training steps, test problems). */
+  const reported = (ctx: ServiceContext): ServiceContext => {
+    const control = link?.control;
+    if (control === undefined) return ctx;
+    return {
+      ...ctx,
+      progress: {
+        event: (line) => ctx.progress.event(line),
+        phase: (label, total, unit) => {
+          const bar = ctx.progress.phase(label, total, unit);
+          let done = 0;
+          control.setProgress(0, total);
+          return {
+            tick: (n = 1, note) => {
+              done += n;
+              control.setProgress(done, total);
+              bar.tick(n, note);
+            },
+            done: (note) => bar.done(note),
+          };
+        },
+      },
+    };
+  };
+
   const dataset = async (file: string): Promise<Problem[]> => {
     let d = datasets.get(file);
     if (!d) {
@@ -863,7 +888,8 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       });
     },
 
-    async train(req: TrainRequest, ctx: ServiceContext): Promise<TrainOutcome> {
+    async train(req: TrainRequest, given: ServiceContext): Promise<TrainOutcome> {
+      const ctx = reported(given);
       await backend();
       release([]);
       const c = req.config;
@@ -919,7 +945,8 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       };
     },
 
-    async evaluate(req: EvalRequest, ctx: ServiceContext, onResult?: (r: ProblemEvaluation) => Promise<void>): Promise<EvalOutcome> {
+    async evaluate(req: EvalRequest, given: ServiceContext, onResult?: (r: ProblemEvaluation) => Promise<void>): Promise<EvalOutcome> {
+      const ctx = reported(given);
       const batching = new BatchingProposer(await policyOf(req.policy));
       // Best-of-N by vote and by the PPM sample the same N solutions (same seeds): the second one
       // to run reuses the first one's samples (a paired comparison, and half the generation).

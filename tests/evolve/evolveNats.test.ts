@@ -85,6 +85,8 @@ describe("rstar evolve --nats --workers", () => {
       const status = await ctl(run, "status");
       assert.equal(status.code, 0);
       assert.deepInclude(status.reply, { run, round: 1, phase: "train", paused: false });
+      // While the policy trains, progress counts its optimiser steps.
+      assert.isAbove((status.reply!.progress as { total: number }).total, 100);
       const set = await ctl(run, "set", "rollouts=3");
       assert.equal(set.code, 0);
       assert.deepInclude(set.reply, { key: "rollouts", value: 3 });
@@ -98,6 +100,8 @@ describe("rstar evolve --nats --workers", () => {
         }, { timeoutMs: 10_000 });
         assert.deepInclude(Result.getOrThrow(rep), { round: 1, phase: "eval-bon-vote" });
         assert.deepEqual(Result.getOrThrow(rep).models, { policy: "policy-r1", ppm: "ppm-r1" });
+        // Its progress counts the evaluation's test problems.
+        assert.equal(Result.getOrThrow(rep).progress.total, 40);
       } finally {
         await bus.close();
       }
