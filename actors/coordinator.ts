@@ -13,7 +13,7 @@
  */
 import type { Problem } from "../math/contracts.ts";
 import { hashString } from "../math/prng.ts";
-import { configProblem, type EvolveConfig, roundKnobs, type SearchKnobs, type Strategy } from "../scripts/run/config.ts";
+import { configProblem, type EvolveConfig, needsScorer, roundKnobs, type SearchKnobs, type Strategy } from "../scripts/run/config.ts";
 import {
   Ledger,
   type LedgerCorrupt,
@@ -21,6 +21,7 @@ import {
   type PairExample,
   foldEvent,
   replay,
+  roundAwaitingTraining,
   type RunState,
   searchKey,
   type SftExample,
@@ -145,13 +146,12 @@ export function evalRequest(
   policy: ModelRef,
   scorer: ModelRef | undefined,
 ): EvalRequest {
-  const needsScorer = strategy === "bon-ppm" || strategy === "mcts";
   return {
     round,
     strategy,
     problems,
     policy,
-    ...(needsScorer && scorer ? { scorer } : {}),
+    ...(needsScorer(strategy) && scorer ? { scorer } : {}),
     samples: strategy === "greedy" ? 1 : config.eval.samples,
     temperature: config.eval.temperature,
     k: config.eval.k,
@@ -505,8 +505,7 @@ async function runOpened(
   });
   // `--resume --policy-url` when no round's exported data waits for its model: the newest model
   // is served elsewhere now (the server recorded went away, or a new run's URL was wrong).
-  const waitsForModel = [...state.persisted.keys()].some((r) => !state.trained.has(r));
-  if (options.served && config.model.policy === "openai" && !waitsForModel) {
+  if (options.served && config.model.policy === "openai" && roundAwaitingTraining(state) === undefined) {
     const last = Math.max(0, ...state.trained.keys());
     const current = newestModels(config, state, dir).policy;
     const { url, model } = options.served;
@@ -695,8 +694,7 @@ async function runOpened(
     const { policy, scorer } = trainedModels(state, dir, round);
     for (const strategy of config.eval.strategies) {
       if (state.evaluated.has(`${round}:${strategy}`)) continue;
-      const needsScorer = strategy === "bon-ppm" || strategy === "mcts";
-      if (needsScorer && !scorer) continue;
+      if (needsScorer(strategy) && !scorer) continue;
       phaseChanged(round, `eval-${strategy}`);
       // Problems an interrupted session evaluated are recorded; only the others are evaluated.
       const key = `${round}:${strategy}`;

@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { choiceOption, CommandFailed, intOption, writeLine } from "../cli.ts";
 import { evalRequest } from "../../actors/coordinator.ts";
-import { STRATEGIES, type Strategy } from "../run/config.ts";
+import { needsScorer, STRATEGIES, type Strategy } from "../run/config.ts";
 import { createLocalServices } from "../run/localServices.ts";
 import { stderrProgress } from "../run/progress.ts";
 import { roundModels } from "../run/runModels.ts";
@@ -25,9 +25,8 @@ export async function evaluateRun(runDir: string, asked: readonly Strategy[] | u
   const models = roundModels(runDir, round);
   if (models._tag !== "RoundModels") throw new CommandFailed(models.message);
   // A remote policy's run has no PPM: all strategies means those without one.
-  const needsPpm = (s: Strategy) => s === "bon-ppm" || s === "mcts";
-  const strategies = asked ?? STRATEGIES.filter((s) => models.scorer !== undefined || !needsPpm(s));
-  const missing = strategies.find((s) => needsPpm(s) && models.scorer === undefined);
+  const strategies = asked ?? STRATEGIES.filter((s) => models.scorer !== undefined || !needsScorer(s));
+  const missing = strategies.find((s) => needsScorer(s) && models.scorer === undefined);
   if (missing !== undefined) throw new CommandFailed(`Cannot evaluate ${missing} on ${runDir}: its policy is remote and the run trains no PPM`);
   const config = models.dir.file.config;
   const services = createLocalServices();

@@ -15,6 +15,11 @@ export const STRATEGIES = ["greedy", "bon-vote", "bon-ppm", "mcts"] as const;
 /** One evaluation strategy. */
 export type Strategy = typeof STRATEGIES[number];
 
+/** Whether a strategy needs a PPM (a scorer) besides the policy. */
+export function needsScorer(strategy: Strategy): boolean {
+  return strategy === "bon-ppm" || strategy === "mcts";
+}
+
 /** Search knobs for one phase. */
 export interface SearchKnobs {
   /** Rollouts per problem. */

@@ -356,6 +356,11 @@ export interface RunState {
   readonly served: Map<number, { readonly url: string; readonly model: string }>;
 }
 
+/** The round whose training data is persisted and whose models are not recorded yet, if any. */
+export function roundAwaitingTraining(state: RunState): number | undefined {
+  return [...state.persisted.keys()].find((r) => !state.trained.has(r));
+}
+
 /** Folds ledger events into the run state. */
 export function replay(events: readonly LedgerEvent[]): RunState {
   const state: RunState = {

@@ -162,8 +162,8 @@ interface NatsLink {
    * says false waits until it says true (requests are out), so kills land where work is held.
    */
   searchStarted(busy?: () => boolean): void;
-  /** Stops the kill clock; returns the workers killed and replacements spawned since `searchStarted`. */
-  searchEnded(): { workerKills: number; workerRestarts: number };
+  /** Stops the kill clock. */
+  searchEnded(): void;
   /** The workers killed and replacements spawned since `searchStarted`, so far. */
   killCounts(): { workerKills: number; workerRestarts: number };
   close(): Promise<void>;
@@ -441,7 +441,6 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
       disarm();
       killer.searching = false;
       killer.busy = undefined;
-      return { workerKills: killer.kills, workerRestarts: killer.restarts };
     },
     killCounts() {
       return { workerKills: killer.kills, workerRestarts: killer.restarts };

@@ -4,8 +4,8 @@
  * run that another process is running or that crashed.
  */
 import type { LedgerEvent } from "./ledger.ts";
-import { replay, searchKey } from "./ledger.ts";
-import type { EvolveConfig } from "./config.ts";
+import { replay, roundAwaitingTraining, searchKey } from "./ledger.ts";
+import { type EvolveConfig, needsScorer } from "./config.ts";
 import { type LockHolder, type RunPaths, runningHolder } from "./runDirectory.ts";
 import { buildSummary, type RunSummary } from "./summary.ts";
 import { trainStateFromBytes } from "../../models/trainState.ts";
@@ -84,7 +84,7 @@ export function runStatus(
     events,
     expected,
   });
-  const waiting = config.model.policy === "openai" ? [...state.persisted.keys()].find((r) => !state.trained.has(r)) : undefined;
+  const waiting = config.model.policy === "openai" ? roundAwaitingTraining(state) : undefined;
   const base = {
     run: paths.root,
     ...withDefined("waitsForModel", waiting),
@@ -109,7 +109,7 @@ export function runStatus(
   const evaluation: Record<string, { recorded: number; problems: number; done: boolean }> = {};
   for (const strategy of config.eval.strategies) {
     // A remote policy's run has no PPM, so the strategies that need one are not run.
-    if (config.model.policy === "openai" && (strategy === "bon-ppm" || strategy === "mcts")) continue;
+    if (config.model.policy === "openai" && needsScorer(strategy)) continue;
     const key = `${round}:${strategy}`;
     evaluation[strategy] = {
       recorded: state.problemsEvaluated.get(key)?.size ?? 0,
