@@ -84,8 +84,15 @@ function lineChart(title: string, rounds: number[], series: { name: string; valu
     parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${Math.round(v * 100)}%</text>`);
   }
   rounds.forEach((r, i) => parts.push(`<text x="${x(i)}" y="${h - 14}" text-anchor="middle">round ${r}</text>`));
-  series.forEach((s, si) => {
-    const color = COLORS[si % COLORS.length];
+  // A series without a value (a strategy the run did not evaluate) gets no legend entry; each
+  // keeps its colour from its place in `series`, so a strategy's colour is the same in every report.
+  const drawn = series.map((s, si) => ({ ...s, color: COLORS[si % COLORS.length] }))
+    .filter((s) => s.values.some((v) => v !== undefined));
+  if (drawn.length === 0) {
+    parts.push(`<text x="${left + pw / 2}" y="${top + ph / 2}" text-anchor="middle">no figures recorded yet</text>`);
+  }
+  drawn.forEach((s, si) => {
+    const color = s.color;
     const pts = s.values.map((v, i) => (v === undefined ? undefined : [x(i), y(v)] as const));
     const path = pts.filter((p) => p !== undefined).map((p, i) => `${i === 0 ? "M" : "L"}${p![0].toFixed(1)},${p![1].toFixed(1)}`).join(" ");
     if (path) parts.push(`<path d="${path}" fill="none" stroke="${color}" stroke-width="2"/>`);
@@ -173,7 +180,7 @@ export function renderReport(summary: RunSummary, sample?: SampleTree): string {
   const solve = lineChart(
     "Training solve rate per round, by level",
     rounds,
-    lv.map((l) => ({ name: `level ${l}`, values: summary.rounds.map((r) => r.train.byLevel[l]?.rate) })),
+    lv.map((l) => ({ name: l === "0" ? "no level" : `level ${l}`, values: summary.rounds.map((r) => r.train.byLevel[l]?.rate) })),
   );
   const rows = summary.rounds.map((r) =>
     `<tr><td>${r.round}${r.complete ? "" : "*"}</td><td>${(100 * r.train.solveRate).toFixed(1)}</td><td>${r.sft}</td><td>${r.pairs}</td>` +

@@ -27,8 +27,11 @@ export interface RoundStatus {
   readonly search: { readonly recorded: number; readonly problems: number };
   /** Second pass over the first pass's unsolved problems recorded so far. */
   readonly retry: { readonly recorded: number; readonly problems: number };
-  /** `done` once both checkpoints are recorded; else each training run's saved state, if any. */
-  readonly training: "done" | { readonly sft?: SavedTraining; readonly ppm?: SavedTraining };
+  /**
+   * `done` once both checkpoints are recorded; until then each training run's last saved state,
+   * where one was saved.
+   */
+  readonly training: { readonly done: boolean; readonly sft?: SavedTraining; readonly ppm?: SavedTraining };
   /** Test problems recorded per strategy, and whether its evaluation is done. */
   readonly evaluation: Readonly<
     Record<string, { readonly recorded: number; readonly problems: number; readonly done: boolean }>
@@ -102,7 +105,8 @@ export function runStatus(
   const first = ids.map((id) => state.searched.get(searchKey(round, "train", id)));
   const unsolved = ids.filter((_, i) => first[i] !== undefined && !first[i]!.solved);
   const cp = paths.checkpoints(round);
-  const training: RoundStatus["training"] = state.trained.has(round) ? "done" : {
+  const training: RoundStatus["training"] = state.trained.has(round) ? { done: true } : {
+    done: false,
     ...withDefined("sft", savedTraining(trainStatePath(cp.policy))),
     ...withDefined("ppm", savedTraining(trainStatePath(cp.ppm))),
   };
@@ -143,7 +147,7 @@ export function formatRoundStatus(r: RoundStatus): string {
     s === undefined
       ? undefined
       : `${name} ${s.finished ? "trained" : `saved at step ${s.step}/${s.total}`} (${s.savedAt})`;
-  const training = r.training === "done"
+  const training = r.training.done
     ? "done"
     : [train("SFT", r.training.sft), train("PPM", r.training.ppm)].filter((x) => x !== undefined)
       .join(", ") || "no state saved";

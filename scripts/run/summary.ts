@@ -249,16 +249,22 @@ export function formatTable(summary: RunSummary): string {
   const strategies = ["greedy", "bon-vote", "bon-ppm", "mcts"];
   const levels = new Set<string>();
   for (const r of summary.rounds) for (const k of Object.keys(r.train.byLevel)) levels.add(k);
+  // Level 0 is a dataset problem without a level: its column is "L?%", and a run whose problems
+  // all lack one has no level columns (solve% says it all). mcts-L5 shows where level 5 is tested
+  // (or, before any evaluation, searched).
   const lv = [...levels].sort((a, b) => Number(a) - Number(b));
+  const levelColumns = lv.length === 1 && lv[0] === "0" ? [] : lv;
+  const tested = summary.rounds.flatMap((r) => Object.values(r.evaluation));
+  const mctsL5 = tested.length > 0 ? tested.some((e) => e?.byLevel["5"] !== undefined) : levels.has("5");
   const head = [
     "round",
     "solve%",
-    ...lv.map((l) => `L${l}%`),
+    ...levelColumns.map((l) => `L${l === "0" ? "?" : l}%`),
     "sft",
     "ref%",
     "pairs",
     ...strategies,
-    "mcts-L5",
+    ...(mctsL5 ? ["mcts-L5"] : []),
     "wall",
   ];
   const rows: string[][] = [head];
@@ -267,12 +273,12 @@ export function formatTable(summary: RunSummary): string {
     rows.push([
       String(r.round) + (r.complete ? "" : "*"),
       pct(r.train.problems ? r.train.solveRate : undefined),
-      ...lv.map((l) => pct(r.train.byLevel[l]?.rate)),
+      ...levelColumns.map((l) => pct(r.train.byLevel[l]?.rate)),
       String(r.sft),
       pct(r.sftMatchesReference?.rate),
       String(r.pairs),
       ...strategies.map((s) => pct(r.evaluation[s]?.accuracy)),
-      pct(mcts?.byLevel["5"]?.rate),
+      ...(mctsL5 ? [pct(mcts?.byLevel["5"]?.rate)] : []),
       `${(r.wallMs.total / 1000).toFixed(0)}s`,
     ]);
   }

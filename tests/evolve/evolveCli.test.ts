@@ -241,6 +241,7 @@ describe("rstar evolve --preset smoke", () => {
     assert.notProperty(status, "running", "the killed process's lock names no live process");
     assert.equal(status.current.round, 1);
     assert.deepEqual(status.current.search, { recorded: 10, problems: 10 });
+    assert.isFalse(status.current.training.done);
     assert.deepEqual([status.current.training.sft.step, status.current.training.sft.total], [killedAt, total]);
     assert.deepEqual(status.current.evaluation.greedy, { recorded: 0, problems: 10, done: false });
     const human = await run(["status", "--run", dir]);

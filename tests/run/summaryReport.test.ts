@@ -86,6 +86,48 @@ describe("renderReport", () => {
   });
 });
 
+describe("formatTable", () => {
+  const header = (levels: number[], testLevel: number) => {
+    const events: LedgerEvent[] = levels.map((l, i) => searched(`p${i}`, l, true));
+    events.push({ type: "evaluation-done", round: 1, strategy: "mcts", samples: 1, byLevel: { [testLevel]: { n: 1, correct: 1 } }, accuracy: 1, tokens: 1, wallMs: 1, versions: { policy: "p1" } });
+    events.push({ type: "round-finished", round: 1 } as LedgerEvent);
+    const s = buildSummary({ seed: 1, preset: "quick", rounds: 1, events, expected: [levels.map((_, i) => `p${i}`)] });
+    return formatTable(s).split("\n")[0]!.trim().split(/\s+/);
+  };
+
+  it("shows a column per level, and level 5's MCTS accuracy where level 5 is tested", () => {
+    assert.deepEqual(header([1, 5], 5).slice(0, 4), ["round", "solve%", "L1%", "L5%"]);
+    assert.include(header([1, 5], 5), "mcts-L5");
+  });
+
+  it("shows no level columns for a dataset without levels, and problems without a level as L?", () => {
+    const unlevelled = header([0, 0], 0);
+    assert.deepEqual(unlevelled.slice(0, 3), ["round", "solve%", "sft"]);
+    assert.notInclude(unlevelled, "mcts-L5");
+    assert.deepEqual(header([0, 3], 3).slice(2, 4), ["L?%", "L3%"]);
+  });
+});
+
+describe("renderReport legends", () => {
+  it("names only the strategies the run evaluated, each in its own colour whatever else ran", () => {
+    const evaluated = (strategies: string[]) => {
+      const events: LedgerEvent[] = [searched("a", 1, true)];
+      for (const strategy of strategies) {
+        events.push({ type: "evaluation-done", round: 1, strategy, samples: 1, byLevel: { "1": { n: 1, correct: 1 } }, accuracy: 1, tokens: 1, wallMs: 1, versions: { policy: "p1" } });
+      }
+      events.push({ type: "round-finished", round: 1 } as LedgerEvent);
+      const html = renderReport(buildSummary({ seed: 1, preset: "smoke", rounds: 1, events, expected: [["a"]] }));
+      const chart = html.slice(html.indexOf("Test accuracy per round"), html.indexOf("Training solve rate"));
+      return [...chart.matchAll(/<rect [^>]*fill="([^"]+)"\/><text [^>]*>([^<]+)<\/text>/g)].map((m) => `${m[2]} ${m[1]}`);
+    };
+    const all = evaluated(["greedy", "bon-vote", "bon-ppm", "mcts"]);
+    assert.equal(all.length, 4);
+    assert.deepEqual(evaluated(["greedy", "bon-vote"]), all.slice(0, 2));
+    assert.deepEqual(evaluated(["mcts"]), [all[3]]);
+    assert.deepEqual(evaluated([]), []);
+  });
+});
+
 describe("createProgress", () => {
   it("off a terminal, writes plain lines: each event, and a phase's start, first unit, progress at most every 10 s, and end", () => {
     const out: string[] = [];
