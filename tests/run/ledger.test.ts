@@ -1,26 +1,12 @@
 import { assert, describe, it } from "vitest";
 import { foldEvent, Ledger, type LedgerEvent, readLedger, replay } from "../../scripts/run/ledger.ts";
 import { join } from "node:path";
+import { searchedEvent } from "../helpers/ledgerEvents.ts";
 
 const started: LedgerEvent = { type: "run-started", ts: "2025-01-01T00:00:00.000Z", seed: 1, preset: "smoke", resumed: false };
 
 function searched(problemId: string, round = 1): LedgerEvent {
-  return {
-    type: "problem-searched",
-    round,
-    phase: "train",
-    problemId,
-    level: 1,
-    solved: true,
-    answer: "3",
-    rollouts: 4,
-    tokens: 10,
-    wallMs: 1,
-    trajectories: { total: 1, correct: 1 },
-    sft: [],
-    pairs: [],
-    versions: { policy: "bootstrap" },
-  };
+  return searchedEvent(problemId, { round, answer: "3", trajectories: { total: 1, correct: 1 } });
 }
 
 function open(file: string): Ledger {

@@ -4,26 +4,9 @@ import type { LedgerEvent } from "../../scripts/run/ledger.ts";
 import { PRESET_CONFIGS } from "../../scripts/run/config.ts";
 import { runPaths } from "../../scripts/run/runDirectory.ts";
 import { formatRoundStatus, runStatus } from "../../scripts/run/status.ts";
+import { searchedEvent } from "../helpers/ledgerEvents.ts";
 
 const config = { ...PRESET_CONFIGS.smoke, rounds: 2 };
-
-function searched(round: number, problemId: string): LedgerEvent {
-  return {
-    type: "problem-searched",
-    round,
-    phase: "train",
-    problemId,
-    level: 1,
-    solved: true,
-    rollouts: 4,
-    tokens: 10,
-    wallMs: 1,
-    trajectories: { total: 2, correct: 1 },
-    sft: [],
-    pairs: [],
-    versions: { policy: "bootstrap" },
-  };
-}
 
 const trained: LedgerEvent = {
   type: "round-trained",
@@ -41,10 +24,10 @@ describe("runStatus", () => {
     try {
       const status = (events: LedgerEvent[]) =>
         runStatus(runPaths(join(root, "run")), config, events, [["a"], ["b"]], ["t"]);
-      const before = status([searched(1, "a")]).current!;
+      const before = status([searchedEvent("a")]).current!;
       assert.deepEqual(before.training, { done: false }, "nothing trained and no state saved");
       assert.include(formatRoundStatus(before), "training: no state saved");
-      const after = status([searched(1, "a"), trained]).current!;
+      const after = status([searchedEvent("a"), trained]).current!;
       assert.deepEqual(after.training, { done: true });
       assert.include(formatRoundStatus(after), "training: done");
     } finally {

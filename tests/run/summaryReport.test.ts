@@ -3,12 +3,10 @@ import type { LedgerEvent } from "../../scripts/run/ledger.ts";
 import { buildSummary, formatTable } from "../../scripts/run/summary.ts";
 import { renderReport, sampleTreeFromJson } from "../../scripts/run/report.ts";
 import { createProgress } from "../../scripts/run/progress.ts";
+import { searchedEvent } from "../helpers/ledgerEvents.ts";
 
 function searched(problemId: string, level: number, solved: boolean, phase: "train" | "retry" = "train"): LedgerEvent {
-  return {
-    type: "problem-searched", round: 1, phase, problemId, level, solved, rollouts: 4, tokens: 10, wallMs: 1,
-    trajectories: { total: 2, correct: solved ? 1 : 0 }, sft: [], pairs: [], versions: { policy: "bootstrap" },
-  };
+  return searchedEvent(problemId, { level, solved, phase });
 }
 
 describe("buildSummary", () => {
