@@ -147,6 +147,11 @@ export class ControlState {
     this.workers.set(info.id, info);
   }
 
+  /** Forgets the actors of a worker process known to be gone (killed, or exited). */
+  forgetWorker(pid: number): void {
+    for (const [id, w] of this.workers) if (w.pid === pid) this.workers.delete(id);
+  }
+
   /** Calls `fn` after each pause/resume/knob/phase change; returns an unsubscribe function. */
   onChange(fn: () => void): () => void {
     this.listeners.add(fn);

@@ -66,6 +66,8 @@ export interface SearchRequest {
   readonly phase: "train" | "retry";
   readonly problems: readonly Problem[];
   readonly knobs: SearchKnobs;
+  /** The retry's `retryMultiplier` (already in `knobs.rollouts`), for a `rollouts` set while the run goes. */
+  readonly rolloutScale?: number;
   readonly policy: ModelRef;
   /** PPM that seeds new nodes' values; absent for terminal-guided rounds. */
   readonly scorer?: ModelRef;
@@ -559,7 +561,9 @@ async function runOpened(
           round,
           phase,
           problems: todo,
-          knobs: phase === "retry" ? { ...knobs, rollouts: knobs.rollouts * config.search.retryMultiplier } : knobs,
+          ...(phase === "retry"
+            ? { knobs: { ...knobs, rollouts: knobs.rollouts * config.search.retryMultiplier }, rolloutScale: config.search.retryMultiplier }
+            : { knobs }),
           ...refs,
           seed: deriveSeed(config.seed, "search", round, phase),
           sftPerProblem: config.sft.perProblem,

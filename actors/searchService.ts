@@ -55,6 +55,11 @@ export interface SearchBatch {
   readonly temperature?: number;
   /** Nucleus sampling threshold of the policy's steps (default 1: the whole distribution). */
   readonly topP?: number;
+  /**
+   * A `rollouts` knob set by `.control.set` is multiplied by this (default 1), so a pass with a
+   * bigger budget keeps its proportion to the first pass (evolve's retry: `retryMultiplier`).
+   */
+  readonly rolloutScale?: number;
 }
 
 /** The outcome of one problem. */
@@ -162,7 +167,7 @@ export interface SearchServiceOptions {
 /** Per-problem knobs at the moment the problem starts. */
 function effectiveConfig(batch: SearchBatch, knobs: Knobs): Partial<SearchConfig> {
   const out: Record<string, unknown> = { ...batch.config };
-  if (knobs.rollouts !== undefined) out.rollouts = knobs.rollouts;
+  if (knobs.rollouts !== undefined) out.rollouts = knobs.rollouts * (batch.rolloutScale ?? 1);
   if (knobs.k !== undefined) out.k = knobs.k;
   if (knobs.c !== undefined) out.c = knobs.c;
   return out as Partial<SearchConfig>;

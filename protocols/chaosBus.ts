@@ -36,6 +36,7 @@ import {
 import { ProtocolError } from "./codec.ts";
 import { type BusClock, subjectMatches, systemClock } from "./inProcessBus.ts";
 import { type ChaosReply, type ChaosRequest, PROTOCOL_VERSION } from "./messages.ts";
+import { runSubjects } from "./subjects.ts";
 
 /** A delay range in milliseconds, both ends inclusive. */
 export interface DelayRange {
@@ -115,9 +116,27 @@ function parseProbability(key: string, text: string): Result.Result<number, Chao
 /** The actors `crash=actor:rate` applies to: those that serve requests in a search. */
 export const CRASH_ACTORS = ["expander", "scorer"] as const;
 
-/** Expands a short pattern ("expand") into a run subject pattern ("rstar.*.expand"). */
-function expandPattern(pattern: string): string {
-  return pattern.includes(".") || pattern === ">" ? pattern : `rstar.*.${pattern}`;
+/** The one-token names of a run's subjects (`rstar.<run>.NAME`): what a short `@pattern` may name. */
+const RUN_SUBJECT_NAMES = Object.values(runSubjects("run"))
+  .filter((v): v is string => typeof v === "string" && /^[^.]+\.run\.[A-Za-z]+$/.test(v))
+  .map((v) => v.split(".")[2]!);
+
+/**
+ * Expands a short pattern ("expand") into a run subject pattern ("rstar.*.expand"); why it is
+ * refused when it is empty, names no subject of a run, or is not a NATS pattern.
+ */
+function expandPattern(key: string, pattern: string): Result.Result<string, ChaosSpecError> {
+  if (pattern === "") return specError(`${key}=...@ names no subjects after the @ (e.g. @expand, or no @ for all)`);
+  if (pattern === ">") return Result.succeed(pattern);
+  if (!pattern.includes(".")) {
+    if (pattern === "*" || RUN_SUBJECT_NAMES.includes(pattern)) return Result.succeed(`rstar.*.${pattern}`);
+    return specError(
+      `@${pattern} names no subject of a run (use ${RUN_SUBJECT_NAMES.join(", ")}, or a full pattern such as rstar.*.events.>)`,
+    );
+  }
+  const tokens = pattern.split(".");
+  const bad = tokens.some((t, i) => !/^[A-Za-z0-9_-]+$|^\*$/.test(t) && !(t === ">" && i === tokens.length - 1));
+  return bad ? specError(`"${pattern}" is not a subject pattern`) : Result.succeed(pattern);
 }
 
 /**
@@ -131,6 +150,8 @@ export function parseChaosSpec(text: string): Result.Result<ChaosSpec, ChaosSpec
   let killWorkerEveryMs: number | undefined;
   const crash: CrashFault[] = [];
   const scoped = new Map<string, { drop?: number; dup?: number; delay?: DelayRange; reorder?: number }>();
+  /** Each key once per scope (a crash once per actor): a second would silently replace the first. */
+  const given = new Set<string>();
   for (const raw of trimmed.split(",")) {
     const item = raw.trim();
     if (item === "") continue;
@@ -147,10 +168,14 @@ export function parseChaosSpec(text: string): Result.Result<ChaosSpec, ChaosSpec
       if (key !== "drop" && key !== "dup" && key !== "delay" && key !== "reorder") {
         return specError(`${key} cannot be scoped to a subject with @`);
       }
-      pattern = expandPattern(value.slice(at + 1).trim());
+      const expanded = expandPattern(key, value.slice(at + 1).trim());
+      if (Result.isFailure(expanded)) return Result.fail(expanded.failure);
+      pattern = expanded.success;
       value = value.slice(0, at).trim();
-      if (!/^[A-Za-z0-9_\-*>.]+$/.test(pattern)) return specError(`"${pattern}" is not a subject pattern`);
     }
+    const once = key === "crash" ? `crash=${value.split(":")[0]}` : pattern === ">" ? key : `${key}@${pattern}`;
+    if (given.has(once)) return specError(`${once} is given twice (give each fault once)`);
+    given.add(once);
     const rule = scoped.get(pattern) ?? {};
     scoped.set(pattern, rule);
     switch (key) {

@@ -13,7 +13,7 @@ import { join, resolve } from "node:path";
 import { SearchFailed } from "../../actors/searchService.ts";
 import { RemoteModelError } from "../../models/remoteHttp.ts";
 import { Result } from "effect";
-import { parseChaosSpec } from "../../protocols/chaosBus.ts";
+import { formatChaosSpec, parseChaosSpec } from "../../protocols/chaosBus.ts";
 
 /** Options `rstar evolve` accepts. */
 export interface EvolveFlags {
@@ -128,11 +128,25 @@ export async function evolve(f: EvolveFlags): Promise<number> {
       const used = config.test.problems;
       if (n > used) progress.event(`--test ${f.test}: evaluating its first ${used} of ${n} problems (--set test.problems=${n} for all)`);
     }
-  } else if (f.nats === undefined) {
+  }
+  // A resume keeps the run's chaos spec unless --chaos replaces it; its kill-worker needs worker
+  // processes, which a resume in one process has none of: it goes on without that fault.
+  let resumeChaos = f.resume ? f.chaos : undefined;
+  if (f.resume) {
     const dir = openRunDirectory<EvolveConfig>(runDir, configProblem);
-    const started = dir._tag === "RunDirectory" ? dir.file.config.transport.nats : undefined;
-    if (started !== undefined) {
+    const recorded = dir._tag === "RunDirectory" ? dir.file.config : undefined;
+    const started = recorded?.transport.nats;
+    if (f.nats === undefined && started !== undefined) {
       progress.event(`${runDir} was started over NATS (${started}); this resume runs in one process, with the same results (--nats URL to spread it again)`);
+    }
+    const spec = f.chaos === undefined && recorded?.chaos !== undefined ? parseChaosSpec(recorded.chaos) : undefined;
+    if (spec !== undefined && Result.isSuccess(spec) && spec.success.killWorkerEveryMs !== undefined && (f.workers ?? 0) === 0) {
+      const { killWorkerEveryMs: _, ...rest } = spec.success;
+      resumeChaos = formatChaosSpec(rest);
+      progress.event(
+        `the run's --chaos kills worker processes, and this resume has none: it goes on without kill-worker` +
+          `${resumeChaos ? ` (with ${resumeChaos})` : ""} (--nats URL --workers N to keep it)`,
+      );
     }
   }
   let nats: NatsOptions | undefined;
@@ -163,7 +177,7 @@ export async function evolve(f: EvolveFlags): Promise<number> {
       : {};
     let r;
     try {
-      const chaos = f.resume && f.chaos !== undefined ? { chaos: f.chaos } : {};
+      const chaos = resumeChaos !== undefined ? { chaos: resumeChaos } : {};
       r = await runEvolve({ runDir, resume: f.resume === true, config, progress, ...served, ...chaos }, services);
     } catch (err) {
       if (err instanceof Error && err.message.startsWith("--policy-url")) throw new CommandFailed(err.message);

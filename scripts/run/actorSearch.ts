@@ -88,6 +88,7 @@ export async function searchWithActors(
       concurrency: req.concurrency,
       temperature: req.knobs.temperature,
       topP: req.knobs.topP,
+      ...(req.rolloutScale === undefined ? {} : { rolloutScale: req.rolloutScale }),
     }, async (r) => {
       const p = byId.get(r.problemId);
       if (!p) throw new Error(`Search returned unknown problem ${r.problemId}`);

@@ -164,8 +164,12 @@ interface NatsLink {
   searchStarted(busy?: () => boolean): void;
   /** Stops the kill clock. */
   searchEnded(): void;
-  /** The workers killed and replacements spawned since `searchStarted`, so far. */
-  killCounts(): { workerKills: number; workerRestarts: number };
+  /**
+   * Worker processes killed by chaos, those that exited by themselves, and the replacements
+   * started for both, since the last search's end (so a worker lost while the run trains is
+   * counted by the next search).
+   */
+  killCounts(): { workerKills: number; workerExits: number; workerRestarts: number };
   close(): Promise<void>;
 }
 
@@ -264,7 +268,7 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     throw new CommandFailed(claim.message);
   }
   const workers: WorkerProcess[] = [];
-  /** Workers SIGKILLed by chaos (their exit is expected; reaped at close). */
+  /** Workers SIGKILLed by chaos or gone by themselves, each replaced (reaped at close). */
   const killed: WorkerProcess[] = [];
   const onSignal = (sig: Deno.Signal) => () => {
     const stops = [stopTraining(), ...[...workers, ...killed].map((w) => stopWorker(w, 5_000))];
@@ -274,7 +278,10 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
   let blobs: BlobStore;
   const heard = new Map<number, { policy: string | undefined; at: number }>();
   const control = new ControlState(run);
+  /** Pids of spawned workers that are gone: a heartbeat of theirs still in flight is ignored. */
+  const gone = new Set<number>();
   const hbSub = listen(bus, runSubjects(run).heartbeat, Heartbeat, (hb) => {
+    if (gone.has(hb.pid)) return;
     if (hb.role === "expander") heard.set(hb.pid, { policy: hb.versions.policy, at: Date.now() });
     control.seeWorker({ id: hb.actor, role: hb.role, host: hb.host, pid: hb.pid, load: hb.load, lastSeen: Date.now() });
     for (const [name, version] of Object.entries(hb.versions)) control.setModel(name, version);
@@ -291,26 +298,50 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     armedAt: 0,
     searching: false,
     busy: undefined as (() => boolean) | undefined,
-    kills: 0,
-    restarts: 0,
     nextIndex: o.workers,
   };
+  /** Workers killed, exited by themselves and replaced: totals, and the totals at the last search's end. */
+  const lost = { kills: 0, exits: 0, restarts: 0 };
+  let lostBefore = { ...lost };
+  /** Takes `w` out of the run (it is dead or about to be) and starts a worker in its place. */
+  const replace = (w: WorkerProcess): WorkerProcess => {
+    workers.splice(workers.indexOf(w), 1);
+    killed.push(w);
+    gone.add(w.pid);
+    control.forgetWorker(w.pid);
+    const replacement = spawnWorker(args(killer.nextIndex++));
+    watch(replacement);
+    workers.push(replacement);
+    lost.restarts++;
+    return replacement;
+  };
+  /**
+   * A worker that exits by itself after joining (an out-of-memory kill, a stray signal) is
+   * replaced, so the run keeps its N workers; what it held is sent again after the request
+   * deadline. One that exits before it ever joined cannot start, and stops the run (`until`).
+   */
+  const watch = (w: WorkerProcess) =>
+    void w.child.status.then((st) => {
+      if (closed || !workers.includes(w) || !heard.has(w.pid)) return;
+      lost.exits++;
+      // A worker that failed says why on its last line; one killed by a signal had no say.
+      const last = st.signal === null ? w.tail.trim().split("\n").slice(-1)[0] : undefined;
+      const how = st.signal !== null ? `killed by ${st.signal}` : `exit code ${st.code}${last ? `: ${last}` : ""}`;
+      const replacement = replace(w);
+      o.note?.(`worker ${w.pid} exited (${how}); started worker ${replacement.pid} in its place`);
+    });
   const killOne = () => {
     // Only workers that have joined (sent a heartbeat) can hold requests; a tick with none is skipped.
     const joined = workers.filter((w) => heard.has(w.pid));
     if (joined.length === 0 || killer.rng === undefined) return;
     const w = joined[killer.rng.int(joined.length)]!;
-    workers.splice(workers.indexOf(w), 1);
-    killed.push(w);
+    const replacement = replace(w);
     try {
       w.child.kill("SIGKILL");
     } catch {
       // Already gone.
     }
-    killer.kills++;
-    const replacement = spawnWorker(args(killer.nextIndex++));
-    workers.push(replacement);
-    killer.restarts++;
+    lost.kills++;
     o.note?.(`chaos: killed worker ${w.pid}, started worker ${replacement.pid}`);
   };
   const arm = () => {
@@ -357,7 +388,8 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     }
   };
   const failIfExited = () => {
-    const dead = workers.find((w) => w.exited);
+    // A worker that joined and then exited is replaced by `watch`; one that never joined cannot start.
+    const dead = workers.find((w) => w.exited && !heard.has(w.pid));
     if (dead) throw new CommandFailed(`Cannot run over NATS: worker ${dead.pid} exited: ${dead.tail.trim().split("\n").slice(-3).join(" | ")}`);
   };
   /** Waits for a lost connection to come back, saying so every 30 s, up to `outageLimitMs`. */
@@ -390,7 +422,11 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     await blobs.delete("models/policy/latest");
     await blobs.delete("models/ppm/latest");
     if (o.workers > 0) for (const h of handlers) Deno.addSignalListener(h.sig, h.fn);
-    for (let i = 0; i < o.workers; i++) workers.push(spawnWorker(args(i)));
+    for (let i = 0; i < o.workers; i++) {
+      const w = spawnWorker(args(i));
+      watch(w);
+      workers.push(w);
+    }
     const t0 = Date.now();
     await until(`${o.workers} workers to send heartbeats`, () => workers.every((w) => heard.has(w.pid)));
     if (o.workers > 0) o.note?.(`${o.workers} workers joined run ${run} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -433,17 +469,20 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     searchStarted(busy) {
       killer.searching = true;
       killer.busy = busy;
-      killer.kills = 0;
-      killer.restarts = 0;
       arm();
     },
     searchEnded() {
       disarm();
       killer.searching = false;
       killer.busy = undefined;
+      lostBefore = { ...lost };
     },
     killCounts() {
-      return { workerKills: killer.kills, workerRestarts: killer.restarts };
+      return {
+        workerKills: lost.kills - lostBefore.kills,
+        workerExits: lost.exits - lostBefore.exits,
+        workerRestarts: lost.restarts - lostBefore.restarts,
+      };
     },
     close,
   };
@@ -744,7 +783,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         const reconnects = link.bus.connectionStats().reconnects - linkBefore!.reconnects;
         if (reconnects > 0) faults = { ...faults, reconnects };
         const k = link.killCounts();
-        if (k.workerKills > 0 || k.workerRestarts > 0) faults = { ...faults, ...k };
+        for (const [key, n] of Object.entries(k)) if (n > 0) faults = { ...faults, [key]: n };
       }
       return faults;
     };

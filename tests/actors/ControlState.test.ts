@@ -19,4 +19,12 @@ describe("ControlState", () => {
     now = 1_050;
     assert.equal(c.pausedMs(), 350);
   });
+
+  it("status stops listing the actors of a worker process known to be gone", () => {
+    const c = new ControlState("r");
+    c.seeWorker({ id: "w0-expander-0", role: "expander", pid: 10, lastSeen: 1 });
+    c.seeWorker({ id: "w1-expander-0", role: "expander", pid: 11, lastSeen: 1 });
+    c.forgetWorker(10);
+    assert.deepEqual(c.snapshot().workers.map((w) => w.id), ["w1-expander-0"]);
+  });
 });

@@ -256,6 +256,22 @@ describe("startSystem", () => {
     await sys.stop();
   });
 
+  it("a rollouts knob keeps a bigger-budget pass's proportion: a batch with rolloutScale 2 searches twice the knob", async () => {
+    const { sys } = system();
+    sys.control.setKnob("rollouts", 3);
+    const rollouts = async (rolloutScale?: number) => {
+      const seen: number[] = [];
+      await sys.search!.run(
+        { round: 1, mode: "train", problems: problems.slice(0, 2), config: { rollouts: 12, k: 3, maxDepth: 4 }, usePpm: false, seed: 11, pass: `x${rolloutScale ?? 1}`, ...(rolloutScale ? { rolloutScale } : {}) },
+        (r) => (seen.push(r.tree.config.rollouts), Promise.resolve()),
+      );
+      return seen;
+    };
+    assert.deepStrictEqual(await rollouts(), [3, 3], "the knob replaces the first pass's budget");
+    assert.deepStrictEqual(await rollouts(2), [6, 6], "a retry pass searches retryMultiplier times the knob");
+    await sys.stop();
+  });
+
   it("control solve answers a problem from outside with its steps and model versions", async () => {
     const { bus, sys } = system();
     const rep = await call(bus, runSubjects("t").control("solve"), ControlMessages.solve.request, ControlMessages.solve.reply, {

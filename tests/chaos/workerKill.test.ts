@@ -8,6 +8,7 @@
 import { assert, describe, it } from "vitest";
 import { join } from "node:path";
 import {
+  accountingProblem,
   deno,
   env,
   finishedWithNothingLost,
@@ -54,6 +55,52 @@ describe("rstar evolve --chaos kill-worker", () => {
       await Deno.remove(root, { recursive: true }).catch(() => {});
     }
   }, 90_000);
+
+  it("replaces a worker that dies by itself (not by chaos) and finishes every round with nothing lost", async () => {
+    const root = await Deno.makeTempDir({ prefix: "rstar-worker-exit-" });
+    const run = `wexit-${Deno.pid}`;
+    const runDir = join(root, run);
+    const evolve = startEvolve(["--preset", "smoke", "--rounds", "2", "--nats", url, "--workers", "2", "--run", runDir]);
+    try {
+      // While round 1 trains, one worker dies (as by the kernel's out-of-memory killer); round 2's
+      // search waits for every worker to load the new policy, the replacement among them.
+      await evolve.waitForLine(/round 1 SFT: start/, 60_000);
+      const [victim] = await workerPids(run);
+      assert.isDefined(victim, "a worker process runs");
+      Deno.kill(victim!, "SIGKILL");
+      const { summary, stderr } = await finishedWithNothingLost(evolve, runDir);
+      const replaced = new RegExp(`worker ${victim} exited \\(killed by SIGKILL\\); started worker (\\d+) in its place`).exec(stderr);
+      assert.isNotNull(replaced, stderr.slice(-3000));
+      assert.isUndefined(await accountingProblem(runDir, 2));
+      assert.deepEqual(summary.faults.injected, { workerExits: 1, workerRestarts: 1 });
+      assert.deepEqual(await workerPids(run), [], "no worker process is left");
+    } finally {
+      await stopEvolve(evolve, run);
+      await removeRunStore(run).catch(() => {});
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  }, 120_000);
+
+  it("a run started with kill-worker and killed resumes in one process, without kill-worker and with its other faults", async () => {
+    const root = await Deno.makeTempDir({ prefix: "rstar-kill-worker-resume-" });
+    const run = `kwres-${Deno.pid}`;
+    const runDir = join(root, run);
+    const evolve = startEvolve([
+      "--preset", "smoke", "--rounds", "1", "--nats", url, "--workers", "1", "--run", runDir, "--chaos", "kill-worker=2s,dup=0.05",
+    ]);
+    try {
+      await evolve.waitForLine(/round 1 SFT: start/, 60_000);
+      Deno.kill(evolve.child.pid, "SIGKILL");
+      await evolve.finished();
+      // The command `rstar status` and an interrupted run print to go on.
+      const { stderr } = await finishedWithNothingLost(startEvolve(["--resume", "--run", runDir]), runDir);
+      assert.include(stderr, "the run's --chaos kills worker processes, and this resume has none: it goes on without kill-worker (with dup=0.05)");
+    } finally {
+      await stopEvolve(evolve, run);
+      await removeRunStore(run).catch(() => {});
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  }, 120_000);
 
   it("refuses kill-worker without worker processes, with exit code 2 and the reason", async () => {
     const root = await Deno.makeTempDir({ prefix: "rstar-kill-worker-" });

@@ -39,6 +39,20 @@ describe("runEvolve with fake services", () => {
     assert.isTrue(Deno.statSync(join(root, "round-1", "sft.jsonl")).isFile);
   });
 
+  it("a retry pass asks for retryMultiplier times the rollouts, and says so for a rollouts knob set while the run goes", async () => {
+    const root = join(Deno.makeTempDirSync(), "run");
+    const services = fakeServices();
+    const asked: string[] = [];
+    const search: typeof services.search = (req, onResult, ctx) => {
+      asked.push(`${req.round}:${req.phase}:${req.knobs.rollouts}:${req.rolloutScale ?? "-"}`);
+      return services.search(req, onResult, ctx);
+    };
+    await done(runEvolve({ runDir: root, resume: false, config }, { ...services, search }));
+    const m = config.search.retryMultiplier;
+    const b = config.search.bootstrap.rollouts;
+    assert.includeMembers(asked, [`1:train:${b}:-`, `1:retry:${b * m}:${m}`]);
+  });
+
   it("resume on a finished run does no work and returns the same summary", async () => {
     const root = join(Deno.makeTempDirSync(), "run");
     const first = await done(runEvolve({ runDir: root, resume: false, config }, fakeServices()));

@@ -79,6 +79,19 @@ describe("parseChaosSpec", () => {
     assert.match(specError("kill-worker=30s@expand"), /cannot be scoped/);
     assert.match(specError("drop"), /key=value/);
   });
+
+  it("refuses a scope that names no subject, and a fault given twice, rather than inject nothing or half of it", () => {
+    assert.match(specError("drop=0.5@"), /names no subjects after the @/);
+    assert.match(specError("drop=0.5@nosuch"), /@nosuch names no subject of a run \(use expand, score, /);
+    assert.match(specError("drop=0.5@rstar..expand"), /"rstar..expand" is not a subject pattern/);
+    assert.match(specError("drop=0.5@rstar.>.expand"), /is not a subject pattern/);
+    assert.match(specError("crash=expander:0.1,crash=expander:0.9"), /crash=expander is given twice/);
+    assert.match(specError("drop=0.1,drop=0.2"), /drop is given twice/);
+    assert.match(specError("delay=1ms@score,delay=2ms@score"), /delay@rstar.\*.score is given twice/);
+    // The same fault in different scopes is one rule per scope, as documented.
+    assert.deepEqual(spec("drop=0.1@expand,drop=0.2").rules, [{ pattern: "rstar.*.expand", drop: 0.1 }, { pattern: ">", drop: 0.2 }]);
+    assert.deepEqual(spec("drop=0.1@*").rules, [{ pattern: "rstar.*.*", drop: 0.1 }]);
+  });
 });
 
 describe("decideChaos", () => {
