@@ -86,19 +86,23 @@ export async function claimRunName(
       : await kv.create(run, bytes());
   }
   // A renewal that fails (no server, or the key expired while it was away) creates the claim
-  // anew where it can; the first failure in a row is reported.
+  // anew where it can; the first failure in a row is reported, and so is the renewal that ends it.
   let failing = false;
   let released = false;
+  const renewed = () => {
+    if (failing) warn(`run name ${run}: its claim on NATS is renewed`);
+    failing = false;
+  };
   const renew = async () => {
     if (released) return;
     try {
       revision = await kv.update(run, bytes(), revision);
-      failing = false;
+      renewed();
     } catch (err) {
       if (released) return;
       try {
         revision = await kv.create(run, bytes());
-        failing = false;
+        renewed();
       } catch {
         if (!failing) {
           warn(

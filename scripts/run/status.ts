@@ -25,7 +25,10 @@ export interface RoundStatus {
   readonly round: number;
   /** First search pass: problems recorded, of the round's problems. */
   readonly search: { readonly recorded: number; readonly problems: number };
-  /** Second pass over the first pass's unsolved problems recorded so far. */
+  /**
+   * Second pass over the first pass's unsolved problems: recorded so far, of those unsolved so
+   * far (all of them once the first pass is done).
+   */
   readonly retry: { readonly recorded: number; readonly problems: number };
   /**
    * `done` once both checkpoints are recorded; until then each training run's last saved state,
@@ -154,6 +157,10 @@ export function formatRoundStatus(r: RoundStatus): string {
   const evals = Object.entries(r.evaluation).map(([k, e]) =>
     `${k} ${e.done ? "done" : `${e.recorded}/${e.problems}`}`
   ).join(", ");
-  return `round ${r.round}: search ${r.search.recorded}/${r.search.problems}, retry ${r.retry.recorded}/${r.retry.problems}; ` +
+  // Until the first pass ends, the retry's problems are only those found unsolved so far.
+  const retry = r.search.recorded < r.search.problems && r.retry.recorded === 0
+    ? `retry after the search (${r.retry.problems} unsolved so far)`
+    : `retry ${r.retry.recorded}/${r.retry.problems}`;
+  return `round ${r.round}: search ${r.search.recorded}/${r.search.problems}, ${retry}; ` +
     `training: ${training}; evaluation: ${evals || "none"}`;
 }

@@ -77,6 +77,8 @@ describe("rstar evolve over NATS across a server restart", () => {
       const { summary, stderr } = await finishedWithNothingLost(evolve, runDir);
       assert.equal(summary.rounds.length, 2);
       assert.match(stderr, /round 2 search: done 10\/10/);
+      // The run-name claim (renewed every 10 s) lapsed during the outage and came back.
+      assert.match(stderr, /run name \S+: cannot renew its claim on NATS[^]*run name \S+: its claim on NATS is renewed/);
       assert.deepEqual(await workerPids(run), [], "no worker process is left");
     } finally {
       await stopEvolve(evolve, run);

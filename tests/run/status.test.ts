@@ -24,7 +24,19 @@ describe("runStatus", () => {
     try {
       const status = (events: LedgerEvent[]) =>
         runStatus(runPaths(join(root, "run")), config, events, [["a"], ["b"]], ["t"]);
+      const searching = runStatus(
+        runPaths(join(root, "run")),
+        config,
+        [searchedEvent("a", { solved: false })],
+        [["a", "b"], ["c"]],
+        ["t"],
+      );
+      assert.include(
+        formatRoundStatus(searching.current!),
+        "search 1/2, retry after the search (1 unsolved so far);",
+      );
       const before = status([searchedEvent("a")]).current!;
+      assert.include(formatRoundStatus(before), "search 1/1, retry 0/0;");
       assert.deepEqual(before.training, { done: false }, "nothing trained and no state saved");
       assert.include(formatRoundStatus(before), "training: no state saved");
       const after = status([searchedEvent("a"), trained]).current!;
