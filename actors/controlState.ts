@@ -85,6 +85,8 @@ export interface StatusSnapshot {
   readonly knobs: Knobs;
   readonly workers: WorkerInfo[];
   readonly models: Record<string, string>;
+  /** The chaos spec in force (canonical text); absent when none. */
+  readonly chaos?: string;
 }
 
 /** Mutable run state that the coordinator updates and `.control.status` reports. */
@@ -94,6 +96,8 @@ export class ControlState {
   progress: Progress = { done: 0, total: 0 };
   paused = false;
   knobs: Knobs = {};
+  /** The chaos spec in force (canonical text); undefined when none. */
+  chaos: string | undefined;
   readonly models: Record<string, string> = {};
   private readonly workers = new Map<string, WorkerInfo>();
   private readonly listeners = new Set<() => void>();
@@ -169,6 +173,7 @@ export class ControlState {
       knobs: this.knobs,
       workers: [...this.workers.values()].sort((a, b) => a.id.localeCompare(b.id)),
       models: { ...this.models },
+      ...(this.chaos === undefined ? {} : { chaos: this.chaos }),
     };
   }
 

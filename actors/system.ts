@@ -287,6 +287,7 @@ export function serveControlState(
         })),
         models: snap.models,
         knobs: { ...snap.knobs } as Record<string, number>,
+        ...(snap.chaos === undefined ? {} : { chaos: snap.chaos }),
       };
     }, { ...opts, replySchema: StatusReply }),
     serve(bus, s.control("pause"), PauseRequest, (req): RunStateReply => {

@@ -367,6 +367,9 @@ export const StatusReply = Schema.Struct({
   workers: Schema.Array(WorkerStatus),
   models: Versions,
   knobs: Schema.Record(Schema.String, Schema.Finite),
+  chaos: Schema.optionalKey(
+    Schema.String.annotate({ description: "The chaos spec in force (its canonical text, as a ChaosReply gives it); absent when none" }),
+  ),
 }).annotate({ title: "StatusReply" });
 /** A status reply. */
 export type StatusReply = typeof StatusReply.Type;

@@ -46,6 +46,7 @@ import {
   type ChaosSpec,
   CRASH_ACTORS,
   crashRate,
+  formatChaosSpec,
   NO_CHAOS,
   parseChaosSpec,
 } from "../../protocols/chaosBus.ts";
@@ -597,6 +598,11 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     if (chaosSpec === undefined) return 30_000;
     return 300 + 2 * Math.max(0, ...chaosSpec.rules.map((r) => r.delay?.maxMs ?? 0));
   };
+  /** `ctl status` shows the spec in force. */
+  const showChaos = () => {
+    const text = chaosSpec === undefined ? "" : formatChaosSpec(chaosSpec);
+    if (link) link.control.chaos = text === "" ? undefined : text;
+  };
   const killSeed = (spec: ChaosSpec) => deriveSeed(runConfig?.seed ?? 0, "kill-worker", spec.seed);
   const runChaos: ChaosControl = {
     refuse(spec) {
@@ -605,6 +611,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
     },
     setSpec(spec) {
       chaosSpec = spec;
+      showChaos();
       if (searchChaos) {
         searchChaos.bus.setSpec(spec);
         for (const a of CRASH_ACTORS) searchChaos.crash.setRate(a, crashRate(spec, a));
@@ -852,6 +859,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         });
         await link.bus.flush();
         if (chaosSpec) link.setKillEvery(chaosSpec.killWorkerEveryMs, killSeed(chaosSpec));
+        showChaos();
       }
     },
 

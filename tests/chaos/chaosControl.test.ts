@@ -13,7 +13,7 @@ import { ChaosBus, formatChaosSpec, NO_CHAOS } from "../../protocols/chaosBus.ts
 import { type Bus, BusError } from "../../protocols/bus.ts";
 import { call } from "../../protocols/codec.ts";
 import { InProcessBus } from "../../protocols/inProcessBus.ts";
-import { ChaosReply, ChaosRequest } from "../../protocols/messages.ts";
+import { ChaosReply, ChaosRequest, StatusReply, StatusRequest } from "../../protocols/messages.ts";
 import { connectNatsBus } from "../../protocols/natsBus.ts";
 import { runSubjects } from "../../protocols/subjects.ts";
 import { main } from "../../scripts/rstar.ts";
@@ -92,6 +92,8 @@ describe("rstar evolve --nats under .control.chaos", () => {
         else return assert.fail(`unexpected reply: ${r.failure.message}`);
       }
       assert.equal(reply?.spec, "dup=0.5@rstar.*.expand,delay=0-20ms@rstar.*.expand,crash=expander:0.05,kill-worker=300ms");
+      const status = await call(nats, runSubjects(run).control("status"), StatusRequest, StatusReply, { v: 2, id: "st" }, { timeoutMs: 2000 });
+      assert.equal(Result.getOrThrow(status).chaos, reply?.spec, "ctl status shows the spec in force");
 
       const bad = await sendChaos(nats, run, "dup=0.5,boom=1", "bad");
       if (Result.isSuccess(bad)) return assert.fail("a bad spec must be refused");
