@@ -212,6 +212,19 @@ function spawnWorker(args: string[]): WorkerProcess {
   return w;
 }
 
+/** A worker's last `n` stderr lines, joined by " | ", its JSON log lines as their message (and error). */
+function lastLines(tail: string, n: number): string {
+  return tail.trim().split("\n").slice(-n).map((line) => {
+    try {
+      const e = JSON.parse(line) as { msg?: unknown; error?: unknown };
+      if (typeof e.msg === "string") return e.error === undefined ? e.msg : `${e.msg}: ${String(e.error)}`;
+    } catch {
+      // A plain line.
+    }
+    return line;
+  }).join(" | ");
+}
+
 /** SIGTERM, then wait (SIGKILL after `graceMs`); never leaves the process behind. */
 async function stopWorker(w: WorkerProcess, graceMs = 15_000): Promise<void> {
   if (!w.exited) {
@@ -326,7 +339,7 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
       if (closed || !workers.includes(w) || !heard.has(w.pid)) return;
       lost.exits++;
       // A worker that failed says why on its last line; one killed by a signal had no say.
-      const last = st.signal === null ? w.tail.trim().split("\n").slice(-1)[0] : undefined;
+      const last = st.signal === null ? lastLines(w.tail, 1) : undefined;
       const how = st.signal !== null ? `killed by ${st.signal}` : `exit code ${st.code}${last ? `: ${last}` : ""}`;
       const replacement = replace(w);
       o.note?.(`worker ${w.pid} exited (${how}); started worker ${replacement.pid} in its place`);
@@ -391,7 +404,7 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
   const failIfExited = () => {
     // A worker that joined and then exited is replaced by `watch`; one that never joined cannot start.
     const dead = workers.find((w) => w.exited && !heard.has(w.pid));
-    if (dead) throw new CommandFailed(`Cannot run over NATS: worker ${dead.pid} exited: ${dead.tail.trim().split("\n").slice(-3).join(" | ")}`);
+    if (dead) throw new CommandFailed(`Cannot run over NATS: worker ${dead.pid} exited: ${lastLines(dead.tail, 3)}`);
   };
   /** Waits for a lost connection to come back, saying so every 30 s, up to `outageLimitMs`. */
   const connected = async (what: string) => {

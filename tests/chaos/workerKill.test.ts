@@ -7,6 +7,9 @@
  */
 import { assert, describe, it } from "vitest";
 import { join } from "node:path";
+import { CommandFailed } from "../../scripts/cli.ts";
+import { resolveConfig } from "../../scripts/run/config.ts";
+import { createLocalServices } from "../../scripts/run/localServices.ts";
 import {
   accountingProblem,
   deno,
@@ -101,6 +104,22 @@ describe("rstar evolve --chaos kill-worker", () => {
       await Deno.remove(root, { recursive: true }).catch(() => {});
     }
   }, 120_000);
+
+  it("a worker that exits before it joins stops the start with the worker's own words", async () => {
+    const run = `wfail-${Deno.pid}`;
+    const why = JSON.stringify({ level: "error", msg: "Cannot load policy", error: "no such object" });
+    const services = createLocalServices({
+      nats: { url, run, workers: 1, workerArgs: () => ["eval", `console.error(${JSON.stringify(why)}); Deno.exit(3)`] },
+    });
+    try {
+      const err = await services.start(resolveConfig("smoke", { rounds: 1 })).then(() => undefined, (e: unknown) => e);
+      assert.instanceOf(err, CommandFailed);
+      assert.match((err as Error).message, /^Cannot run over NATS: worker \d+ exited: Cannot load policy: no such object$/);
+    } finally {
+      await services.close();
+      await removeRunStore(run).catch(() => {});
+    }
+  });
 
   it("refuses kill-worker without worker processes, with exit code 2 and the reason", async () => {
     const root = await Deno.makeTempDir({ prefix: "rstar-kill-worker-" });
