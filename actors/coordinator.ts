@@ -543,7 +543,12 @@ async function runOpened(
       if (todo.length === 0) continue;
       phaseChanged(round, `search-${phase}`);
       const byId = new Map(todo.map((p) => [p.id, p]));
-      const bar = progress.phase(`round ${round} search${phase === "retry" ? " (retry)" : ""}`, todo.length, "problems");
+      const label = `round ${round} search${phase === "retry" ? " (retry)" : ""}`;
+      const passSize = phase === "train"
+        ? problems.length
+        : problems.filter((p) => state.searched.get(searchKey(round, "train", p.id))?.solved === false).length;
+      if (todo.length < passSize) progress.event(`${label}: resuming, ${passSize - todo.length} of ${passSize} problems recorded`);
+      const bar = progress.phase(label, todo.length, "problems");
       let solvedCount = 0;
       const searchStart = now();
       const pausedAtStart = services.pausedMs?.() ?? 0;

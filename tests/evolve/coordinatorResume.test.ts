@@ -182,6 +182,24 @@ describe("runEvolve with fake services", () => {
     }
   });
 
+  it("a resumed search pass says how many of its problems were recorded before the crash", async () => {
+    const root = join(Deno.makeTempDirSync(), "run");
+    let searched = 0;
+    const killed = runEvolve({
+      runDir: root,
+      resume: false,
+      config,
+      onEvent: (e) => {
+        if (e.type === "problem-searched" && ++searched === 3) throw new Killed("killed");
+      },
+    }, fakeServices());
+    await killed.then(() => assert.fail("the run was to be killed"), (e) => assert.instanceOf(e, Killed));
+    const lines: string[] = [];
+    const progress = { phase: () => ({ tick() {}, done() {} }), event: (line: string) => void lines.push(line) };
+    await done(runEvolve({ runDir: root, resume: true, progress }, fakeServices()));
+    assert.include(lines, "round 1 search: resuming, 3 of 6 problems recorded");
+  });
+
   it("recovers from a torn ledger line left by a crash mid-write", async () => {
     const root = join(Deno.makeTempDirSync(), "run");
     let seen = 0;
