@@ -108,9 +108,12 @@ describe("rstar evolve --nats --workers", () => {
       const end = await evolve.finished();
       assert.equal(end.code, 0, end.stderr.slice(-2000));
       const searched = (await ledgerEvents(runDir)).filter((e) => e.type === "problem-searched");
-      const most = (round: number) => Math.max(...searched.filter((e) => e.round === round).map((e) => e.rollouts as number));
-      assert.isAbove(most(1), 3, "round 1 searched with the preset's rollouts");
-      assert.isAtMost(most(2), 3, "round 2 searched with the rollouts set during round 1's training");
+      const most = (round: number, phase: string) =>
+        Math.max(...searched.filter((e) => e.round === round && e.phase === phase).map((e) => e.rollouts as number));
+      assert.isAbove(most(1, "train"), 3, "round 1 searched with the preset's rollouts");
+      assert.equal(most(2, "train"), 3, "round 2 searched with the rollouts set during round 1's training");
+      const retried = searched.some((e) => e.round === 2 && e.phase === "retry");
+      if (retried) assert.equal(most(2, "retry"), 3 * 2, "and its retry with retryMultiplier (2) times them");
     } finally {
       await cleanup();
     }
