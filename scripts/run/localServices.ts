@@ -282,20 +282,21 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     throw new CommandFailed(claim.message);
   }
   const workers: WorkerProcess[] = [];
-  /** Workers SIGKILLed by chaos or gone by themselves, each replaced (reaped at close). */
-  const killed: WorkerProcess[] = [];
+  /**
+   * Workers SIGKILLed by chaos or gone by themselves, each replaced (reaped at close); a heartbeat
+   * of theirs still in flight is ignored.
+   */
+  const retired: WorkerProcess[] = [];
   const onSignal = (sig: Deno.Signal) => () => {
-    const stops = [stopTraining(), ...[...workers, ...killed].map((w) => stopWorker(w, 5_000))];
+    const stops = [stopTraining(), ...[...workers, ...retired].map((w) => stopWorker(w, 5_000))];
     void Promise.all(stops).finally(() => Deno.exit(sig === "SIGINT" ? 130 : 143));
   };
   const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => ({ sig, fn: onSignal(sig) }));
   let blobs: BlobStore;
   const heard = new Map<number, { policy: string | undefined; at: number }>();
   const control = new ControlState(run);
-  /** Pids of spawned workers that are gone: a heartbeat of theirs still in flight is ignored. */
-  const gone = new Set<number>();
   const hbSub = listen(bus, runSubjects(run).heartbeat, Heartbeat, (hb) => {
-    if (gone.has(hb.pid)) return;
+    if (retired.some((w) => w.pid === hb.pid)) return;
     if (hb.role === "expander") heard.set(hb.pid, { policy: hb.versions.policy, at: Date.now() });
     control.seeWorker({ id: hb.actor, role: hb.role, host: hb.host, pid: hb.pid, load: hb.load, lastSeen: Date.now() });
     for (const [name, version] of Object.entries(hb.versions)) control.setModel(name, version);
@@ -320,8 +321,7 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
   /** Takes `w` out of the run (it is dead or about to be) and starts a worker in its place. */
   const replace = (w: WorkerProcess): WorkerProcess => {
     workers.splice(workers.indexOf(w), 1);
-    killed.push(w);
-    gone.add(w.pid);
+    retired.push(w);
     control.forgetWorker(w.pid);
     const replacement = spawnWorker(args(killer.nextIndex++));
     watch(replacement);
@@ -386,7 +386,7 @@ async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     closed = true;
     disarm();
     try {
-      await Promise.all([...workers, ...killed].map((w) => stopWorker(w)));
+      await Promise.all([...workers, ...retired].map((w) => stopWorker(w)));
     } finally {
       for (const h of handlers) {
         try {
