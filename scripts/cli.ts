@@ -10,7 +10,7 @@ export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
 /** Parses a non-negative integer option, with a one-line reason on bad input. */
 export function intOption(name: string, min = 0): (value: string) => number {
   return (value: string) => {
-    const n = Number(value);
+    const n = /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : NaN; // not "", "1e1" or "0x10"
     if (!Number.isSafeInteger(n) || n < min) {
       throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${value}"`);
     }
@@ -21,7 +21,7 @@ export function intOption(name: string, min = 0): (value: string) => number {
 /** Parses a finite number option. */
 export function numberOption(name: string): (value: string) => number {
   return (value: string) => {
-    const n = Number(value);
+    const n = value.trim() === "" ? NaN : Number(value);
     if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${value}"`);
     return n;
   };

@@ -37,6 +37,11 @@ export function buildProgram(): Command {
 /** Runs the CLI with the given arguments; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const program = buildProgram();
+  // commander answers `help NAME` for an unknown NAME with the program's help and exit 0.
+  if (args[0] === "help" && args[1] !== undefined && !program.commands.some((c) => c.name() === args[1])) {
+    console.error(`error: unknown command '${args[1]}'`);
+    return ExitCode.usage;
+  }
   try {
     await program.parseAsync(args, { from: "user" });
     return ExitCode.ok;
@@ -49,6 +54,8 @@ export async function main(args: string[]): Promise<number> {
       // commander already printed its one-line reason to stderr.
       return ExitCode.usage;
     }
+    // The reader of stdout went away (`rstar gen | head`): stop quietly, as a pipe's writer does.
+    if (err instanceof Deno.errors.BrokenPipe) return ExitCode.ok;
     if (err instanceof CommandFailed || err instanceof DatasetError || err instanceof CheckpointError) {
       console.error(`rstar: ${err.message}`);
       return ExitCode.failed;

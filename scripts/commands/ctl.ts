@@ -62,7 +62,7 @@ export function command(): Command {
     .argument("<verb>", verbs.join("|"))
     .argument("[args...]", "KEY=VALUE for set, SPEC for chaos")
     .requiredOption("--nats <url>", "NATS server URL, e.g. nats://127.0.0.1:4222")
-    .option("--run <name>", "run name", runOption, "default")
+    .requiredOption("--run <name>", "the run's name: the last segment of its evolve --run DIR", runOption)
     .option("--timeout-ms <n>", "how long to wait for the reply", intOption("--timeout-ms", 1), 5000)
     .action(async (verb: string, args: string[], opts: CtlOptions) => {
       let parsed;

@@ -85,7 +85,7 @@ export function command(): Command {
         if (opts.json) await writeLine(JSON.stringify(l));
         else {
           const levels = Object.entries(l.byLevel).map(([k, t]) => `L${k} ${(100 * t.rate).toFixed(0)}%`).join(" ");
-          await writeLine(`round ${l.round} ${l.strategy.padEnd(8)} ${(100 * l.accuracy).toFixed(1)}% (${l.correct}/${l.n}) samples/problem ${l.samples.toFixed(1)}  ${levels}`);
+          await writeLine(`round ${l.round} ${l.strategy.padEnd(8)} ${(100 * l.accuracy).toFixed(1)}% (${l.correct}/${l.n}) step samples/problem ${l.samples.toFixed(1)}  ${levels}`);
         }
       }
     });

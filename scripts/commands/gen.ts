@@ -5,8 +5,8 @@ import { FAMILIES, generateProblems } from "../../math/generator.ts";
 
 /** Parses --level: an integer from 1 to 5. */
 function levelOption(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 5) throw new InvalidArgumentError(`--level must be an integer from 1 to 5, got "${value}"`);
+  const n = intOption("--level", 1)(value);
+  if (n > 5) throw new InvalidArgumentError(`--level must be an integer from 1 to 5, got "${value}"`);
   return n;
 }
 

@@ -45,7 +45,7 @@ export function command(): Command {
     .description("join a running system over NATS as an expander or scorer; Ctrl-C drains and exits")
     .requiredOption("--role <role>", "expander|scorer", choiceOption("--role", ["expander", "scorer"] as const))
     .requiredOption("--nats <url>", "NATS server URL, e.g. nats://127.0.0.1:4222")
-    .option("--run <name>", "run name (subjects rstar.<run>.*)", runOption, "default")
+    .requiredOption("--run <name>", "the run's name, the last segment of its evolve --run DIR (subjects rstar.<run>.*)", runOption)
     .option("--max-batch <n>", "largest expansion batch", intOption("--max-batch", 1), 64)
     .option("--max-wait-ms <n>", "longest wait to fill a batch", intOption("--max-wait-ms", 0), 5)
     .option("--id <id>", "worker id in logs and replies (default role-pid)")

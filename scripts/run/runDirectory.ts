@@ -62,6 +62,7 @@ export interface RunConfigFile<C> {
 export type RunDirError =
   | { readonly _tag: "RunDirMissing"; readonly path: string; readonly message: string }
   | { readonly _tag: "RunDirExists"; readonly path: string; readonly message: string }
+  | { readonly _tag: "RunDirUnwritable"; readonly path: string; readonly message: string }
   | {
     readonly _tag: "RunDirIncompatible";
     readonly file: string;
@@ -129,23 +130,33 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 export function createRunDirectory<C>(root: string, seed: number, config: C): RunDirectory<C> | RunDirError {
   const paths = runPaths(root);
   const refuse = (why: string): RunDirError => ({ _tag: "RunDirExists", path: root, message: `Cannot create run directory ${root}: ${why}` });
-  if (isFile(root)) return refuse("it is a file");
-  if (exists(paths.config)) return refuse("it already holds a run (use --resume, or another --run)");
-  if (exists(root) && [...Deno.readDirSync(root)].length > 0) {
-    return refuse("it holds other files (a run goes in a new or empty folder)");
+  if (root.trim() === "") return { _tag: "RunDirUnwritable", path: root, message: "Cannot create run directory: --run is empty" };
+  let created: string | undefined;
+  try {
+    if (isFile(root)) return refuse("it is a file");
+    if (exists(paths.config)) return refuse("it already holds a run (use --resume, or another --run)");
+    if (exists(root) && [...Deno.readDirSync(root)].length > 0) {
+      return refuse("it holds other files (a run goes in a new or empty folder)");
+    }
+    created = firstMissing(root);
+    Deno.mkdirSync(root, { recursive: true });
+    Deno.mkdirSync(join(root, "checkpoints"), { recursive: true });
+    const file: RunConfigFile<C> = {
+      format: "rstar-run",
+      formatVersion: RUN_FORMAT_VERSION,
+      seed,
+      createdAt: new Date().toISOString(),
+      config,
+    };
+    writeFileAtomic(paths.config, JSON.stringify(file, null, 2) + "\n");
+    return { _tag: "RunDirectory", paths, file, ...(created === undefined ? {} : { created }) };
+  } catch (err) {
+    // A parent that is a file, no permission, a read-only or full disk: say so, and leave nothing behind.
+    if (!Object.values(Deno.errors).some((E) => err instanceof E)) throw err;
+    removeUnstartedRun(paths, created);
+    const why = err instanceof Error ? err.message.replace(/ \(os error \d+\).*$/, "") : String(err);
+    return { _tag: "RunDirUnwritable", path: root, message: `Cannot create run directory ${root}: ${why}` };
   }
-  const created = firstMissing(root);
-  Deno.mkdirSync(root, { recursive: true });
-  Deno.mkdirSync(join(root, "checkpoints"), { recursive: true });
-  const file: RunConfigFile<C> = {
-    format: "rstar-run",
-    formatVersion: RUN_FORMAT_VERSION,
-    seed,
-    createdAt: new Date().toISOString(),
-    config,
-  };
-  writeFileAtomic(paths.config, JSON.stringify(file, null, 2) + "\n");
-  return { _tag: "RunDirectory", paths, file, ...(created === undefined ? {} : { created }) };
 }
 
 /**
@@ -176,6 +187,7 @@ export function openRunDirectory<C>(
   check?: (config: unknown) => string | undefined,
 ): RunDirectory<C> | RunDirError {
   const paths = runPaths(root);
+  if (root.trim() === "") return { _tag: "RunDirMissing", path: root, message: "Cannot open run directory: --run is empty" };
   if (!exists(root)) {
     return { _tag: "RunDirMissing", path: root, message: `Cannot open run directory ${root}: it does not exist` };
   }

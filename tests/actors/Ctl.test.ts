@@ -64,6 +64,6 @@ describe("rstar ctl", () => {
   it("points a solve to rstar solve --nats, with a usage error before connecting", async () => {
     assert.throws(() => controlBody("solve", ["What is 2 + 2?"]), /rstar solve --nats URL --run NAME/);
     assert.throws(() => controlBody("stop", []), /expected one of status\|pause\|resume\|set\|chaos, got "stop"/);
-    assert.strictEqual(await main(["ctl", "solve", "What is 2 + 2?", "--nats", "nats://127.0.0.1:1"]), 2);
+    assert.strictEqual(await main(["ctl", "solve", "What is 2 + 2?", "--nats", "nats://127.0.0.1:1", "--run", "r"]), 2);
   });
 });

@@ -28,6 +28,17 @@ describe("runDirectory", () => {
     assert.equal(createRunDirectory(root, 1, {})._tag, "RunDirExists");
   });
 
+  it("says why a run directory cannot be made, and leaves nothing behind", () => {
+    const tmp = Deno.makeTempDirSync();
+    Deno.writeTextFileSync(join(tmp, "file"), "x");
+    const r = createRunDirectory(join(tmp, "file", "a", "run"), 1, {});
+    assert.equal(r._tag, "RunDirUnwritable");
+    assert.match(r._tag === "RunDirUnwritable" ? r.message : "", /^Cannot create run directory .*file\/a\/run: Not a directory$/);
+    assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), ["file"]);
+    assert.equal(createRunDirectory("", 1, {})._tag, "RunDirUnwritable");
+    assert.equal(openRunDirectory(" ")._tag, "RunDirMissing");
+  });
+
   it("names config.json when the format version is incompatible", () => {
     const root = join(Deno.makeTempDirSync(), "run");
     createRunDirectory(root, 1, {});
