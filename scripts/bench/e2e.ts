@@ -84,7 +84,7 @@ export function messagingShare(inprocSearchMs: number, natsSearchMs: number): nu
 
 /** The e2e area: `rollout.messaging_share.nats`, and in the full bench `round.wall_s.smoke`. */
 export async function benchE2e(opts: BenchOptions): Promise<BenchFigure[]> {
-  const nats = Deno.env.get("RSTAR_BENCH_NATS") ?? "nats://127.0.0.1:4222";
+  const nats = Deno.env.get("RSTAR_NATS_URL") ?? "nats://127.0.0.1:4222";
   const figures: BenchFigure[] = [];
   // A measurement that fails becomes an error figure; the others are still taken.
   const failed = (err: unknown) => errorFigure({ id: "e2e" }, err instanceof Error ? err.message : String(err));

@@ -210,7 +210,7 @@ const median = (xs: readonly number[]) => {
  * does not depend on the transport (encoding, decoding, waiting for the event loop).
  */
 export async function benchMessaging(opts: { quick: boolean; signal?: AbortSignal }): Promise<BenchFigure> {
-  const url = Deno.env.get("RSTAR_BENCH_NATS") ?? "nats://127.0.0.1:4222";
+  const url = Deno.env.get("RSTAR_NATS_URL") ?? "nats://127.0.0.1:4222";
   const problems = PRESET_CONFIGS.smoke.train.problemsPerRound;
   const reps = opts.quick ? 3 : 7;
   const signal = opts.signal ? { signal: opts.signal } : {};
