@@ -267,8 +267,11 @@ export function formatTable(summary: RunSummary): string {
     ...(mctsL5 ? ["mcts-L5"] : []),
     "wall",
   ];
+  // Rounds not started yet (an unfinished run's later rounds) get no row; round 1 always does.
+  const started = (r: RoundSummary) => r.complete || r.wallMs.total > 0 || r.train.problems > 0 || Object.keys(r.evaluation).length > 0;
+  const shown = summary.rounds.slice(0, Math.max(1, summary.rounds.findLastIndex(started) + 1));
   const rows: string[][] = [head];
-  for (const r of summary.rounds) {
+  for (const r of shown) {
     const mcts = r.evaluation["mcts"];
     rows.push([
       String(r.round) + (r.complete ? "" : "*"),

@@ -38,6 +38,17 @@ describe("buildSummary", () => {
   });
 });
 
+describe("formatTable", () => {
+  it("shows the rounds an unfinished run has started, not the later ones still to come", () => {
+    const events: LedgerEvent[] = [searched("a", 1, true), { type: "round-finished", round: 1 }, searchedEvent("b", { round: 2, solved: false })];
+    const s = buildSummary({ seed: 1, preset: "smoke", rounds: 4, events, expected: [["a"], ["b"], ["c"], ["d"]] });
+    const rounds = formatTable(s).split("\n").slice(1).filter((l) => /^\s+\d/.test(l)).map((l) => l.trim().split(/\s+/)[0]);
+    assert.deepEqual(rounds, ["1", "2*"]);
+    const none = buildSummary({ seed: 1, preset: "smoke", rounds: 3, events: [], expected: [] });
+    assert.match(formatTable(none).split("\n")[1]!, /^\s+1\*\s/);
+  });
+});
+
 describe("buildSummary fault counters", () => {
   it("sums the injected-fault counters of every search call, including calls before a resume", () => {
     const events: LedgerEvent[] = [
