@@ -9,7 +9,8 @@ import { PROTOCOL_VERSION, SolveReply, SolveRequest } from "../../protocols/mess
 import { connectNatsBus } from "../../protocols/natsBus.ts";
 import { runSubjects } from "../../protocols/subjects.ts";
 import { CommandFailed, intOption, writeLine } from "../cli.ts";
-import { createLocalServices, runNameOf } from "../run/localServices.ts";
+import { createLocalServices } from "../run/localServices.ts";
+import { runNameOf } from "../run/natsLink.ts";
 import { roundModels } from "../run/runModels.ts";
 import { pathIds, q, stats } from "../../search/SearchTree.ts";
 import { solveProblem } from "../run/solver.ts";

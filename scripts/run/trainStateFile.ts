@@ -5,7 +5,7 @@
  * settings or initial weights), is set aside with a line saying so, and training starts over.
  */
 import { dirname } from "node:path";
-import type { TrainCheckpoints } from "../../models/train.ts";
+import { saveTrainingNow, type TrainCheckpoints } from "../../models/train.ts";
 import {
   type TrainState,
   TrainStateError,
@@ -71,4 +71,9 @@ export function trainStateFile(
       }
     },
   };
+}
+
+/** Has a training run in progress save its state after its current step, and says where it saved (SIGINT, SIGTERM). */
+export async function stopTraining(): Promise<void> {
+  for (const at of await saveTrainingNow()) console.error(`${at.label ?? "training"}: state saved at step ${at.step}/${at.total}`);
 }
