@@ -4,6 +4,8 @@
  * live search knobs that `.control.set` changes.
  */
 
+import { MAX_K, MAX_ROLLOUTS } from "../protocols/messages.ts";
+
 /** Search knobs that can be changed while a run is going (applied to problems not yet started). */
 export interface Knobs {
   /** Rollouts per problem. */
@@ -37,15 +39,18 @@ export function parseKnob(assignment: string): { key: KnobName; value: number } 
   return checkKnob(key, raw === "" ? Number.NaN : Number(raw));
 }
 
-/** Checks a knob name and value: integers >= 1 for rollouts and k, c >= 0, temperature >= 0. */
+/** Checks a knob name and value: integers from 1 for rollouts and k (at most MAX_ROLLOUTS, MAX_K), c >= 0, temperature >= 0. */
 export function checkKnob(key: string, value: number): { key: KnobName; value: number } | BadKnob {
   if (!(knobNames as readonly string[]).includes(key)) {
     return bad(`Unknown knob "${key}": expected one of ${knobNames.join(", ")}`);
   }
   const name = key as KnobName;
   if (!Number.isFinite(value)) return bad(`Cannot set ${name}: value must be a number`);
-  if ((name === "rollouts" || name === "k") && !(Number.isInteger(value) && value >= 1)) {
-    return bad(`Cannot set ${name}: value must be an integer >= 1, got ${value}`);
+  if (name === "rollouts" || name === "k") {
+    const max = name === "k" ? MAX_K : MAX_ROLLOUTS;
+    if (!(Number.isInteger(value) && value >= 1 && value <= max)) {
+      return bad(`Cannot set ${name}: value must be an integer from 1 to ${max}, got ${value}`);
+    }
   }
   if ((name === "c" || name === "temperature") && value < 0) {
     return bad(`Cannot set ${name}: value must be >= 0, got ${value}`);

@@ -104,7 +104,9 @@ export function parsePayload(
   if ("v" in obj && obj.v !== PROTOCOL_VERSION) {
     return fail(
       "VersionMismatch",
-      `Speak protocol version ${PROTOCOL_VERSION}: the payload has version ${JSON.stringify(obj.v)}, this peer speaks ${PROTOCOL_VERSION}`,
+      typeof obj.v === "number"
+        ? `Speak protocol version ${PROTOCOL_VERSION}: the payload has version ${obj.v}, this peer speaks ${PROTOCOL_VERSION}`
+        : `Speak protocol version ${PROTOCOL_VERSION}: "v" must be the number ${PROTOCOL_VERSION}, got ${typeof obj.v} ${JSON.stringify(obj.v)}`,
     );
   }
   return Result.succeed(obj);

@@ -16,6 +16,15 @@ export const Version = Schema.Literal(PROTOCOL_VERSION).annotate({
   description: "Protocol version; a peer answers any other value with a VersionMismatch error",
 });
 
+/** Most candidates per expansion (`k`) a request, a knob or a run's settings may ask for. */
+export const MAX_K = 256;
+/**
+ * Most rollouts per problem a knob, a solve request or a run's settings may ask for: a tree
+ * spends rollouts that reach a known terminal without a model call, so an absurd budget would
+ * hold the process in a loop.
+ */
+export const MAX_ROLLOUTS = 10_000;
+
 const Id = Schema.String.check(Schema.isMinLength(1)).annotate({
   description: "Idempotency key: a retried request keeps its id, and a responder may answer a repeat from cache",
 });
@@ -110,7 +119,7 @@ export const ExpandRequest = Schema.Struct({
   run: Schema.String,
   problem: Schema.String,
   asks: Schema.Array(ExpandAskSchema).check(Schema.isMinLength(1), Schema.isMaxLength(256)),
-  k: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 256 })),
+  k: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: MAX_K })),
   temperature: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
   topP: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMinimum: true })),
   policyVersion: Schema.optionalKey(Schema.String).annotate({
@@ -423,7 +432,7 @@ export const SolveRequest = Schema.Struct({
   v: Version,
   id: Id,
   problem: Schema.String.check(Schema.isMinLength(1)),
-  rollouts: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))),
+  rollouts: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: MAX_ROLLOUTS }))),
 }).annotate({ title: "SolveRequest" });
 /** A solve request. */
 export type SolveRequest = typeof SolveRequest.Type;

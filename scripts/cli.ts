@@ -7,12 +7,13 @@ import { InvalidArgumentError } from "commander";
 /** Exit codes: 0 ok, 1 the job failed, 2 the command line was wrong. */
 export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
 
-/** Parses a non-negative integer option, with a one-line reason on bad input. */
-export function intOption(name: string, min = 0): (value: string) => number {
+/** Parses an integer option from `min` (and up to `max` when given), with a one-line reason on bad input. */
+export function intOption(name: string, min = 0, max?: number): (value: string) => number {
   return (value: string) => {
     const n = /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : NaN; // not "", "1e1" or "0x10"
-    if (!Number.isSafeInteger(n) || n < min) {
-      throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${value}"`);
+    if (!Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) {
+      const range = max === undefined ? `>= ${min}` : `from ${min} to ${max}`;
+      throw new InvalidArgumentError(`${name} must be an integer ${range}, got "${value}"`);
     }
     return n;
   };

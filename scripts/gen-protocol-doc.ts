@@ -9,7 +9,7 @@ import { Schema } from "effect";
 import { Headers } from "../protocols/bus.ts";
 import { type CatalogEntry, catalog } from "../protocols/catalog.ts";
 import { DEFAULT_MAX_BYTES } from "../protocols/codec.ts";
-import { ErrorCodes, PROTOCOL_VERSION } from "../protocols/messages.ts";
+import { ErrorCodes, MAX_K, MAX_ROLLOUTS, PROTOCOL_VERSION } from "../protocols/messages.ts";
 import { ControlVerbs, EventKinds, QueueGroups, subjectPatterns } from "../protocols/subjects.ts";
 
 /** The chaos spec the document shows as its example. */
@@ -96,7 +96,11 @@ message's reply subject. The schemas are the contract; this document is generate
   header), so a responder may answer a repeated \`id\` from a cache instead of recomputing.
 - **Errors**: a responder that cannot serve a request replies with an \`ErrorReply\` and sets the
   \`${Headers.errorCode}\` header to the code. A bad message without a reply subject is recorded as a
-  \`DeadLetter\` on \`rstar.<run>.deadletter\`. Either way the responder keeps serving.
+  \`DeadLetter\` on \`rstar.<run>.deadletter\` (by every process that listens on its subject).
+  Either way the responder keeps serving, and logs it: a worker one JSON line per message, the
+  \`rstar evolve\` process a line per subject at most every 10 s, counting the ones in between.
+- **Limits**: \`k\` is at most ${MAX_K} candidates per expansion and a rollout budget at most
+  ${MAX_ROLLOUTS}, in requests, \`.control.set\` knobs and a run's settings alike.
 - **Run names** are one NATS token: letters, digits, \`_\` and \`-\`, at most 64 characters.
 - **Numbers** are finite JSON numbers; counts are non-negative integers. Scores lie in [-1, 1].
 

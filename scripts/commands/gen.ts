@@ -1,14 +1,10 @@
 /** `rstar gen`: writes generated problems as JSONL. */
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { choiceOption, intOption } from "../cli.ts";
 import { FAMILIES, generateProblems } from "../../math/generator.ts";
 
 /** Parses --level: an integer from 1 to 5. */
-function levelOption(value: string): number {
-  const n = intOption("--level", 1)(value);
-  if (n > 5) throw new InvalidArgumentError(`--level must be an integer from 1 to 5, got "${value}"`);
-  return n;
-}
+const levelOption = intOption("--level", 1, 5);
 
 /** Builds the `gen` subcommand. */
 export function command(): Command {

@@ -5,7 +5,7 @@
 import { Command } from "commander";
 import { Result } from "effect";
 import { call } from "../../protocols/codec.ts";
-import { PROTOCOL_VERSION, SolveReply, SolveRequest } from "../../protocols/messages.ts";
+import { MAX_ROLLOUTS, PROTOCOL_VERSION, SolveReply, SolveRequest } from "../../protocols/messages.ts";
 import { connectNatsBus } from "../../protocols/natsBus.ts";
 import { runSubjects } from "../../protocols/subjects.ts";
 import { CommandFailed, intOption, writeLine } from "../cli.ts";
@@ -163,7 +163,7 @@ export function command(): Command {
     .argument("<problem>", "the problem text")
     .option("--run <dir>", "run directory (default runs/evolve-quick-s1); with --nats, the run name (its last path segment)")
     .option("--nats <url>", "ask the run's running searcher over NATS instead of loading its models here")
-    .option("--rollouts <n>", "rollouts for this problem (default: the run's setting)", intOption("--rollouts", 1))
+    .option("--rollouts <n>", "rollouts for this problem (default: the run's setting)", intOption("--rollouts", 1, MAX_ROLLOUTS))
     .option("--timeout-ms <n>", "with --nats, how long to wait for the answer", intOption("--timeout-ms", 1), 60_000)
     .option("--json", "print one JSON object (answer: null when no rollout printed one; exit code 0 either way)")
     .action(async (problem: string, opts: SolveFlags) => {

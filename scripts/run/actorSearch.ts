@@ -10,7 +10,7 @@ import { matchesReference } from "../../math/reference.ts";
 import type { SearchOutcome, SearchRequest } from "../../actors/coordinator.ts";
 import type { ControlState } from "../../actors/controlState.ts";
 import type { CrashInjector } from "../../actors/crashInjector.ts";
-import { silentLogger } from "../../actors/log.ts";
+import { type Logger, silentLogger } from "../../actors/log.ts";
 import { SearchFailed } from "../../actors/searchService.ts";
 import type { SupervisorFailed } from "../../actors/supervisorMachine.ts";
 import { startSystem } from "../../actors/system.ts";
@@ -41,6 +41,8 @@ export interface ActorSearchOptions {
   readonly control?: ControlState;
   /** Answer `.control.solve` with this search's actors (default true; false where the run answers it). */
   readonly serveSolve?: boolean;
+  /** Where the actors log (default: nowhere); over NATS, the run's report of bad messages. */
+  readonly log?: Logger;
   /** Given, once the actors are up, a getter of the requests retried so far. */
   readonly retriesSoFar?: (get: () => number) => void;
 }
@@ -63,7 +65,7 @@ export async function searchWithActors(
     policy: options.policy,
     scorer: options.scorer,
     executor: options.executor,
-    log: silentLogger,
+    log: options.log ?? silentLogger,
     grade: answersEqual,
     heartbeatMs: 0,
     ...(options.crash ? { crash: options.crash } : {}),

@@ -4,6 +4,7 @@
  */
 
 import { MAX_LEVEL, MIN_LEVEL } from "../../math/generator.ts";
+import { MAX_K, MAX_ROLLOUTS } from "../../protocols/messages.ts";
 
 /** Names of the presets. */
 export const PRESETS = ["smoke", "quick", "full"] as const;
@@ -413,6 +414,12 @@ const whole = (key: string, min: number, unit: string, optional = false): Settin
   ok: isWhole(min),
   expected: `expected a whole number of ${unit}, at least ${min}`,
 });
+/** A whole number from `min` to `max` (the protocol's limits on k and rollouts). */
+const wholeUpTo = (key: string, min: number, max: number, unit: string): SettingRule => ({
+  key,
+  ok: (v) => isWhole(min)(v) && (v as number) <= max,
+  expected: `expected a whole number of ${unit} from ${min} to ${max}`,
+});
 const positive = (key: string, what: string, optional = false): SettingRule => ({
   key,
   optional,
@@ -459,8 +466,8 @@ const levelCaps = (key: string): SettingRule => ({
 const knobRules = (phase: "bootstrap" | "policy"): SettingRule[] => {
   const at = `search.${phase}`;
   return [
-    whole(`${at}.rollouts`, 1, "rollouts"),
-    whole(`${at}.k`, 1, "candidates"),
+    wholeUpTo(`${at}.rollouts`, 1, MAX_ROLLOUTS, "rollouts"),
+    wholeUpTo(`${at}.k`, 1, MAX_K, "candidates"),
     whole(`${at}.maxDepth`, 1, "steps"),
     atLeastZero(`${at}.c`, "expected an exploration constant of at least 0"),
     atLeastZero(`${at}.temperature`, "expected at least 0 (0 is greedy)"),
@@ -513,7 +520,7 @@ const SETTING_RULES: readonly SettingRule[] = [
   whole("ppm.maxSteps", 1, "optimiser steps", true),
   whole("eval.samples", 1, "samples"),
   atLeastZero("eval.temperature", "expected at least 0 (0 is greedy)"),
-  whole("eval.k", 1, "candidates"),
+  wholeUpTo("eval.k", 1, MAX_K, "candidates"),
   oneOf("model.policy", ["tiny", "openai"]),
   oneOf("model.size", PRESETS),
   oneOf("model.positions", ["learned", "alibi"], true),

@@ -64,6 +64,7 @@ import { type LoadedSolveModels, RunSolver } from "./solver.ts";
 import { CommandFailed } from "../cli.ts";
 
 import { KILL_WORKER_NEEDS, type NatsLink, type NatsOptions, startNatsLink } from "./natsLink.ts";
+import { rejectionLog } from "./rejections.ts";
 
 /** Options of the local services. */
 export interface LocalServicesOptions {
@@ -360,7 +361,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         requestTimeoutMs,
         // In one process `.control.chaos` is answered here; over NATS the link answers it, and
         // `.control.solve`, for the whole run.
-        ...(link ? { control: link.control, serveSolve: false } : { chaos: runChaos }),
+        ...(link ? { control: link.control, serveSolve: false, log: link.rejections } : { chaos: runChaos }),
         retriesSoFar: (get) => (liveRetries = get),
       }, onResult);
     // A bootstrap round in one process, free of faults, searches in lanes: one per generation thread.
@@ -437,11 +438,11 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       if (why !== undefined) throw new CommandFailed(`Cannot use --executor python: ${why}`);
       if (config.model.policy === "tiny") await backend();
       if (options.nats && !link) {
-        link = await startNatsLink(options.nats);
+        link = await startNatsLink({ ...options.nats, ...(options.warn ? { warn: options.warn } : {}) });
         chaosSub = serve(link.bus, runSubjects(link.run).control("chaos"), ChaosRequest, chaosControlHandler(runChaos), {
           queue: QueueGroups.control,
           replySchema: ChaosReply,
-          log: () => {},
+          log: rejectionLog(link.rejections),
         });
         solver = new RunSolver(loadForSolve, () => getExecutor(config), () => runConfig);
         const s = solver;

@@ -6,7 +6,8 @@
 import type { TinyPolicy } from "../../models/policy.ts";
 import type { TinyScorer } from "../../models/ppm.ts";
 import { ControlState } from "../../actors/controlState.ts";
-import { silentLogger } from "../../actors/log.ts";
+import type { Logger } from "../../actors/log.ts";
+import { rejectionLog, rejectionReporter } from "./rejections.ts";
 import { serveControlState } from "../../actors/system.ts";
 import type { BlobStore } from "../../protocols/bus.ts";
 import { connectNatsBus, natsBlobStore, type NatsBus } from "../../protocols/natsBus.ts";
@@ -38,6 +39,8 @@ export interface NatsOptions {
    * or evaluates costs nothing.
    */
   readonly outageLimitMs?: number;
+  /** Where the lines about bad messages from outside go (default stderr). */
+  readonly warn?: (line: string) => void;
   /** Progress lines (default: none). */
   readonly note?: (line: string) => void;
   /** The run directory, named to another process that finds the run name in use (default: the run name). */
@@ -79,6 +82,8 @@ export interface NatsLink {
    * knobs set and a pause hold across search passes.
    */
   readonly control: ControlState;
+  /** The run's logger for codec rejections: bad messages on its subjects, reported a line per subject at most every 10 s. */
+  readonly rejections: Logger;
   /** Stores a model version in the object store (once per process) and announces it on `.model`. */
   publishModel(
     name: "policy" | "ppm",
@@ -259,6 +264,7 @@ export async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
   let blobs: BlobStore;
   const heard = new Map<number, { policy: string | undefined; at: number }>();
   const control = new ControlState(run);
+  const rejections = rejectionReporter(o.warn ?? console.error);
   const hbSub = listen(bus, runSubjects(run).heartbeat, Heartbeat, (hb) => {
     if (retired.some((w) => w.pid === hb.pid)) return;
     if (hb.role === "expander") heard.set(hb.pid, { policy: hb.versions.policy, at: Date.now() });
@@ -271,8 +277,8 @@ export async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
       lastSeen: Date.now(),
     });
     for (const [name, version] of Object.entries(hb.versions)) control.setModel(name, version);
-  }, { log: () => {} });
-  const controlSubs = serveControlState(bus, run, control, silentLogger);
+  }, { log: rejectionLog(rejections) });
+  const controlSubs = serveControlState(bus, run, control, rejections);
   const published = new Set<string>();
   const args = o.workerArgs ?? defaultWorkerArgs(o.url, run);
   // Chaos kill-worker: a clock that runs only while a search is under way.
@@ -448,6 +454,7 @@ export async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
     bus,
     run,
     control,
+    rejections,
     async publishModel(name, model, version) {
       if (!published.has(`${name}/${version}`)) {
         await connected(`publishing ${version}`);
