@@ -139,6 +139,19 @@ export function encodeErrorReply(code: ErrorCode, message: string, id?: string):
   return encode(ErrorReply, { v: PROTOCOL_VERSION, ...(id !== undefined ? { id } : {}), error: { code, message } });
 }
 
+/**
+ * What a bus sends instead of a reply over its maximum message size: a `BadRequest` error reply
+ * (keeping the request id header), so the caller learns why instead of timing out and asking again.
+ */
+export function oversizedReply(size: number, max: number, headers?: Record<string, string>): { data: Uint8Array; headers: Record<string, string> } {
+  const id = headers?.[Headers.requestId];
+  const message = `Ask for less: the reply of ${size} bytes exceeds the maximum message size of ${max}`;
+  return {
+    data: encodeErrorReply("BadRequest", message, id),
+    headers: { ...(id !== undefined ? { [Headers.requestId]: id } : {}), [Headers.errorCode]: "BadRequest" },
+  };
+}
+
 /** One structured log line. */
 export type LogFn = (entry: Record<string, unknown>) => void;
 

@@ -6,6 +6,7 @@
  * The clock and the queue-member choice are injected, so tests are deterministic.
  */
 import { Prng } from "../math/prng.ts";
+import { oversizedReply } from "./codec.ts";
 import {
   type BlobStore,
   type Bus,
@@ -437,6 +438,10 @@ export class InProcessBus implements Bus {
       ...(reply !== undefined ? { reply } : {}),
       respond: (data: Uint8Array, headers?: Record<string, string>): boolean => {
         if (reply === undefined || this.state === "closed") return false;
+        if (data.byteLength > this.network.maxPayload) {
+          this.network.route({ subject: reply, ...oversizedReply(data.byteLength, this.network.maxPayload, headers) });
+          return false;
+        }
         this.network.route({ subject: reply, data, headers: { ...(headers ?? {}) } });
         return true;
       },

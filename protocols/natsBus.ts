@@ -32,6 +32,7 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from "./bus.ts";
+import { oversizedReply } from "./codec.ts";
 
 /** One structured log line (same shape as the codec's). */
 export type NatsLogFn = (entry: Record<string, unknown>) => void;
@@ -397,13 +398,20 @@ export class NatsBus implements Bus {
       ...(m.reply ? { reply: m.reply } : {}),
       respond: (data: Uint8Array, headers?: Record<string, string>): boolean => {
         if (!m.reply || nc.isClosed()) return false;
-        const h = toHeaders(headers);
-        try {
-          nc.publish(m.reply, data, h ? { headers: h } : {});
-          return true;
-        } catch {
-          return false;
-        }
+        const send = (bytes: Uint8Array, hs?: Record<string, string>): boolean => {
+          const h = toHeaders(hs);
+          try {
+            nc.publish(m.reply!, bytes, h ? { headers: h } : {});
+            return true;
+          } catch {
+            return false;
+          }
+        };
+        const max = nc.info?.max_payload ?? 1024 * 1024;
+        if (data.byteLength <= max) return send(data, headers);
+        const instead = oversizedReply(data.byteLength, max, headers);
+        send(instead.data, instead.headers);
+        return false;
       },
     };
   }

@@ -318,6 +318,16 @@ for (const transport of [inproc, natsTransport()]) {
       assert.throws(() => bus.publish(s.expand, new Uint8Array(1024 * 1024 + 1)), RangeError);
     });
 
+    it("a reply above the maximum size reaches the caller as an error reply saying so, not as a timeout", async () => {
+      const s = runSubjects(freshRun(transport.name));
+      bus.subscribe(s.score, (m) => void m.respond(new Uint8Array(1024 * 1024 + 1), { [Headers.requestId]: "big-1" }));
+      await bus.flush();
+      const reply = await bus.request(s.score, enc.encode("{}"), { timeoutMs: 2000 });
+      assert.equal(reply.headers[Headers.errorCode], "BadRequest");
+      assert.equal(reply.headers[Headers.requestId], "big-1");
+      assert.match(dec.decode(reply.data), /Ask for less: the reply of 1048577 bytes exceeds the maximum message size of 1048576/);
+    });
+
     it("encode() output decodes back to the same message", () => {
       const req = expandRequest("rt", "r1");
       const r = decode(ExpandRequest, encode(ExpandRequest, req));
