@@ -217,6 +217,12 @@ export interface EvolveServices {
    * round 1's search policy before any round is trained.
    */
   phase?(round: number, phase: string, newest: ModelRefs): void;
+  /**
+   * Called once after `start`, with the search knobs an earlier process of this run was set to
+   * (`.control.set`, recorded in the ledger; empty for a new run), to set them again, and a
+   * `record` to call with each knob set from now on.
+   */
+  knobs?(restored: Readonly<Record<string, number>>, record: (key: string, value: number) => void): void;
   /** Milliseconds the run has spent paused (`.control.pause`) so far; not counted as work. */
   pausedMs?(): number;
   /** Grades a predicted answer against a reference. */
@@ -485,7 +491,9 @@ async function runOpened(
     const summary = await writeOutputs(dir, ledger.events, services);
     return { _tag: "EvolveDone", summary, runDir: dir.paths.root, alreadyFinished: true };
   }
+  let roundNow = 1;
   const phaseChanged = (round: number, phase: string) => {
+    roundNow = round;
     options.onPhase?.(round, phase);
     services.phase?.(round, phase, newestModels(config, state, dir));
   };
@@ -505,6 +513,9 @@ async function runOpened(
     resumed: ledger.events.length > 0,
     ...(ledger.recoveredTornTail ? { recoveredTornTail: true } : {}),
   });
+  const restored = Object.entries(state.knobs);
+  if (restored.length > 0) progress.event(`knobs set while the run went on hold again: ${restored.map(([k, v]) => `${k}=${v}`).join(", ")}`);
+  services.knobs?.(state.knobs, (key, value) => append({ type: "knob-set", round: roundNow, key, value }));
   // `--resume --policy-url` when no round's exported data waits for its model: the newest model
   // is served elsewhere now (the server recorded went away, or a new run's URL was wrong).
   if (options.served && config.model.policy === "openai" && roundAwaitingTraining(state) === undefined) {

@@ -51,6 +51,10 @@ export function command(): Command {
       );
       if (s.summary.rounds.length > 0) await writeLine(formatTable(s.summary));
       if (s.current) await writeLine(formatRoundStatus(s.current));
+      if (s.knobs) {
+        const set = Object.entries(s.knobs).map(([k, v]) => `${k}=${v}`).join(", ");
+        await writeLine(`knobs set while it ran: ${set}${s.finished ? "" : " (a resume sets them again)"}`);
+      }
       // Also when every round is done but the run's end is not recorded (killed as it finished).
       if (s.finished || s.running) return;
       if (s.waitsForModel === undefined) return await writeLine(`continue with: rstar evolve --resume --run ${s.run}`);

@@ -134,6 +134,17 @@ export type LedgerEvent =
     readonly url: string;
     readonly model: string;
   }
+  | {
+    /**
+     * A search knob set by `.control.set` (`rstar ctl set`) while the run went on, in `round`: a
+     * resumed run sets it again, so it holds for the rest of the run as it would have without the
+     * crash.
+     */
+    readonly type: "knob-set";
+    readonly round: number;
+    readonly key: string;
+    readonly value: number;
+  }
   | { readonly type: "round-finished"; readonly round: number }
   | { readonly type: "run-finished"; readonly ts: string };
 
@@ -148,6 +159,7 @@ export const EVENT_TYPES = [
   "faults-recorded",
   "search-done",
   "model-served",
+  "knob-set",
   "round-finished",
   "run-finished",
 ] as const;
@@ -216,6 +228,7 @@ const EVENT_FIELDS: Readonly<Record<(typeof EVENT_TYPES)[number], Readonly<Recor
   "faults-recorded": { phase: "string", counters: "object" },
   "search-done": { wallMs: "number" },
   "model-served": { url: "string", model: "string" },
+  "knob-set": { key: "string", value: "number" },
   "round-finished": {},
   "run-finished": { ts: "string" },
 };
@@ -354,6 +367,8 @@ export interface RunState {
   readonly searchWallMs: Map<number, number>;
   /** Where each round's remote model is served now, where a `model-served` event moved it. */
   readonly served: Map<number, { readonly url: string; readonly model: string }>;
+  /** The search knobs `knob-set` events set, the last value of each. */
+  readonly knobs: Record<string, number>;
 }
 
 /** The round whose training data is persisted and whose models are not recorded yet, if any. */
@@ -376,6 +391,7 @@ export function replay(events: readonly LedgerEvent[]): RunState {
     injected: {},
     searchWallMs: new Map(),
     served: new Map(),
+    knobs: {},
   };
   for (const e of events) foldEvent(state, e);
   return state;
@@ -427,6 +443,9 @@ export function foldEvent(state: RunState, e: LedgerEvent): RunState {
       break;
     case "model-served":
       s.served.set(e.round, { url: e.url, model: e.model });
+      break;
+    case "knob-set":
+      s.knobs[e.key] = e.value;
       break;
     case "run-finished":
       s.finished = true;

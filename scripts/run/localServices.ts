@@ -65,6 +65,7 @@ import { CommandFailed } from "../cli.ts";
 
 import { KILL_WORKER_NEEDS, type NatsLink, type NatsOptions, startNatsLink } from "./natsLink.ts";
 import { rejectionLog } from "./rejections.ts";
+import { checkKnob, ControlState } from "../../actors/controlState.ts";
 
 /** Options of the local services. */
 export interface LocalServicesOptions {
@@ -182,6 +183,8 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
   // Over NATS, `.control.solve` is answered for the whole run with its newest models.
   let solver: RunSolver | undefined;
   let solveSub: Subscription | undefined;
+  /** In one process, the knobs a NATS process of this run was set to (`.control.set`), set again. */
+  let restoredControl: ControlState | undefined;
   /**
    * Deadline of one search request before it is sent again: `search.requestTimeoutMs` when set;
    * with a chaos spec in force, the longest injected round trip (request and reply delays) plus
@@ -361,11 +364,13 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         requestTimeoutMs,
         // In one process `.control.chaos` is answered here; over NATS the link answers it, and
         // `.control.solve`, for the whole run.
-        ...(link ? { control: link.control, serveSolve: false, log: link.rejections } : { chaos: runChaos }),
+        ...(link
+          ? { control: link.control, serveSolve: false, log: link.rejections }
+          : { chaos: runChaos, ...(restoredControl ? { control: restoredControl } : {}) }),
         retriesSoFar: (get) => (liveRetries = get),
       }, onResult);
     // A bootstrap round in one process, free of faults, searches in lanes: one per generation thread.
-    const lanes = !link && options.bus === undefined && spec === undefined && policy instanceof BootstrapPolicy
+    const lanes = !link && options.bus === undefined && spec === undefined && !restoredControl && policy instanceof BootstrapPolicy
       ? runConfig?.generateThreads ?? 1
       : 1;
     const linkBefore = link?.bus.connectionStats();
@@ -464,6 +469,23 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
       if (models.scorer !== undefined) link?.control.setModel("ppm", refVersion(models.scorer));
       link?.control.setPhase(round, phase, { done: 0, total: 0 });
       solver?.use(models);
+    },
+    knobs(restored: Readonly<Record<string, number>>, record: (key: string, value: number) => void) {
+      const control = link?.control ?? (Object.keys(restored).length > 0 ? (restoredControl = new ControlState("evolve")) : undefined);
+      if (control === undefined) return; // one process, nothing to restore: nobody can set a knob
+      for (const [key, value] of Object.entries(restored)) {
+        const knob = checkKnob(key, value);
+        if ("_tag" in knob) (options.warn ?? console.error)(`ledger knob-set ${key}=${value} left out: ${knob.message}`);
+        else if (control.knobs[knob.key] === undefined) control.setKnob(knob.key, knob.value);
+      }
+      // Record each change from here on (and one made before this was called).
+      let recorded: Record<string, number> = { ...restored };
+      const recordChanges = () => {
+        for (const [key, value] of Object.entries(control.knobs) as [string, number][]) if (recorded[key] !== value) record(key, value);
+        recorded = { ...control.knobs };
+      };
+      recordChanges();
+      control.onChange(recordChanges);
     },
     pausedMs: () => link?.control.pausedMs() ?? 0,
 

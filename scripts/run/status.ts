@@ -56,6 +56,8 @@ export interface RunStatus {
   readonly current?: RoundStatus;
   /** With a remote policy: the round whose exported data waits for a model trained and served elsewhere. */
   readonly waitsForModel?: number;
+  /** Search knobs set by `ctl set` while the run went on (the last value of each); absent when none. */
+  readonly knobs?: Readonly<Record<string, number>>;
   readonly summary: RunSummary;
 }
 
@@ -100,6 +102,7 @@ export function runStatus(
     finished: state.finished,
     starts: state.starts,
     ...withDefined("running", runningHolder(paths)),
+    ...withDefined("knobs", Object.keys(state.knobs).length > 0 ? state.knobs : undefined),
   };
   let round = 1;
   while (round <= config.rounds && state.roundsFinished.has(round)) round++;

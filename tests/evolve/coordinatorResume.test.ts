@@ -135,6 +135,37 @@ describe("runEvolve with fake services", () => {
     assert.deepEqual(r.summary.faults.injected, { dropped: 9, retries: 6 });
   });
 
+  it("a knob set while the run went on is recorded, and a resumed run sets it again", async () => {
+    const root = join(Deno.makeTempDirSync(), "run");
+    const base = fakeServices();
+    const given: Record<string, number>[] = [];
+    let record: ((key: string, value: number) => void) | undefined;
+    const withKnobs = (crash: boolean): EvolveServices => ({
+      ...base,
+      knobs(restored, rec) {
+        given.push({ ...restored });
+        record = rec;
+      },
+      async search(req, onResult, ctx) {
+        if (crash && req.round === 2 && req.phase === "train") {
+          record!("rollouts", 32);
+          record!("temperature", 0.7);
+          throw new Killed("the process died mid-search");
+        }
+        return await base.search(req, onResult, ctx);
+      },
+    });
+    const killed = await runEvolve({ runDir: root, resume: false, config }, withKnobs(true)).catch((e) => e);
+    assert.instanceOf(killed, Killed);
+    const events = () => Deno.readTextFileSync(join(root, "ledger.jsonl")).trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(events().filter((e) => e.type === "knob-set"), [
+      { type: "knob-set", round: 2, key: "rollouts", value: 32 },
+      { type: "knob-set", round: 2, key: "temperature", value: 0.7 },
+    ]);
+    await done(runEvolve({ runDir: root, resume: true }, withKnobs(false)));
+    assert.deepEqual(given, [{}, { rollouts: 32, temperature: 0.7 }], "a new run has none to restore; the resumed one gets both");
+  });
+
   it("records a problem once even when the search reports it twice", async () => {
     const root = join(Deno.makeTempDirSync(), "run");
     const r = await done(runEvolve({ runDir: root, resume: false, config }, fakeServices({ duplicateResults: true })));

@@ -42,6 +42,14 @@ describe("runStatus", () => {
       const after = status([searchedEvent("a"), trained]).current!;
       assert.deepEqual(after.training, { done: true });
       assert.include(formatRoundStatus(after), "training: done");
+      assert.isUndefined(status([searchedEvent("a")]).knobs, "no knob set, none reported");
+      const knobs = status([
+        searchedEvent("a"),
+        { type: "knob-set", round: 1, key: "rollouts", value: 32 },
+        { type: "knob-set", round: 1, key: "rollouts", value: 48 },
+        { type: "knob-set", round: 1, key: "k", value: 6 },
+      ]);
+      assert.deepEqual(knobs.knobs, { rollouts: 48, k: 6 }, "the last value of each knob");
     } finally {
       Deno.removeSync(root, { recursive: true });
     }
