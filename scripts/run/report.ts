@@ -157,9 +157,9 @@ function treeSvg(tree: SampleTree, maxNodes = 120): string {
     const fill = n.error ? "#bbb" : n.terminal ? ((n.reward ?? q) > 0 ? "#7bc67b" : "#e57373") : "#9ecae1";
     const tip = `${n.text}\n${n.code}${n.answer !== undefined ? `\nanswer ${n.answer}` : ""}\nQ=${q.toFixed(2)} N=${n.N}`;
     parts.push(
-      `<g><title>${esc(tip)}</title><circle cx="${px(id)}" cy="${py(id)}" r="14" fill="${fill}" stroke="#333"/>` +
-        `<text x="${px(id)}" y="${py(id) - 2}" text-anchor="middle" class="s">${q.toFixed(2)}</text>` +
-        `<text x="${px(id)}" y="${py(id) + 9}" text-anchor="middle" class="s">${n.N}</text></g>`,
+      `<g><title>${esc(tip)}</title><circle cx="${px(id)}" cy="${py(id)}" r="18" fill="${fill}" stroke="#333"/>` +
+        `<text x="${px(id)}" y="${py(id) - 1}" text-anchor="middle" class="s">${q.toFixed(2)}</text>` +
+        `<text x="${px(id)}" y="${py(id) + 10}" text-anchor="middle" class="s">${n.N}</text></g>`,
     );
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">${parts.join("")}</svg>`;
@@ -199,7 +199,7 @@ export function renderReport(summary: RunSummary, sample?: SampleTree): string {
 <style>
 body{font-family:system-ui,sans-serif;margin:24px;color:#222}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-svg text{font-size:11px;fill:#222}svg .t{font-size:13px;font-weight:600}svg .s{font-size:8px}
+svg text{font-size:11px;fill:#222}svg .t{font-size:13px;font-weight:600}svg .s{font-size:9px}
 .grid{stroke:#e5e5e5}.edge{stroke:#888}.tree{overflow-x:auto}.problem{max-width:60em}
 </style></head><body>
 <h1>rstar evolve report</h1>

@@ -86,7 +86,7 @@ describe("renderReport", () => {
     const events = [searched("a", 1, true), { type: "round-finished", round: 1 } as LedgerEvent];
     const s = buildSummary({ seed: 1, preset: "smoke", rounds: 1, events, expected: [["a"]] });
     const fills = (nodes: object[]) =>
-      [...renderReport(s, sampleTreeFromJson(1, { problemId: "a", problem: "2 + 3?", nodes })).matchAll(/<circle[^>]*r="14" fill="([^"]+)"/g)]
+      [...renderReport(s, sampleTreeFromJson(1, { problemId: "a", problem: "2 + 3?", nodes })).matchAll(/<circle[^>]*r="18" fill="([^"]+)"/g)]
         .map((m) => m[1]);
     const root = { id: 0, parent: -1, children: [1, 2], N: 2, W: 0, step: { text: "", code: "" } };
     const right = { id: 1, parent: 0, children: [], N: 0, W: 0, terminal: true, answer: "5", reward: 1, step: { text: "add", code: "print(2 + 3)" } };
