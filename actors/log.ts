@@ -76,6 +76,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 /** A logger that drops everything. */
 export const silentLogger: Logger = createLogger({ sink: () => {} });
 
+/** The codec's `log` option (protocols/codec.ts: bad messages, failed handlers) as warnings of `logger`. */
+export function codecLogTo(logger: Logger): (e: Record<string, unknown>) => void {
+  return (e) => logger.warn(String(e.msg ?? "codec"), e);
+}
+
 /** A logger that keeps its records in memory (for tests). */
 export function memoryLogger(level: LogLevel = "debug"): { logger: Logger; records: LogRecord[] } {
   const records: LogRecord[] = [];

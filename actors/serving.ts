@@ -15,7 +15,7 @@ import type { MessageSchema } from "../protocols/codec.ts";
 import { listen, ProtocolError, serve } from "../protocols/codec.ts";
 import { ModelPublished } from "../protocols/messages.ts";
 import type { ChildExit, ChildHandle } from "./childMachine.ts";
-import type { Logger } from "./log.ts";
+import { codecLogTo, type Logger } from "./log.ts";
 
 /** One queued request and where its outcome goes. */
 export interface Job<Req, Out> {
@@ -200,7 +200,7 @@ export interface ServeJobsOptions<Req, Rep> {
  * machine, then unsubscribes.
  */
 export function serveJobs<Req, Rep>(options: ServeJobsOptions<Req, Rep>): ServingHandle {
-  const codecLog = (e: Record<string, unknown>) => options.log.warn(String(e.msg ?? "codec"), e);
+  const codecLog = codecLogTo(options.log);
   let served = 0;
   const handle = async (req: Req): Promise<Rep | ProtocolError> => {
     const out = await options.handle(req);

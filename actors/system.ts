@@ -14,7 +14,7 @@ import type { CrashInjector } from "./crashInjector.ts";
 import { noCrashes } from "./crashInjector.ts";
 import type { ExpanderHandle } from "./expander.ts";
 import { startExpander } from "./expander.ts";
-import type { Logger } from "./log.ts";
+import { codecLogTo, type Logger } from "./log.ts";
 import { ReplyCache } from "./replyCache.ts";
 import type { Grader } from "./scorer.ts";
 import { startScorer } from "./scorer.ts";
@@ -233,7 +233,7 @@ export function startSystem(options: SystemOptions): SystemHandle {
     subs.push(listen(options.bus, runSubjects(options.run).heartbeat, Heartbeat, (hb) => {
       control.seeWorker({ id: hb.actor, role: hb.role, host: hb.host, pid: hb.pid, load: hb.load, lastSeen: clock.now() });
       for (const [name, version] of Object.entries(hb.versions)) control.setModel(name, version);
-    }, { log: (e) => options.log.warn(String(e.msg ?? "codec"), e) }));
+    }, { log: codecLogTo(options.log) }));
   }
   return {
     control,
@@ -262,7 +262,7 @@ export function serveControlState(
   refresh: () => void = () => {},
 ): Subscription[] {
   const s = runSubjects(run);
-  const opts = { queue: QueueGroups.control, log: (e: Record<string, unknown>) => log.warn(String(e.msg ?? "codec"), e) };
+  const opts = { queue: QueueGroups.control, log: codecLogTo(log) };
   const state = () => (control.paused ? "paused" as const : "running" as const);
   return [
     serve(bus, s.control("status"), StatusRequest, (req): StatusReply => {
@@ -317,7 +317,7 @@ function serveControl(
 ): Subscription[] {
   const s = runSubjects(options.run);
   const log = options.log.child({ actor: "control", run: options.run });
-  const opts = { queue: QueueGroups.control, log: (e: Record<string, unknown>) => log.warn(String(e.msg ?? "codec"), e) };
+  const opts = { queue: QueueGroups.control, log: codecLogTo(log) };
   return [
     ...serveControlState(options.bus, options.run, control, log, options.clock ?? systemClock, refresh),
     ...(options.serveSolve === false ? [] : [

@@ -62,10 +62,9 @@ import { serve } from "../../protocols/codec.ts";
 import { ChaosReply, ChaosRequest, SolveReply, SolveRequest } from "../../protocols/messages.ts";
 import { type LoadedSolveModels, RunSolver } from "./solver.ts";
 import { CommandFailed } from "../cli.ts";
-
 import { KILL_WORKER_NEEDS, type NatsLink, type NatsOptions, startNatsLink } from "./natsLink.ts";
-import { rejectionLog } from "./rejections.ts";
 import { checkKnob, ControlState } from "../../actors/controlState.ts";
+import { codecLogTo } from "../../actors/log.ts";
 
 /** Options of the local services. */
 export interface LocalServicesOptions {
@@ -447,7 +446,7 @@ export function createLocalServices(options: LocalServicesOptions = {}): EvolveS
         chaosSub = serve(link.bus, runSubjects(link.run).control("chaos"), ChaosRequest, chaosControlHandler(runChaos), {
           queue: QueueGroups.control,
           replySchema: ChaosReply,
-          log: rejectionLog(link.rejections),
+          log: codecLogTo(link.rejections),
         });
         solver = new RunSolver(loadForSolve, () => getExecutor(config), () => runConfig);
         const s = solver;

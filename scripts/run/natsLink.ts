@@ -6,8 +6,8 @@
 import type { TinyPolicy } from "../../models/policy.ts";
 import type { TinyScorer } from "../../models/ppm.ts";
 import { ControlState } from "../../actors/controlState.ts";
-import type { Logger } from "../../actors/log.ts";
-import { rejectionLog, rejectionReporter } from "./rejections.ts";
+import { codecLogTo, type Logger } from "../../actors/log.ts";
+import { rejectionReporter } from "./rejections.ts";
 import { serveControlState } from "../../actors/system.ts";
 import type { BlobStore } from "../../protocols/bus.ts";
 import { connectNatsBus, natsBlobStore, type NatsBus } from "../../protocols/natsBus.ts";
@@ -277,7 +277,7 @@ export async function startNatsLink(o: NatsOptions): Promise<NatsLink> {
       lastSeen: Date.now(),
     });
     for (const [name, version] of Object.entries(hb.versions)) control.setModel(name, version);
-  }, { log: rejectionLog(rejections) });
+  }, { log: codecLogTo(rejections) });
   const controlSubs = serveControlState(bus, run, control, rejections);
   const published = new Set<string>();
   const args = o.workerArgs ?? defaultWorkerArgs(o.url, run);

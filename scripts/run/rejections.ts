@@ -38,8 +38,3 @@ export function rejectionReporter(
   };
   return createLogger({ sink: report, level: "warn" });
 }
-
-/** The same reporter as the codec's `log` option. */
-export function rejectionLog(logger: Logger): (e: Record<string, unknown>) => void {
-  return (e) => logger.warn(String(e.msg ?? "codec"), e);
-}
