@@ -543,22 +543,16 @@ async function runOpened(
 
     // Search: first pass, then unsolved problems again with a bigger budget.
     for (const phase of ["train", "retry"] as const) {
-      const todo = problems.filter((p) => {
-        if (state.searched.has(searchKey(round, phase, p.id))) return false;
-        if (phase === "retry") {
-          const first = state.searched.get(searchKey(round, "train", p.id));
-          return first !== undefined && !first.solved;
-        }
-        return true;
-      });
+      // The pass's problems: all of them, or those the first pass recorded unsolved.
+      const pass = phase === "train"
+        ? problems
+        : problems.filter((p) => state.searched.get(searchKey(round, "train", p.id))?.solved === false);
+      const todo = pass.filter((p) => !state.searched.has(searchKey(round, phase, p.id)));
       if (todo.length === 0) continue;
       phaseChanged(round, `search-${phase}`);
       const byId = new Map(todo.map((p) => [p.id, p]));
       const label = `round ${round} search${phase === "retry" ? " (retry)" : ""}`;
-      const passSize = phase === "train"
-        ? problems.length
-        : problems.filter((p) => state.searched.get(searchKey(round, "train", p.id))?.solved === false).length;
-      if (todo.length < passSize) progress.event(`${label}: resuming, ${passSize - todo.length} of ${passSize} problems recorded`);
+      if (todo.length < pass.length) progress.event(`${label}: resuming, ${pass.length - todo.length} of ${pass.length} problems recorded`);
       const bar = progress.phase(label, todo.length, "problems");
       let solvedCount = 0;
       const searchStart = now();
