@@ -398,20 +398,15 @@ export class NatsBus implements Bus {
       ...(m.reply ? { reply: m.reply } : {}),
       respond: (data: Uint8Array, headers?: Record<string, string>): boolean => {
         if (!m.reply || nc.isClosed()) return false;
-        const send = (bytes: Uint8Array, hs?: Record<string, string>): boolean => {
-          const h = toHeaders(hs);
-          try {
-            nc.publish(m.reply!, bytes, h ? { headers: h } : {});
-            return true;
-          } catch {
-            return false;
-          }
-        };
-        const max = nc.info?.max_payload ?? 1024 * 1024;
-        if (data.byteLength <= max) return send(data, headers);
-        const instead = oversizedReply(data.byteLength, max, headers);
-        send(instead.data, instead.headers);
-        return false;
+        // A reply too big to send goes as an error reply saying so (and counts as not sent).
+        const instead = data.byteLength > this.maxPayload ? oversizedReply(data.byteLength, this.maxPayload, headers) : undefined;
+        const h = toHeaders(instead?.headers ?? headers);
+        try {
+          nc.publish(m.reply, instead?.data ?? data, h ? { headers: h } : {});
+          return instead === undefined;
+        } catch {
+          return false;
+        }
       },
     };
   }
