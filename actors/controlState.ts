@@ -58,6 +58,11 @@ export function checkKnob(key: string, value: number): { key: KnobName; value: n
   return { key: name, value };
 }
 
+/** Knobs as `rollouts=32, k=6` (for progress and status lines). */
+export function formatKnobs(knobs: Readonly<Record<string, number>>): string {
+  return Object.entries(knobs).map(([k, v]) => `${k}=${v}`).join(", ");
+}
+
 function bad(message: string): BadKnob {
   return { _tag: "BadKnob", message };
 }

@@ -41,6 +41,7 @@ import {
 } from "../scripts/run/runDirectory.ts";
 import { buildSummary, type RunSummary } from "../scripts/run/summary.ts";
 import { join, resolve } from "node:path";
+import { formatKnobs } from "./controlState.ts";
 
 /** Which weights a service call uses. */
 export type ModelRef =
@@ -513,8 +514,7 @@ async function runOpened(
     resumed: ledger.events.length > 0,
     ...(ledger.recoveredTornTail ? { recoveredTornTail: true } : {}),
   });
-  const restored = Object.entries(state.knobs);
-  if (restored.length > 0) progress.event(`knobs set while the run went on hold again: ${restored.map(([k, v]) => `${k}=${v}`).join(", ")}`);
+  if (Object.keys(state.knobs).length > 0) progress.event(`knobs set while the run went on hold again: ${formatKnobs(state.knobs)}`);
   services.knobs?.(state.knobs, (key, value) => append({ type: "knob-set", round: roundNow, key, value }));
   // `--resume --policy-url` when no round's exported data waits for its model: the newest model
   // is served elsewhere now (the server recorded went away, or a new run's URL was wrong).

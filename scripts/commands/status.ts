@@ -12,6 +12,7 @@ import { createLocalServices } from "../run/localServices.ts";
 import { openRunDirectory } from "../run/runDirectory.ts";
 import { formatRoundStatus, type RunStatus, runStatus } from "../run/status.ts";
 import { formatTable } from "../run/summary.ts";
+import { formatKnobs } from "../../actors/controlState.ts";
 
 /** Reads the status of the run at `runDir`; a missing or unreadable run is a CommandFailed. */
 export async function statusOf(runDir: string): Promise<RunStatus> {
@@ -51,10 +52,7 @@ export function command(): Command {
       );
       if (s.summary.rounds.length > 0) await writeLine(formatTable(s.summary));
       if (s.current) await writeLine(formatRoundStatus(s.current));
-      if (s.knobs) {
-        const set = Object.entries(s.knobs).map(([k, v]) => `${k}=${v}`).join(", ");
-        await writeLine(`knobs set while it ran: ${set}${s.finished ? "" : " (a resume sets them again)"}`);
-      }
+      if (s.knobs) await writeLine(`knobs set while it ran: ${formatKnobs(s.knobs)}${s.finished ? "" : " (a resume sets them again)"}`);
       // Also when every round is done but the run's end is not recorded (killed as it finished).
       if (s.finished || s.running) return;
       if (s.waitsForModel === undefined) return await writeLine(`continue with: rstar evolve --resume --run ${s.run}`);
